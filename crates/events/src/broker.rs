@@ -1,0 +1,77 @@
+//! One AMQP connection per service, re-opened on demand after the broker went away.
+
+use std::sync::Arc;
+
+use kazna_kernel::config::AmqpSettings;
+use lapin::{
+    Channel, Connection, ConnectionProperties, ExchangeKind,
+    options::{ConfirmSelectOptions, ExchangeDeclareOptions},
+    types::FieldTable,
+};
+use tokio::sync::Mutex;
+
+use crate::Error;
+
+#[derive(Clone)]
+pub struct Broker {
+    settings: Arc<AmqpSettings>,
+    conn: Arc<Mutex<Option<Connection>>>,
+}
+
+impl Broker {
+    /// Does not connect yet: the first `channel()` does, so a service starts while the broker
+    /// is down and catches up when it is back.
+    pub fn new(settings: AmqpSettings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            conn: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn settings(&self) -> &AmqpSettings {
+        &self.settings
+    }
+
+    /// A new channel in confirm mode, with the events exchange declared.
+    pub async fn channel(&self) -> Result<Channel, Error> {
+        let mut guard = self.conn.lock().await;
+        let conn = match guard.take() {
+            Some(c) if c.status().connected() => guard.insert(c),
+            _ => {
+                let c = Connection::connect(&self.settings.url, ConnectionProperties::default())
+                    .await?;
+                guard.insert(c)
+            }
+        };
+        let channel = conn.create_channel().await?;
+        drop(guard);
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        channel
+            .exchange_declare(
+                self.settings.exchange.as_str().into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(channel)
+    }
+
+    /// Whether the broker answers now (for readiness).
+    pub async fn ping(&self) -> Result<(), String> {
+        let ch = self.channel().await.map_err(|e| e.to_string())?;
+        let _ = ch.close(200, "ping".into()).await;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        if let Some(conn) = self.conn.lock().await.take() {
+            let _ = conn.close(200, "shutdown".into()).await;
+        }
+    }
+}

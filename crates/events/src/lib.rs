@@ -1,0 +1,33 @@
+//! The event bus: a transactional outbox and its relay on the producing side; consumers
+//! with manual acks, an inbox of processed ids, retries with growing delays and a
+//! dead-letter queue on the consuming side. See ARCHITECTURE.md, "Events".
+
+pub mod broker;
+pub mod consumer;
+pub mod inbox;
+pub mod outbox;
+
+pub use broker::Broker;
+pub use consumer::{Consumer, Handler, HandlerError};
+pub use kazna_contracts::{Envelope, Event};
+pub use outbox::{Relay, enqueue};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("broker: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("the broker refused message {0}")]
+    Nacked(uuid::Uuid),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The tables the bus needs in each service database that produces or consumes events.
+pub async fn install(pool: &sqlx::PgPool) -> Result<(), Error> {
+    sqlx::raw_sql(include_str!("schema.sql"))
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! PostgreSQL: each service's database is created when missing, then a pool is opened.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    ConnectOptions, Connection, PgPool,
+    postgres::{PgConnectOptions, PgConnection, PgPoolOptions},
+};
+
+use crate::{Error, config::Settings};
+
+/// Opens a pool on `<prefix><service>`, creating that database first if it does not exist.
+pub async fn connect(settings: &Settings, service: &str) -> Result<PgPool, Error> {
+    let name = format!("{}{}", settings.database.name_prefix, service);
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::Config(format!(
+            "database.name_prefix: database name {name:?} may only hold letters, digits and _"
+        )));
+    }
+    let server = PgConnectOptions::from_str(&settings.database.url)
+        .map_err(|e| Error::Config(format!("database.url: {e}")))?;
+    ensure_database(&server, &name).await?;
+    let opts = server
+        .database(&name)
+        .log_statements(tracing::log::LevelFilter::Trace);
+    PgPoolOptions::new()
+        .max_connections(settings.database.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(opts)
+        .await
+        .map_err(Error::Database)
+}
+
+async fn ensure_database(server: &PgConnectOptions, name: &str) -> Result<(), Error> {
+    let mut conn = PgConnection::connect_with(&server.clone().database("postgres")).await?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&mut conn)
+        .await?;
+    if exists.is_none() {
+        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await;
+        match created {
+            Ok(_) => tracing::info!(database = name, "created database"),
+            // Another instance created it at the same moment.
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// Drops a database (test clean-up).
+pub async fn drop_database(settings: &Settings, name: &str) -> Result<(), Error> {
+    let server = PgConnectOptions::from_str(&settings.database.url)
+        .map_err(|e| Error::Config(format!("database.url: {e}")))?;
+    let mut conn = PgConnection::connect_with(&server.database("postgres")).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}
+
+/// Opens a Redis connection manager, which reconnects by itself.
+pub async fn redis(settings: &Settings) -> Result<redis::aio::ConnectionManager, Error> {
+    let client = redis::Client::open(settings.redis.url.as_str())
+        .map_err(|e| Error::Config(format!("redis.url: {e}")))?;
+    Ok(redis::aio::ConnectionManager::new(client).await?)
+}

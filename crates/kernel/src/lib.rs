@@ -1,0 +1,90 @@
+//! The shared kernel: configuration, problem documents, auth, request ids, telemetry,
+//! health, metrics, the inter-service client and server plumbing.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod json;
+pub mod metrics;
+pub mod page;
+pub mod problem;
+pub mod request_id;
+pub mod secret;
+pub mod server;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+pub use auth::{AuthUser, Internal, InternalToken, MaybeUser, Role, Verifier};
+pub use client::{CallError, ServiceClient};
+pub use config::Settings;
+pub use json::Json;
+pub use problem::{FieldError, Problem};
+pub use secret::Secret;
+
+/// Start-up and infrastructure failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What every service is handed: its settings and the means to trust and call the others.
+#[derive(Clone)]
+pub struct Context {
+    pub settings: Arc<Settings>,
+    pub verifier: Arc<Verifier>,
+    pub client: ServiceClient,
+    pub internal: InternalToken,
+}
+
+impl Context {
+    pub fn new(settings: Arc<Settings>) -> Self {
+        let jwks = format!(
+            "{}/.well-known/jwks.json",
+            settings.services.users.url.trim_end_matches('/')
+        );
+        let verifier = Arc::new(Verifier::new(
+            jwks,
+            &settings.auth.issuer,
+            &settings.auth.audience,
+        ));
+        let client = ServiceClient::new(settings.auth.internal_token.clone());
+        let internal = InternalToken(settings.auth.internal_token.clone());
+        Self {
+            settings,
+            verifier,
+            client,
+            internal,
+        }
+    }
+}
+
+/// Lets a service state that holds a `ctx: Context` field be used by the kernel's extractors.
+#[macro_export]
+macro_rules! impl_context {
+    ($state:ty) => {
+        impl ::axum::extract::FromRef<$state> for ::std::sync::Arc<$crate::Verifier> {
+            fn from_ref(s: &$state) -> Self {
+                s.ctx.verifier.clone()
+            }
+        }
+        impl ::axum::extract::FromRef<$state> for $crate::InternalToken {
+            fn from_ref(s: &$state) -> Self {
+                s.ctx.internal.clone()
+            }
+        }
+    };
+}

@@ -1,0 +1,167 @@
+//! What every service's HTTP side has in common: the standard routes, the layers, and
+//! serving with a graceful drain on shutdown.
+
+use std::{io, net::SocketAddr};
+
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+
+use crate::{health, metrics, problem::Problem, request_id};
+
+/// Binds a listener first, so tests can ask for port 0 and learn the real one.
+pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Adds health, metrics, OpenAPI, the problem-document fallbacks and the standard layers.
+pub fn finish(
+    service: &'static str,
+    api: Router,
+    openapi: utoipa::openapi::OpenApi,
+    checks: Vec<health::Check>,
+) -> Router {
+    let spec = openapi.to_json().unwrap_or_else(|_| "{}".into());
+    let routes = api
+        .merge(operational_routes(checks))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let spec = spec.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], spec) }
+            }),
+        )
+        .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) });
+    layers(service, routes)
+}
+
+/// `/health/live`, `/health/ready` and `/metrics`.
+pub fn operational_routes(checks: Vec<health::Check>) -> Router {
+    health::router(checks).merge(metrics::router())
+}
+
+/// Request ids, tracing, panics as problems, metrics, and problem documents for every
+/// error answer. Applies to the routes and fallback `router` has now.
+pub fn layers(service: &'static str, router: Router) -> Router {
+    router
+        .layer(middleware::from_fn(problem_safety_net))
+        .layer(middleware::from_fn_with_state(service, metrics::middleware))
+        .layer(CatchPanicLayer::custom(|_| Problem::internal().into_response()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(move |req: &Request| {
+                let id = req
+                    .headers()
+                    .get(&request_id::HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("http", service, method = %req.method(), uri = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(middleware::from_fn(request_id::middleware))
+}
+
+/// Turns any error answer that is not already JSON (a framework rejection, a 405) into a
+/// problem document, so clients see one error format everywhere.
+async fn problem_safety_net(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .filter(|t| !t.trim().is_empty());
+    let mut problem = Problem::from_status(status);
+    if !status.is_server_error() {
+        problem.detail = text;
+    }
+    let mut out = problem.into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// Serves `app` until `shutdown` fires, then stops accepting and drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
+}
+
+/// An empty JSON object body, for endpoints that answer with nothing to say.
+pub fn no_content() -> Response {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// A built service: its bound listener, its router and its background workers.
+pub struct App {
+    pub name: &'static str,
+    listener: TcpListener,
+    router: Router,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl App {
+    pub fn new(
+        name: &'static str,
+        listener: TcpListener,
+        router: Router,
+        workers: Vec<tokio::task::JoinHandle<()>>,
+    ) -> Self {
+        Self {
+            name,
+            listener,
+            router,
+            workers,
+        }
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown`, drains in-flight requests, then waits for the workers (which
+    /// watch the same token) to finish what they hold.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> io::Result<()> {
+        let served = serve(self.listener, self.router, shutdown).await;
+        for w in self.workers {
+            let _ = w.await;
+        }
+        tracing::info!(service = self.name, "stopped");
+        served
+    }
+}

@@ -1,0 +1,149 @@
+//! Composition of the platform: which services run in this process, on which listeners.
+//! `kazna up` runs them all; `kazna serve <service>` runs one (one per container).
+
+pub mod seed;
+
+use std::sync::Arc;
+
+use clap::ValueEnum;
+use kazna_kernel::{Context, Settings, server::App};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Service {
+    Gateway,
+    Users,
+    Catalog,
+    Search,
+    Cart,
+    Orders,
+    Payments,
+    Notifications,
+}
+
+impl Service {
+    pub const ALL: [Service; 8] = [
+        Service::Users,
+        Service::Catalog,
+        Service::Search,
+        Service::Cart,
+        Service::Orders,
+        Service::Payments,
+        Service::Notifications,
+        Service::Gateway,
+    ];
+
+    fn endpoint(self, s: &mut Settings) -> &mut kazna_kernel::config::Endpoint {
+        let m = &mut s.services;
+        match self {
+            Service::Gateway => &mut m.gateway,
+            Service::Users => &mut m.users,
+            Service::Catalog => &mut m.catalog,
+            Service::Search => &mut m.search,
+            Service::Cart => &mut m.cart,
+            Service::Orders => &mut m.orders,
+            Service::Payments => &mut m.payments,
+            Service::Notifications => &mut m.notifications,
+        }
+    }
+
+    async fn build(
+        self,
+        ctx: Context,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<App, kazna_kernel::Error> {
+        match self {
+            Service::Gateway => kazna_gateway::build(ctx, listener, shutdown).await,
+            Service::Users => kazna_users::build(ctx, listener, shutdown).await,
+            Service::Catalog => kazna_catalog::build(ctx, listener, shutdown).await,
+            Service::Search => kazna_search::build(ctx, listener, shutdown).await,
+            Service::Cart => kazna_cart::build(ctx, listener, shutdown).await,
+            Service::Orders => kazna_orders::build(ctx, listener, shutdown).await,
+            Service::Payments => kazna_payments::build(ctx, listener, shutdown).await,
+            Service::Notifications => kazna_notifications::build(ctx, listener, shutdown).await,
+        }
+    }
+}
+
+/// Built services, ready to run.
+pub struct Platform {
+    pub settings: Arc<Settings>,
+    apps: Vec<App>,
+}
+
+impl Platform {
+    /// Binds every listener first; a service configured on port 0 gets a free port, and its
+    /// URL (and, for the gateway, the public URL and the sandbox webhook URL) follows it.
+    pub async fn build(
+        mut settings: Settings,
+        services: &[Service],
+        shutdown: CancellationToken,
+    ) -> Result<Self, kazna_kernel::Error> {
+        let mut listeners = Vec::new();
+        for svc in services {
+            let ep = svc.endpoint(&mut settings);
+            let listener = TcpListener::bind(ep.bind).await.map_err(|e| {
+                kazna_kernel::Error::Config(
+                    format!("services.{svc:?}.bind {}: {e}", ep.bind).to_lowercase(),
+                )
+            })?;
+            if ep.bind.port() == 0 {
+                let port = listener.local_addr()?.port();
+                ep.url = format!("http://127.0.0.1:{port}");
+                if *svc == Service::Gateway {
+                    settings.gateway.public_url = format!("http://127.0.0.1:{port}");
+                    settings.payments.sandbox_webhook_url =
+                        format!("http://127.0.0.1:{port}/webhooks/payments/sandbox");
+                }
+            }
+            listeners.push((*svc, listener));
+        }
+        let settings = Arc::new(settings);
+        let ctx = Context::new(settings.clone());
+        let mut apps = Vec::new();
+        for (svc, listener) in listeners {
+            apps.push(svc.build(ctx.clone(), listener, shutdown.clone()).await?);
+        }
+        Ok(Self { settings, apps })
+    }
+
+    /// Runs every service until `shutdown`, then drains them all.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), kazna_kernel::Error> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for app in self.apps {
+            let name = app.name;
+            let stop = shutdown.clone();
+            tracing::info!(service = name, addr = ?app.local_addr().ok(), "listening");
+            tasks.spawn(async move { (name, app.run_until_stopped(stop).await) });
+        }
+        let mut first_error = None;
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok((_, Ok(()))) => {}
+                Ok((name, Err(e))) => {
+                    tracing::error!(service = name, error = %e, "service failed");
+                    shutdown.cancel();
+                    first_error.get_or_insert(kazna_kernel::Error::Io(e));
+                }
+                Err(e) => {
+                    shutdown.cancel();
+                    first_error.get_or_insert(kazna_kernel::Error::Other(e.to_string()));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Creates every service database that is missing and applies pending migrations.
+pub async fn migrate(settings: Settings) -> Result<(), kazna_kernel::Error> {
+    let ctx = Context::new(Arc::new(settings));
+    kazna_users::database(&ctx).await?;
+    kazna_catalog::database(&ctx).await?;
+    kazna_orders::database(&ctx).await?;
+    kazna_payments::database(&ctx).await?;
+    kazna_notifications::database(&ctx).await?;
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! `kazna`: runs the platform, one service, migrations, demo data and account admin.
+
+use std::{process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+use kazna::{Platform, Service};
+use kazna_kernel::{Context, Role, Settings};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "kazna",
+    version,
+    about = "Kazna, an open-source e-commerce platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every service in this process (the gateway on its configured port, 8080 by default).
+    Up,
+    /// Runs one service (one per container).
+    Serve {
+        #[arg(value_enum)]
+        service: Service,
+    },
+    /// Creates missing databases and applies pending migrations, then exits.
+    Migrate,
+    /// Loads demo data.
+    Seed {
+        /// The demo shop: categories, products with variants, stock and images, demo users.
+        #[arg(long)]
+        demo: bool,
+        /// How many demo products.
+        #[arg(long, default_value_t = 240)]
+        products: usize,
+    },
+    /// Manages accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Creates an account with a role (this is how the first admin is made).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read from the environment when set there, to keep it out of shell history.
+        #[arg(long, env = "KAZNA_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "one of buyer, seller, moderator, admin".to_owned())
+}
+
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        t.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down: draining requests and consumers");
+        t.cancel();
+    });
+    token
+}
+
+async fn run(cli: Cli, settings: Settings) -> Result<(), kazna_kernel::Error> {
+    match cli.command {
+        Command::Up => {
+            let shutdown = shutdown_on_signal();
+            let platform = Platform::build(settings, &Service::ALL, shutdown.clone()).await?;
+            tracing::info!(url = %platform.settings.gateway.public_url, docs = %format!("{}/docs", platform.settings.gateway.public_url), "kazna is up");
+            platform.run(shutdown).await
+        }
+        Command::Serve { service } => {
+            let shutdown = shutdown_on_signal();
+            let platform = Platform::build(settings, &[service], shutdown.clone()).await?;
+            platform.run(shutdown).await
+        }
+        Command::Migrate => kazna::migrate(settings).await,
+        Command::Seed { demo, products } => {
+            if !demo {
+                return Err(kazna_kernel::Error::Other(
+                    "say what to seed: --demo".into(),
+                ));
+            }
+            let ctx = Context::new(Arc::new(settings));
+            let s = kazna::seed::demo(&ctx, products).await?;
+            tracing::info!(
+                users = s.users_created,
+                products = s.products_created,
+                "demo data loaded"
+            );
+            for u in &kazna::seed::DEMO_USERS {
+                tracing::info!(
+                    email = u.email,
+                    password = u.password,
+                    role = u.role.as_str(),
+                    "demo account"
+                );
+            }
+            Ok(())
+        }
+        Command::Users {
+            command:
+                UsersCommand::Create {
+                    email,
+                    password,
+                    role,
+                    name,
+                },
+        } => {
+            let ctx = Context::new(Arc::new(settings));
+            let pool = kazna_users::database(&ctx).await?;
+            let account =
+                kazna_users::domain::NewAccount::parse(&email, &password, &name, vec![role])
+                    .map_err(|e| kazna_kernel::Error::Other(describe(e)))?;
+            let p = kazna_users::accounts::create(&pool, account, &ctx.settings.gateway.public_url)
+                .await
+                .map_err(|e| kazna_kernel::Error::Other(describe(e)))?;
+            tracing::info!(id = %p.id, email = %p.email, role = role.as_str(), "account created");
+            Ok(())
+        }
+    }
+}
+
+fn describe(e: kazna_users::error::Error) -> String {
+    match e {
+        kazna_users::error::Error::Validation(errors) => errors
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kazna: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    kazna_kernel::telemetry::init(&settings.log);
+    kazna_kernel::metrics::init();
+    match run(cli, settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "kazna failed");
+            ExitCode::FAILURE
+        }
+    }
+}

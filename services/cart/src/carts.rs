@@ -1,0 +1,207 @@
+//! Carts in Redis: one hash per owner, variant id → quantity, priced from the catalog on read.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    error::{Error, Result},
+};
+
+pub const MAX_LINES: usize = 100;
+pub const MAX_QUANTITY: i64 = 1000;
+const TTL_SECS: i64 = 30 * 24 * 3600;
+
+/// Whose cart: a signed-in user's, or a guest session's.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner {
+    User(Uuid),
+    Guest(Uuid),
+}
+
+impl Owner {
+    fn key(&self, s: &AppState) -> String {
+        match self {
+            Owner::User(id) => s.ctx.settings.redis_key(&format!("cart:u:{id}")),
+            Owner::Guest(id) => s.ctx.settings.redis_key(&format!("cart:g:{id}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CartItem {
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub name: String,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub line_total: Money,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Cart {
+    pub items: Vec<CartItem>,
+    pub subtotal: Money,
+    pub currency: String,
+}
+
+/// What the catalog says of a variant.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VariantInfo {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    pub name: String,
+    pub sku: String,
+    pub price_amount: i64,
+    pub currency: String,
+    pub available: i64,
+    pub status: String,
+}
+
+async fn variants(s: &AppState, ids: &[Uuid]) -> Result<HashMap<Uuid, VariantInfo>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let url = format!(
+        "{}/internal/variants?ids={}",
+        s.ctx.settings.services.catalog.url,
+        list.join(",")
+    );
+    let found: Vec<VariantInfo> = s.ctx.client.get(&url).await?;
+    Ok(found.into_iter().map(|v| (v.id, v)).collect())
+}
+
+async fn quantities(s: &AppState, owner: Owner) -> Result<HashMap<Uuid, i64>> {
+    let mut conn = s.redis.clone();
+    let raw: HashMap<String, i64> = conn.hgetall(owner.key(s)).await?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| Uuid::parse_str(&k).ok().map(|id| (id, v)))
+        .collect())
+}
+
+/// The cart, priced now. Lines whose product is gone are left out.
+pub async fn load(s: &AppState, owner: Owner) -> Result<Cart> {
+    let qty = quantities(s, owner).await?;
+    let mut ids: Vec<Uuid> = qty.keys().copied().collect();
+    ids.sort();
+    let info = variants(s, &ids).await?;
+    let mut items = Vec::new();
+    for id in ids {
+        let (Some(v), Some(q)) = (info.get(&id), qty.get(&id)) else {
+            continue;
+        };
+        if v.status != "active" {
+            continue;
+        }
+        items.push(CartItem {
+            variant_id: id,
+            product_id: v.product_id,
+            name: v.name.clone(),
+            sku: v.sku.clone(),
+            quantity: *q,
+            unit_price: Money {
+                amount: v.price_amount,
+                currency: v.currency.clone(),
+            },
+            line_total: Money {
+                amount: v.price_amount.saturating_mul(*q),
+                currency: v.currency.clone(),
+            },
+            available: v.available,
+        });
+    }
+    let currency = items
+        .first()
+        .map(|i| i.unit_price.currency.clone())
+        .unwrap_or_else(|| s.ctx.settings.orders.currency.clone());
+    let subtotal = items.iter().map(|i| i.line_total.amount).sum();
+    Ok(Cart {
+        items,
+        subtotal: Money {
+            amount: subtotal,
+            currency: currency.clone(),
+        },
+        currency,
+    })
+}
+
+/// Sets a line to `quantity` (0 removes it), checking the variant and its stock.
+pub async fn set(s: &AppState, owner: Owner, variant_id: Uuid, quantity: i64) -> Result<Cart> {
+    let key = owner.key(s);
+    let mut conn = s.redis.clone();
+    if quantity == 0 {
+        let _: () = conn.hdel(&key, variant_id.to_string()).await?;
+        return load(s, owner).await;
+    }
+    let info = variants(s, &[variant_id]).await?;
+    let v = info
+        .get(&variant_id)
+        .filter(|v| v.status == "active")
+        .ok_or(Error::UnknownVariant)?;
+    if quantity > v.available {
+        return Err(Error::InsufficientStock);
+    }
+    let current = load(s, owner).await?;
+    let others: Vec<&CartItem> = current
+        .items
+        .iter()
+        .filter(|i| i.variant_id != variant_id)
+        .collect();
+    if others.iter().any(|i| i.unit_price.currency != v.currency) {
+        return Err(Error::CurrencyMismatch);
+    }
+    if others.len() >= MAX_LINES {
+        return Err(Error::CartFull);
+    }
+    let _: () = conn.hset(&key, variant_id.to_string(), quantity).await?;
+    let _: () = conn.expire(&key, TTL_SECS).await?;
+    load(s, owner).await
+}
+
+pub async fn quantity_of(s: &AppState, owner: Owner, variant_id: Uuid) -> Result<i64> {
+    let mut conn = s.redis.clone();
+    let q: Option<i64> = conn.hget(owner.key(s), variant_id.to_string()).await?;
+    Ok(q.unwrap_or(0))
+}
+
+/// Moves a guest cart into a user's, adding quantities (capped by stock).
+pub async fn merge(s: &AppState, guest: Uuid, user: Uuid) -> Result<Cart> {
+    let from = Owner::Guest(guest);
+    let into = Owner::User(user);
+    for (variant, q) in quantities(s, from).await? {
+        let have = quantity_of(s, into, variant).await?;
+        let wanted = (have + q).min(MAX_QUANTITY);
+        match set(s, into, variant, wanted).await {
+            Ok(_) | Err(Error::UnknownVariant) => {}
+            Err(Error::InsufficientStock) => {
+                let info = variants(s, &[variant]).await?;
+                if let Some(v) = info.get(&variant) {
+                    set(s, into, variant, v.available.max(have)).await?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    clear(s, from).await?;
+    load(s, into).await
+}
+
+pub async fn clear(s: &AppState, owner: Owner) -> Result<()> {
+    let mut conn = s.redis.clone();
+    let _: () = conn.del(owner.key(s)).await?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+use axum::response::{IntoResponse, Response};
+use kazna_kernel::{CallError, FieldError, Problem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("variant not found")]
+    UnknownVariant,
+    #[error("not enough stock")]
+    InsufficientStock,
+    #[error("the cart holds another currency")]
+    CurrencyMismatch,
+    #[error("the cart is full")]
+    CartFull,
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("catalog: {0}")]
+    Catalog(#[from] CallError),
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::Validation(errors) => Problem::validation(errors),
+            Error::UnknownVariant => Problem::not_found("Variant"),
+            Error::InsufficientStock => {
+                Problem::conflict("insufficient_stock", "Not enough stock for this quantity")
+            }
+            Error::CurrencyMismatch => Problem::conflict(
+                "currency_mismatch",
+                "The cart already holds items priced in another currency",
+            ),
+            Error::CartFull => Problem::conflict("cart_full", "A cart holds at most 100 lines"),
+            Error::Problem(p) => p,
+            Error::Catalog(_) => {
+                tracing::error!(error = %self, "cart: catalog call failed");
+                Problem::unavailable("The catalog did not answer")
+            }
+            Error::Redis(_) => {
+                tracing::error!(error = %self, "cart: redis failed");
+                Problem::internal()
+            }
+        }
+        .into_response()
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,52 @@
+use axum::response::{IntoResponse, Response};
+use kazna_kernel::{FieldError, Problem};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("sku already used")]
+    SkuTaken(String),
+    #[error("not enough stock for variant {0}")]
+    InsufficientStock(Uuid),
+    #[error("reservation not held")]
+    ReservationNotHeld,
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("events: {0}")]
+    Events(#[from] kazna_events::Error),
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::Validation(errors) => Problem::validation(errors),
+            Error::NotFound(what) => Problem::not_found(what),
+            Error::SkuTaken(sku) => {
+                Problem::conflict("sku_taken", "A variant with this SKU exists")
+                    .with_detail(format!("sku {sku}"))
+            }
+            Error::InsufficientStock(id) => {
+                Problem::conflict("insufficient_stock", "Not enough stock")
+                    .with_detail(format!("variant {id}"))
+            }
+            Error::ReservationNotHeld => Problem::conflict(
+                "reservation_not_held",
+                "The reservation is not held (released or expired)",
+            ),
+            Error::Problem(p) => p,
+            Error::Database(_) | Error::Events(_) => {
+                tracing::error!(error = %self, "catalog: internal error");
+                Problem::internal()
+            }
+        }
+        .into_response()
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

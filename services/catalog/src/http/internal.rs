@@ -1,0 +1,133 @@
+//! Endpoints for other services only (never routed by the gateway; need the internal token).
+
+use axum::extract::{Path, Query, State};
+use kazna_kernel::{FieldError, Internal, Json, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    error::{Error, Result},
+    inventory::{self, Line, Reservation, Stock, VariantInfo},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(variants))
+        .routes(routes!(variant_stock))
+        .routes(routes!(reserve))
+        .routes(routes!(commit))
+        .routes(routes!(release))
+}
+
+#[derive(Deserialize, IntoParams)]
+struct VariantsQuery {
+    /// Comma-separated variant ids (at most 100).
+    ids: String,
+}
+
+#[utoipa::path(get, path = "/internal/variants", tag = "internal", params(VariantsQuery),
+    responses((status = 200, body = Vec<VariantInfo>)))]
+async fn variants(
+    State(s): State<AppState>,
+    _: Internal,
+    Query(q): Query<VariantsQuery>,
+) -> Result<Json<Vec<VariantInfo>>> {
+    let ids: std::result::Result<Vec<Uuid>, _> = q
+        .ids
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(Uuid::parse_str)
+        .collect();
+    let ids =
+        ids.map_err(|_| Error::Validation(vec![FieldError::new("ids", "not a list of ids")]))?;
+    if ids.len() > 100 {
+        return Err(Error::Validation(vec![FieldError::new(
+            "ids",
+            "at most 100",
+        )]));
+    }
+    Ok(Json(inventory::variant_info(&s.pool, &ids).await?))
+}
+
+#[utoipa::path(get, path = "/internal/variants/{id}/stock", tag = "internal",
+    responses((status = 200, body = Stock), (status = 404, body = Problem)))]
+async fn variant_stock(
+    State(s): State<AppState>,
+    _: Internal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Stock>> {
+    Ok(Json(inventory::stock(&s.pool, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReserveRequest {
+    order_id: Uuid,
+    lines: Vec<Line>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationOut {
+    order_id: Uuid,
+    lines: Vec<Reservation>,
+}
+
+#[utoipa::path(post, path = "/internal/reservations", tag = "internal", request_body = ReserveRequest,
+    responses((status = 200, body = ReservationOut), (status = 409, description = "insufficient_stock", body = Problem)))]
+async fn reserve(
+    State(s): State<AppState>,
+    _: Internal,
+    Json(req): Json<ReserveRequest>,
+) -> Result<Json<ReservationOut>> {
+    let mut errors = Vec::new();
+    if req.lines.is_empty() || req.lines.len() > 100 {
+        errors.push(FieldError::new("lines", "1 to 100 lines"));
+    }
+    for (i, l) in req.lines.iter().enumerate() {
+        if !(1..=10_000).contains(&l.quantity) {
+            errors.push(FieldError::new(
+                format!("lines[{i}].quantity"),
+                "1 to 10000",
+            ));
+        }
+    }
+    let mut ids: Vec<Uuid> = req.lines.iter().map(|l| l.variant_id).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.len() != req.lines.len() {
+        errors.push(FieldError::new("lines", "each variant at most once"));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let ttl = s.ctx.settings.catalog.reservation_ttl_secs;
+    let lines = inventory::reserve(&s.pool, req.order_id, &req.lines, ttl).await?;
+    Ok(Json(ReservationOut {
+        order_id: req.order_id,
+        lines,
+    }))
+}
+
+#[utoipa::path(post, path = "/internal/reservations/{order_id}/commit", tag = "internal",
+    responses((status = 200, body = ReservationOut), (status = 409, body = Problem)))]
+async fn commit(
+    State(s): State<AppState>,
+    _: Internal,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<ReservationOut>> {
+    let lines = inventory::commit(&s.pool, order_id).await?;
+    Ok(Json(ReservationOut { order_id, lines }))
+}
+
+#[utoipa::path(post, path = "/internal/reservations/{order_id}/release", tag = "internal",
+    responses((status = 200, body = ReservationOut), (status = 409, body = Problem)))]
+async fn release(
+    State(s): State<AppState>,
+    _: Internal,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<ReservationOut>> {
+    let lines = inventory::release(&s.pool, order_id).await?;
+    Ok(Json(ReservationOut { order_id, lines }))
+}

@@ -1,0 +1,88 @@
+//! The catalog service: products with variants, the category tree, and stock that can
+//! never be oversold.
+
+pub mod categories;
+pub mod domain;
+pub mod error;
+mod http;
+pub mod inventory;
+pub mod products;
+
+use std::time::Duration;
+
+use kazna_events::{Broker, Relay};
+use kazna_kernel::{Context, health::Check, server::App};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub const NAME: &str = "catalog";
+pub(crate) const SOURCE: &str = NAME;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Context,
+    pub pool: PgPool,
+}
+kazna_kernel::impl_context!(AppState);
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "Kazna catalog",
+    description = "Products, variants, categories and stock"
+))]
+struct ApiDoc;
+
+pub async fn database(ctx: &Context) -> Result<PgPool, kazna_kernel::Error> {
+    let pool = kazna_kernel::db::connect(&ctx.settings, NAME).await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    kazna_events::install(&pool)
+        .await
+        .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
+    Ok(pool)
+}
+
+pub async fn build(
+    ctx: Context,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<App, kazna_kernel::Error> {
+    let pool = database(&ctx).await?;
+    let broker = Broker::new(ctx.settings.amqp.clone());
+    let state = AppState {
+        ctx,
+        pool: pool.clone(),
+    };
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(http::router())
+        .split_for_parts();
+    let ping = broker.clone();
+    let checks = vec![
+        Check::postgres(pool.clone()),
+        Check::new("rabbitmq", move || {
+            let b = ping.clone();
+            async move { b.ping().await }
+        }),
+    ];
+    let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
+    let relay = tokio::spawn(Relay::new(pool.clone(), broker).run(shutdown.clone()));
+    let sweeper = tokio::spawn(sweep(pool, shutdown));
+    Ok(App::new(NAME, listener, router, vec![relay, sweeper]))
+}
+
+/// Releases expired reservations every few seconds.
+async fn sweep(pool: PgPool, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+        match inventory::release_expired(&pool).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(orders = n, "released expired reservations"),
+            Err(e) => tracing::warn!(error = %e, "reservation sweep failed"),
+        }
+    }
+}

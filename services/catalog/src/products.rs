@@ -1,0 +1,232 @@
+//! Products and their variants: creation, reads, listing, and the snapshot sent to others.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use kazna_contracts::{
+    Money,
+    catalog::{ProductCreated, ProductSnapshot, VariantSnapshot},
+};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    SOURCE,
+    domain::NewProduct,
+    error::{Error, Result},
+};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MoneyOut {
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Variant {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub product_id: Uuid,
+    pub sku: String,
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+    #[sqlx(skip)]
+    pub price: Option<MoneyOut>,
+    #[serde(skip)]
+    pub price_amount: i64,
+    #[serde(skip)]
+    pub currency: String,
+    pub stock: i64,
+    pub reserved: i64,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Product {
+    pub id: Uuid,
+    pub seller_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub category_ids: Vec<Uuid>,
+    #[schema(value_type = Vec<String>)]
+    pub images: sqlx::types::Json<Vec<String>>,
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+    pub status: String,
+    #[sqlx(skip)]
+    pub variants: Vec<Variant>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const PRODUCT_COLUMNS: &str = "id, seller_id, name, description, category_ids, images, attributes, status, created_at, updated_at";
+const VARIANT_COLUMNS: &str = "id, product_id, sku, options, price_amount, currency, stock, reserved, stock - reserved AS available";
+
+pub async fn create(pool: &PgPool, seller: Uuid, p: NewProduct) -> Result<Product> {
+    let mut tx = pool.begin().await?;
+    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM categories WHERE id = ANY($1)")
+        .bind(&p.category_ids)
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut wanted = p.category_ids.clone();
+    wanted.sort();
+    wanted.dedup();
+    if known != wanted.len() as i64 {
+        return Err(Error::Validation(vec![kazna_kernel::FieldError::new(
+            "category_ids",
+            "names a category that does not exist",
+        )]));
+    }
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO products (id, seller_id, name, description, category_ids, images, attributes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(seller)
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&wanted)
+    .bind(sqlx::types::Json(&p.images))
+    .bind(&p.attributes)
+    .execute(&mut *tx)
+    .await?;
+    for v in &p.variants {
+        let inserted = sqlx::query(
+            "INSERT INTO variants (id, product_id, sku, options, price_amount, currency, stock)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(id)
+        .bind(&v.sku)
+        .bind(&v.options)
+        .bind(v.price.amount)
+        .bind(&v.price.currency)
+        .bind(v.stock)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("variants_sku_key") => {
+                return Err(Error::SkuTaken(v.sku.clone()));
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    let product = load(&mut tx, id).await?.ok_or(Error::NotFound("Product"))?;
+    let snapshot = snapshot(&mut tx, &product).await?;
+    kazna_events::enqueue(&mut tx, SOURCE, &ProductCreated(snapshot)).await?;
+    tx.commit().await?;
+    Ok(product)
+}
+
+/// One product with its variants, whatever its status.
+pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Product>> {
+    let product: Option<Product> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(mut product) = product else {
+        return Ok(None);
+    };
+    product.variants = variants_of(conn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(Some(product))
+}
+
+async fn variants_of(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Variant>>> {
+    let rows: Vec<Variant> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id = ANY($1) ORDER BY id"
+    )))
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    let mut by_product: HashMap<Uuid, Vec<Variant>> = HashMap::new();
+    for mut v in rows {
+        v.price = Some(MoneyOut {
+            amount: v.price_amount,
+            currency: v.currency.clone(),
+        });
+        by_product.entry(v.product_id).or_default().push(v);
+    }
+    Ok(by_product)
+}
+
+pub struct ListFilter {
+    pub category: Option<Uuid>,
+    pub seller: Option<Uuid>,
+    pub cursor: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Active products, newest first; a category includes its descendants. Two queries per page.
+pub async fn list(pool: &PgPool, f: ListFilter) -> Result<Vec<Product>> {
+    let mut conn = pool.acquire().await?;
+    let mut products: Vec<Product> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH RECURSIVE tree AS (
+             SELECT id FROM categories WHERE id = $1
+             UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id)
+         SELECT {PRODUCT_COLUMNS} FROM products
+         WHERE status = 'active'
+           AND ($1::uuid IS NULL OR category_ids && ARRAY(SELECT id FROM tree))
+           AND ($2::uuid IS NULL OR seller_id = $2)
+           AND ($3::uuid IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4"
+    )))
+    .bind(f.category)
+    .bind(f.seller)
+    .bind(f.cursor)
+    .bind(f.limit + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
+    let mut variants = variants_of(&mut conn, &ids).await?;
+    for p in &mut products {
+        p.variants = variants.remove(&p.id).unwrap_or_default();
+    }
+    Ok(products)
+}
+
+/// What search and the others are told about a product.
+pub async fn snapshot(conn: &mut PgConnection, p: &Product) -> Result<ProductSnapshot> {
+    let category_path: Vec<String> = sqlx::query_scalar(
+        "WITH RECURSIVE up AS (
+             SELECT id, name, parent_id FROM categories WHERE id = ANY($1)
+             UNION SELECT c.id, c.name, c.parent_id FROM categories c JOIN up ON c.id = up.parent_id)
+         SELECT DISTINCT name FROM up",
+    )
+    .bind(&p.category_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(ProductSnapshot {
+        id: p.id,
+        seller_id: p.seller_id,
+        name: p.name.clone(),
+        description: p.description.clone(),
+        status: p.status.clone(),
+        category_ids: p.category_ids.clone(),
+        category_path,
+        variants: p
+            .variants
+            .iter()
+            .map(|v| VariantSnapshot {
+                id: v.id,
+                sku: v.sku.clone(),
+                price: Money {
+                    amount: v.price_amount,
+                    currency: v.currency.clone(),
+                },
+                available: v.available,
+            })
+            .collect(),
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    })
+}

@@ -1,0 +1,123 @@
+use axum::extract::{Path, Query, State};
+use kazna_kernel::{
+    AuthUser, FieldError, Json, Problem, Role,
+    page::{Page, PageQuery},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    AppState,
+    deliveries::{self, Delivery},
+    error::{Error, Result},
+    render,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_deliveries))
+        .routes(routes!(get_template, put_template))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+struct LogQuery {
+    /// Only messages to this address.
+    recipient: Option<String>,
+    /// 1–100, default 20.
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", params(LogQuery),
+    responses((status = 200, body = Page<Delivery>), (status = 403, body = Problem)))]
+async fn list_deliveries(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Page<Delivery>>> {
+    user.require_any(&[Role::Admin])?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let limit = page.limit()?;
+    let rows = deliveries::list(&s.pool, q.recipient.as_deref(), page.cursor_id()?, limit).await?;
+    Ok(Json(Page::from_rows(rows, limit, |d| d.id)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Template {
+    subject: String,
+    body: String,
+}
+
+fn check_channel(channel: &str) -> Result<()> {
+    if channel == "email" || channel == "sms" {
+        Ok(())
+    } else {
+        Err(Error::Validation(vec![FieldError::new(
+            "channel",
+            "email or sms",
+        )]))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
+    responses((status = 200, body = Template), (status = 404, body = Problem)))]
+async fn get_template(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path((event, channel)): Path<(String, String)>,
+) -> Result<Json<Template>> {
+    user.require_any(&[Role::Admin])?;
+    check_channel(&channel)?;
+    sqlx::query_as("SELECT subject, body FROM templates WHERE event = $1 AND channel = $2")
+        .bind(&event)
+        .bind(&channel)
+        .fetch_optional(&s.pool)
+        .await?
+        .map(Json)
+        .ok_or(Error::NotFound)
+}
+
+#[utoipa::path(put, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
+    request_body = Template,
+    responses((status = 200, body = Template), (status = 422, body = Problem)))]
+async fn put_template(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path((event, channel)): Path<(String, String)>,
+    Json(t): Json<Template>,
+) -> Result<Json<Template>> {
+    user.require_any(&[Role::Admin])?;
+    check_channel(&channel)?;
+    let mut errors = Vec::new();
+    if !deliveries::EVENTS.contains(&event.as_str()) {
+        errors.push(FieldError::new(
+            "event",
+            format!("one of {}", deliveries::EVENTS.join(", ")),
+        ));
+    }
+    for (field, text, max) in [("subject", &t.subject, 200), ("body", &t.body, 20_000)] {
+        if text.trim().is_empty() || text.len() > max {
+            errors.push(FieldError::new(field, format!("1 to {max} characters")));
+        } else if let Err(e) = render::check(text) {
+            errors.push(FieldError::new(field, format!("does not compile: {e}")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    sqlx::query(
+        "INSERT INTO templates (event, channel, subject, body) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (event, channel) DO UPDATE SET subject = $3, body = $4, updated_at = now()",
+    )
+    .bind(&event)
+    .bind(&channel)
+    .bind(&t.subject)
+    .bind(&t.body)
+    .execute(&s.pool)
+    .await?;
+    Ok(Json(t))
+}

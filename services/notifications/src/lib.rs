@@ -1,0 +1,87 @@
+//! The notifications service: emails (and later SMS) rendered from templates when events
+//! arrive, with a delivery log.
+
+mod consumer;
+pub mod deliveries;
+pub mod error;
+mod http;
+pub mod outbox;
+pub mod render;
+
+use kazna_events::{Broker, Consumer};
+use kazna_kernel::{Context, health::Check, server::App};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub const NAME: &str = "notifications";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Context,
+    pub pool: PgPool,
+}
+kazna_kernel::impl_context!(AppState);
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "Kazna notifications",
+    description = "Templates and the delivery log"
+))]
+struct ApiDoc;
+
+pub async fn database(ctx: &Context) -> Result<PgPool, kazna_kernel::Error> {
+    let pool = kazna_kernel::db::connect(&ctx.settings, NAME).await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    kazna_events::install(&pool)
+        .await
+        .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
+    Ok(pool)
+}
+
+pub async fn build(
+    ctx: Context,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<App, kazna_kernel::Error> {
+    let pool = database(&ctx).await?;
+    let cfg = &ctx.settings.notifications;
+    if cfg.email_backend != "file" {
+        return Err(kazna_kernel::Error::Config(format!(
+            "notifications.email_backend: {:?} is not a backend this build has (file)",
+            cfg.email_backend
+        )));
+    }
+    let broker = Broker::new(ctx.settings.amqp.clone());
+    let consumer = Consumer::new(
+        broker.clone(),
+        NAME,
+        deliveries::EVENTS,
+        consumer::Notify {
+            pool: pool.clone(),
+            outbox: outbox::FileOutbox {
+                dir: cfg.outbox_dir.clone(),
+            },
+            from: cfg.from.clone(),
+        },
+    );
+    let state = AppState {
+        ctx,
+        pool: pool.clone(),
+    };
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(http::router())
+        .split_for_parts();
+    let checks = vec![
+        Check::postgres(pool),
+        Check::new("rabbitmq", move || {
+            let b = broker.clone();
+            async move { b.ping().await }
+        }),
+    ];
+    let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
+    let worker = tokio::spawn(consumer.run(shutdown));
+    Ok(App::new(NAME, listener, router, vec![worker]))
+}

@@ -1,0 +1,77 @@
+//! The orders service: orders placed from carts with stock reserved, the order state
+//! machine, and payment outcomes applied exactly once.
+
+mod consumer;
+pub mod error;
+mod http;
+pub mod idempotency;
+pub mod orders;
+pub mod status;
+
+use kazna_events::{Broker, Consumer, Relay};
+use kazna_kernel::{Context, health::Check, server::App};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub const NAME: &str = "orders";
+pub(crate) const SOURCE: &str = NAME;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Context,
+    pub pool: PgPool,
+}
+kazna_kernel::impl_context!(AppState);
+
+#[derive(OpenApi)]
+#[openapi(info(title = "Kazna orders", description = "Orders and their lifecycle"))]
+struct ApiDoc;
+
+pub async fn database(ctx: &Context) -> Result<PgPool, kazna_kernel::Error> {
+    let pool = kazna_kernel::db::connect(&ctx.settings, NAME).await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    kazna_events::install(&pool)
+        .await
+        .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
+    Ok(pool)
+}
+
+pub async fn build(
+    ctx: Context,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<App, kazna_kernel::Error> {
+    let pool = database(&ctx).await?;
+    let broker = Broker::new(ctx.settings.amqp.clone());
+    let consumer = Consumer::new(
+        broker.clone(),
+        NAME,
+        consumer::ROUTING_KEYS,
+        consumer::PaymentEvents {
+            ctx: ctx.clone(),
+            pool: pool.clone(),
+        },
+    );
+    let state = AppState {
+        ctx,
+        pool: pool.clone(),
+    };
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(http::router())
+        .split_for_parts();
+    let ping = broker.clone();
+    let checks = vec![
+        Check::postgres(pool.clone()),
+        Check::new("rabbitmq", move || {
+            let b = ping.clone();
+            async move { b.ping().await }
+        }),
+    ];
+    let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
+    let relay = tokio::spawn(Relay::new(pool, broker).run(shutdown.clone()));
+    let worker = tokio::spawn(consumer.run(shutdown));
+    Ok(App::new(NAME, listener, router, vec![relay, worker]))
+}

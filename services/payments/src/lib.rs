@@ -1,0 +1,95 @@
+//! The payments service: one payment per order through a gateway (the built-in sandbox by
+//! default), settled by signed webhooks, with an append-only audit log.
+
+mod consumer;
+pub mod error;
+mod http;
+pub mod payments;
+pub mod sandbox;
+pub mod signature;
+
+use std::time::Duration;
+
+use kazna_events::{Broker, Consumer, Relay};
+use kazna_kernel::{Context, health::Check, server::App};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub const NAME: &str = "payments";
+pub(crate) const SOURCE: &str = NAME;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Context,
+    pub pool: PgPool,
+}
+kazna_kernel::impl_context!(AppState);
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "Kazna payments",
+    description = "Payments and provider webhooks"
+))]
+struct ApiDoc;
+
+pub async fn database(ctx: &Context) -> Result<PgPool, kazna_kernel::Error> {
+    let pool = kazna_kernel::db::connect(&ctx.settings, NAME).await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    kazna_events::install(&pool)
+        .await
+        .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
+    Ok(pool)
+}
+
+pub async fn build(
+    ctx: Context,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<App, kazna_kernel::Error> {
+    let pool = database(&ctx).await?;
+    let cfg = &ctx.settings.payments;
+    if cfg.provider != sandbox::PROVIDER {
+        return Err(kazna_kernel::Error::Config(format!(
+            "payments.provider: {:?} is not a provider this build has (sandbox)",
+            cfg.provider
+        )));
+    }
+    let gateway = sandbox::Sandbox::new(
+        pool.clone(),
+        cfg.sandbox_webhook_url.clone(),
+        cfg.webhook_secret.expose().to_owned(),
+        Duration::from_millis(cfg.sandbox_delay_ms),
+    );
+    let broker = Broker::new(ctx.settings.amqp.clone());
+    let consumer = Consumer::new(
+        broker.clone(),
+        NAME,
+        consumer::ROUTING_KEYS,
+        consumer::OrderEvents {
+            pool: pool.clone(),
+            gateway,
+        },
+    );
+    let state = AppState {
+        ctx,
+        pool: pool.clone(),
+    };
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(http::router())
+        .split_for_parts();
+    let ping = broker.clone();
+    let checks = vec![
+        Check::postgres(pool.clone()),
+        Check::new("rabbitmq", move || {
+            let b = ping.clone();
+            async move { b.ping().await }
+        }),
+    ];
+    let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
+    let relay = tokio::spawn(Relay::new(pool, broker).run(shutdown.clone()));
+    let worker = tokio::spawn(consumer.run(shutdown));
+    Ok(App::new(NAME, listener, router, vec![relay, worker]))
+}

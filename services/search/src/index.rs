@@ -1,0 +1,182 @@
+//! The search index: one tantivy index per instance, fed from catalog events.
+
+use std::{path::Path, sync::Mutex};
+
+use kazna_contracts::catalog::ProductSnapshot;
+use tantivy::{
+    Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+    collector::{Count, TopDocs},
+    query::{AllQuery, Query, QueryParser, TermQuery},
+    schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value},
+    snippet::SnippetGenerator,
+};
+use uuid::Uuid;
+
+use crate::error::Error;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    name: Field,
+    description: Field,
+    categories: Field,
+    price: Field,
+    currency: Field,
+    updated_at: Field,
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    f: Fields,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let f = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        name: b.add_text_field("name", TEXT | STORED),
+        description: b.add_text_field("description", TEXT | STORED),
+        categories: b.add_text_field("categories", TEXT),
+        price: b.add_i64_field("price", INDEXED | FAST | STORED),
+        currency: b.add_text_field("currency", STRING | STORED),
+        updated_at: b.add_i64_field("updated_at", INDEXED | FAST | STORED),
+    };
+    (b.build(), f)
+}
+
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub product_id: Uuid,
+    pub name: String,
+    pub price: i64,
+    pub currency: String,
+    pub score: f32,
+    pub highlight: String,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it when missing.
+    pub fn open(dir: &Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, f) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)?;
+        let index = Index::open_or_create(directory, schema)?;
+        let writer = index.writer(32 * 1024 * 1024)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            f,
+        })
+    }
+
+    fn id_term(&self, id: Uuid) -> Term {
+        Term::from_field_text(self.f.id, &id.to_string())
+    }
+
+    /// The `updated_at` (ms) of the indexed copy of a product, if there is one.
+    fn indexed_version(&self, id: Uuid) -> Result<Option<i64>, Error> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(self.id_term(id), IndexRecordOption::Basic);
+        let top = searcher.search(&q, &TopDocs::with_limit(1))?;
+        let Some((_, addr)) = top.first() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(*addr)?;
+        Ok(doc.get_first(self.f.updated_at).and_then(|v| v.as_i64()))
+    }
+
+    /// Indexes a product, or removes it when it is no longer active. An event older than
+    /// the indexed copy changes nothing, so redelivered and reordered events are harmless.
+    pub fn upsert(&self, p: &ProductSnapshot) -> Result<(), Error> {
+        let version = p.updated_at.timestamp_millis();
+        if self.indexed_version(p.id)?.is_some_and(|v| v > version) {
+            return Ok(());
+        }
+        let mut writer = self.writer.lock().map_err(|_| Error::Poisoned)?;
+        writer.delete_term(self.id_term(p.id));
+        if p.status == "active" {
+            let cheapest = p.variants.iter().min_by_key(|v| v.price.amount);
+            let mut doc = TantivyDocument::default();
+            doc.add_text(self.f.id, p.id.to_string());
+            doc.add_text(self.f.name, &p.name);
+            doc.add_text(self.f.description, &p.description);
+            doc.add_text(self.f.categories, p.category_path.join(" "));
+            doc.add_i64(self.f.price, cheapest.map(|v| v.price.amount).unwrap_or(0));
+            doc.add_text(
+                self.f.currency,
+                cheapest.map(|v| v.price.currency.as_str()).unwrap_or(""),
+            );
+            doc.add_i64(self.f.updated_at, version);
+            writer.add_document(doc)?;
+        }
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn remove(&self, id: Uuid) -> Result<(), Error> {
+        let mut writer = self.writer.lock().map_err(|_| Error::Poisoned)?;
+        writer.delete_term(self.id_term(id));
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Relevance-ranked matches; terms within one or two edits still match.
+    pub fn search(&self, q: &str, offset: usize, limit: usize) -> Result<(Vec<Hit>, usize), Error> {
+        let searcher = self.reader.searcher();
+        let fields = [self.f.name, self.f.description, self.f.categories];
+        let mut parser = QueryParser::for_index(&self.index, fields.to_vec());
+        parser.set_field_boost(self.f.name, 3.0);
+        for field in fields {
+            parser.set_field_fuzzy(field, false, 1, true);
+        }
+        let query: Box<dyn Query> = if q.trim().is_empty() {
+            Box::new(AllQuery)
+        } else {
+            parser.parse_query_lenient(q).0
+        };
+        let (top, total) = searcher.search(
+            &query,
+            &(TopDocs::with_limit(limit).and_offset(offset), Count),
+        )?;
+        let snippets = SnippetGenerator::create(&searcher, &*query, self.f.name).ok();
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let text = |f: Field| {
+                doc.get_first(f)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            let Ok(product_id) = Uuid::parse_str(&text(self.f.id)) else {
+                continue;
+            };
+            let highlight = match &snippets {
+                Some(g) => g.snippet_from_doc(&doc).to_html(),
+                None => String::new(),
+            };
+            hits.push(Hit {
+                product_id,
+                name: text(self.f.name),
+                price: doc
+                    .get_first(self.f.price)
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0),
+                currency: text(self.f.currency),
+                score,
+                highlight,
+            });
+        }
+        Ok((hits, total))
+    }
+}

@@ -1,0 +1,268 @@
+//! Account operations: plain async functions over the pool.
+
+use chrono::{DateTime, Duration, Utc};
+use kazna_contracts::users::{UserRegistered, VerificationRequested};
+use kazna_kernel::{Role, auth::Claims};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    domain::{Email, NewAccount},
+    error::{Error, Result},
+    keys::SigningKey,
+    password,
+};
+
+pub const SOURCE: &str = "users";
+const REFRESH_TTL_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Profile {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub roles: Vec<String>,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Creates an account and asks for its verification email, in one transaction.
+pub async fn create(pool: &PgPool, account: NewAccount, public_url: &str) -> Result<Profile> {
+    let hash = password::hash(account.password.expose().to_owned()).await?;
+    let id = Uuid::now_v7();
+    let roles: Vec<String> = account
+        .roles
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query_as::<_, Profile>(
+        "INSERT INTO users (id, email, name, password_hash, roles) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id, email, name, phone, roles, email_verified, created_at",
+    )
+    .bind(id)
+    .bind(account.email.as_str())
+    .bind(&account.name)
+    .bind(&hash)
+    .bind(&roles)
+    .fetch_one(&mut *tx)
+    .await;
+    let profile = match inserted {
+        Ok(p) => p,
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_key") => {
+            return Err(Error::EmailTaken);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let token = random_token();
+    sqlx::query(
+        "INSERT INTO email_verifications (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash(&token))
+    .bind(id)
+    .bind(Utc::now() + Duration::hours(24))
+    .execute(&mut *tx)
+    .await?;
+    let registered = UserRegistered {
+        user_id: id,
+        email: profile.email.clone(),
+        name: profile.name.clone(),
+    };
+    kazna_events::enqueue(&mut tx, SOURCE, &registered).await?;
+    let verify = VerificationRequested {
+        user_id: id,
+        email: profile.email.clone(),
+        name: profile.name.clone(),
+        verify_url: format!(
+            "{}/verify-email?token={token}",
+            public_url.trim_end_matches('/')
+        ),
+    };
+    kazna_events::enqueue(&mut tx, SOURCE, &verify).await?;
+    tx.commit().await?;
+    Ok(profile)
+}
+
+/// Checks the credentials; an unknown email and a wrong password look and cost the same.
+pub async fn authenticate(pool: &PgPool, email: &str, password: &str) -> Result<Profile> {
+    let email = Email::parse(email).ok();
+    let row: Option<(String,)> = match &email {
+        Some(e) => {
+            sqlx::query_as("SELECT password_hash FROM users WHERE email = $1")
+                .bind(e.as_str())
+                .fetch_optional(pool)
+                .await?
+        }
+        None => None,
+    };
+    let ok = password::verify(password.to_owned(), row.map(|r| r.0)).await?;
+    match (ok, email) {
+        (true, Some(e)) => profile_by_email(pool, &e).await,
+        _ => Err(Error::InvalidCredentials),
+    }
+}
+
+async fn profile_by_email(pool: &PgPool, email: &Email) -> Result<Profile> {
+    sqlx::query_as::<_, Profile>(
+        "SELECT id, email, name, phone, roles, email_verified, created_at FROM users WHERE email = $1",
+    )
+    .bind(email.as_str())
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::InvalidCredentials)
+}
+
+pub async fn profile(pool: &PgPool, id: Uuid) -> Result<Profile> {
+    sqlx::query_as::<_, Profile>(
+        "SELECT id, email, name, phone, roles, email_verified, created_at FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound)
+}
+
+/// Issues an access token and a new refresh token (in `family`, or a new family).
+pub async fn issue_tokens(
+    pool: &PgPool,
+    key: &SigningKey,
+    settings: &kazna_kernel::config::AuthSettings,
+    user: &Profile,
+    family: Option<Uuid>,
+) -> Result<TokenPair> {
+    let now = Utc::now().timestamp().max(0) as u64;
+    let claims = Claims {
+        iss: settings.issuer.clone(),
+        aud: settings.audience.clone(),
+        sub: user.id,
+        email: user.email.clone(),
+        roles: user.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        exp: now + settings.access_token_ttl_secs,
+        iat: now,
+        jti: Uuid::now_v7(),
+    };
+    let access_token = key.sign(&claims)?;
+    let refresh_token = random_token();
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash(&refresh_token))
+    .bind(user.id)
+    .bind(family.unwrap_or_else(Uuid::now_v7))
+    .bind(Utc::now() + Duration::days(REFRESH_TTL_DAYS))
+    .execute(pool)
+    .await?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: settings.access_token_ttl_secs,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshRow {
+    user_id: Uuid,
+    family_id: Uuid,
+    expires_at: DateTime<Utc>,
+    spent_at: Option<DateTime<Utc>>,
+}
+
+/// Spends a refresh token and returns its owner and family. Presenting a spent token
+/// revokes its whole family (it was stolen, or replayed).
+pub async fn spend_refresh(pool: &PgPool, token: &str) -> Result<(Profile, Uuid)> {
+    let hash = token_hash(token);
+    let mut tx = pool.begin().await?;
+    let row: Option<RefreshRow> = sqlx::query_as(
+        "SELECT user_id, family_id, expires_at, spent_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+    )
+    .bind(&hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(RefreshRow {
+        user_id,
+        family_id: family,
+        expires_at,
+        spent_at,
+    }) = row
+    else {
+        return Err(Error::InvalidToken);
+    };
+    if spent_at.is_some() {
+        sqlx::query("UPDATE refresh_tokens SET spent_at = coalesce(spent_at, now()), expires_at = now(), updated_at = now() WHERE family_id = $1")
+            .bind(family)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::warn!(user.id = %user_id, "a spent refresh token was presented; family revoked");
+        return Err(Error::InvalidToken);
+    }
+    if expires_at <= Utc::now() {
+        return Err(Error::InvalidToken);
+    }
+    sqlx::query(
+        "UPDATE refresh_tokens SET spent_at = now(), updated_at = now() WHERE token_hash = $1",
+    )
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((profile(pool, user_id).await?, family))
+}
+
+/// Revokes the family of the presented refresh token.
+pub async fn logout(pool: &PgPool, user_id: Uuid, token: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET spent_at = coalesce(spent_at, now()), expires_at = now(), updated_at = now()
+         WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)",
+    )
+    .bind(token_hash(token))
+    .bind(user_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks the email of the token's account verified; the token works once.
+pub async fn verify_email(pool: &PgPool, token: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let user: Option<(Uuid,)> = sqlx::query_as(
+        "UPDATE email_verifications SET used_at = now(), updated_at = now()
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((user_id,)) = user else {
+        return Err(Error::InvalidToken);
+    };
+    sqlx::query("UPDATE users SET email_verified = true, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

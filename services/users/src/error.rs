@@ -1,0 +1,54 @@
+use axum::response::{IntoResponse, Response};
+use kazna_kernel::{FieldError, Problem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("invalid or spent token")]
+    InvalidToken,
+    #[error("user not found")]
+    NotFound,
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("events: {0}")]
+    Events(#[from] kazna_events::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::Validation(errors) => Problem::validation(errors),
+            Error::EmailTaken => {
+                Problem::conflict("email_taken", "This email is already registered")
+            }
+            Error::InvalidCredentials => Problem::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The email or the password is wrong",
+            ),
+            Error::InvalidToken => Problem::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The token is invalid, expired or already used",
+            ),
+            Error::NotFound => Problem::not_found("User"),
+            Error::Problem(p) => p,
+            Error::Database(_) | Error::Events(_) | Error::Internal(_) => {
+                tracing::error!(error = %self, "users: internal error");
+                Problem::internal()
+            }
+        }
+        .into_response()
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,74 @@
+//! The users service: accounts, credentials, access and refresh tokens, the public keys
+//! that let every other service verify tokens on its own.
+
+pub mod accounts;
+pub mod domain;
+pub mod error;
+mod http;
+pub mod keys;
+mod password;
+
+use std::sync::Arc;
+
+use kazna_events::{Broker, Relay};
+use kazna_kernel::{Context, health::Check, server::App};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub const NAME: &str = "users";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Context,
+    pub pool: PgPool,
+    pub key: Arc<keys::SigningKey>,
+}
+kazna_kernel::impl_context!(AppState);
+
+#[derive(OpenApi)]
+#[openapi(info(title = "Kazna users", description = "Accounts, sign-in and tokens"))]
+struct ApiDoc;
+
+/// Connects to this service's database, creating and migrating it when needed.
+pub async fn database(ctx: &Context) -> Result<PgPool, kazna_kernel::Error> {
+    let pool = kazna_kernel::db::connect(&ctx.settings, NAME).await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    kazna_events::install(&pool)
+        .await
+        .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
+    Ok(pool)
+}
+
+pub async fn build(
+    ctx: Context,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<App, kazna_kernel::Error> {
+    let pool = database(&ctx).await?;
+    let key = keys::load_or_create(&pool)
+        .await
+        .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
+    let broker = Broker::new(ctx.settings.amqp.clone());
+    let state = AppState {
+        ctx,
+        pool: pool.clone(),
+        key: Arc::new(key),
+    };
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(http::router())
+        .split_for_parts();
+    let ping = broker.clone();
+    let checks = vec![
+        Check::postgres(pool.clone()),
+        Check::new("rabbitmq", move || {
+            let b = ping.clone();
+            async move { b.ping().await }
+        }),
+    ];
+    let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
+    let relay = tokio::spawn(Relay::new(pool, broker).run(shutdown));
+    Ok(App::new(NAME, listener, router, vec![relay]))
+}
