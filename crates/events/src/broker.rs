@@ -75,3 +75,16 @@ impl Broker {
         }
     }
 }
+
+impl Broker {
+    /// Deletes the events exchange (test clean-up).
+    pub async fn delete_exchange(&self) -> Result<(), Error> {
+        let ch = self.channel().await?;
+        ch.exchange_delete(
+            self.settings.exchange.as_str().into(),
+            lapin::options::ExchangeDeleteOptions::default(),
+        )
+        .await?;
+        Ok(())
+    }
+}

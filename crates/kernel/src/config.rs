@@ -150,7 +150,7 @@ impl Default for Settings {
         Self {
             log: LogSettings {
                 format: "pretty".into(),
-                level: "info".into(),
+                level: "info,lapin=off,sqlx::postgres::notice=warn".into(),
             },
             database: DatabaseSettings {
                 url: "postgres://postgres@127.0.0.1:5432".into(),

@@ -52,6 +52,7 @@ pub fn operational_routes(checks: Vec<health::Check>) -> Router {
 /// Request ids, tracing, panics as problems, metrics, and problem documents for every
 /// error answer. Applies to the routes and fallback `router` has now.
 pub fn layers(service: &'static str, router: Router) -> Router {
+    metrics::init();
     router
         .layer(middleware::from_fn(problem_safety_net))
         .layer(middleware::from_fn_with_state(service, metrics::middleware))

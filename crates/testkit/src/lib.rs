@@ -1,1 +1,116 @@
+//! Test support: settings that isolate one test from every other (its own databases, Redis
+//! key prefix, exchange and queues, data directories, free ports), clean-up, and a TCP proxy
+//! that can cut a connection to a real dependency.
 
+pub mod proxy;
+
+use kazna_kernel::{Secret, Settings};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+pub use proxy::TcpProxy;
+
+/// One test's share of the real PostgreSQL, Redis and RabbitMQ.
+pub struct TestEnv {
+    pub id: String,
+    pub settings: Settings,
+    _dir: TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> std::io::Result<Self> {
+        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let dir = tempfile::Builder::new().prefix("kazna-test-").tempdir()?;
+        let mut s = Settings::default();
+        s.log.level = std::env::var("KAZNA_TEST_LOG").unwrap_or_else(|_| "warn,lapin=off".into());
+        if let Ok(url) = std::env::var("KAZNA_DATABASE__URL") {
+            s.database.url = url;
+        }
+        if let Ok(url) = std::env::var("KAZNA_REDIS__URL") {
+            s.redis.url = url;
+        }
+        if let Ok(url) = std::env::var("KAZNA_AMQP__URL") {
+            s.amqp.url = url;
+        }
+        s.database.name_prefix = format!("kt_{id}_");
+        s.database.max_connections = 8;
+        s.redis.key_prefix = format!("kt:{id}:");
+        s.amqp.exchange = format!("kt.{id}.events");
+        s.amqp.queue_prefix = format!("kt.{id}");
+        s.amqp.queue_expires_ms = Some(120_000);
+        s.amqp.retry_delays_ms = vec![150, 300];
+        s.auth.internal_token = Secret::new(Uuid::new_v4().to_string());
+        s.payments.webhook_secret = Secret::new(format!("whsec_{}", Uuid::new_v4().simple()));
+        s.payments.sandbox_delay_ms = 20;
+        s.search.data_dir = dir.path().join("search");
+        s.notifications.outbox_dir = dir.path().join("outbox");
+        for ep in [
+            &mut s.services.gateway,
+            &mut s.services.users,
+            &mut s.services.catalog,
+            &mut s.services.search,
+            &mut s.services.cart,
+            &mut s.services.orders,
+            &mut s.services.payments,
+            &mut s.services.notifications,
+        ] {
+            ep.bind.set_port(0);
+        }
+        kazna_kernel::telemetry::init(&s.log);
+        Ok(Self {
+            id,
+            settings: s,
+            _dir: dir,
+        })
+    }
+
+    /// Drops this test's databases, Redis keys and exchange.
+    pub async fn cleanup(&self) {
+        let s = &self.settings;
+        let dbs: Vec<String> =
+            match sqlx::PgPool::connect(&format!("{}/postgres", s.database.url)).await {
+                Ok(pool) => sqlx::query_scalar(
+                    "SELECT datname FROM pg_database WHERE datname LIKE $1 || '%'",
+                )
+                .bind(&s.database.name_prefix)
+                .fetch_all(&pool)
+                .await
+                .unwrap_or_default(),
+                Err(_) => vec![],
+            };
+        for db in dbs {
+            let _ = kazna_kernel::db::drop_database(s, &db).await;
+        }
+        if let Ok(mut redis) = kazna_kernel::db::redis(s).await {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}*", s.redis.key_prefix))
+                .query_async(&mut redis)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut redis).await;
+            }
+        }
+        let broker = kazna_events::Broker::new(s.amqp.clone());
+        let _ = broker.delete_exchange().await;
+        broker.close().await;
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

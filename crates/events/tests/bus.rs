@@ -1,0 +1,311 @@
+//! The event bus against the real broker and database: what the architecture promises about
+//! lost, failing and repeated events.
+
+// A test that cannot go on should stop loudly, helpers included.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use kazna_events::{Broker, Consumer, Envelope, Event, Handler, HandlerError, Relay, inbox};
+use kazna_testkit::{TcpProxy, TestEnv, eventually};
+use lapin::{
+    BasicProperties,
+    options::{BasicGetOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions},
+    types::FieldTable,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+impl Event for Ping {
+    const TYPE: &'static str = "test.ping";
+}
+
+async fn database(env: &TestEnv) -> PgPool {
+    let pool = kazna_kernel::db::connect(&env.settings, "bus")
+        .await
+        .expect("database");
+    kazna_events::install(&pool).await.expect("schema");
+    pool
+}
+
+async fn commit_event(pool: &PgPool, n: u32) -> uuid::Uuid {
+    let mut tx = pool.begin().await.expect("tx");
+    let id = kazna_events::enqueue(&mut tx, "test", &Ping { n })
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    id
+}
+
+async fn outbox_len(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+/// A queue on the real broker that sees every `test.*` event, declared before anything is sent.
+async fn spy(env: &TestEnv, broker: &Broker) -> (lapin::Channel, String) {
+    let ch = broker.channel().await.expect("channel");
+    let name = format!("kt.{}.spy", env.id);
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-expires".into(),
+        lapin::types::AMQPValue::LongUInt(60_000),
+    );
+    ch.queue_declare(name.as_str().into(), QueueDeclareOptions::default(), args)
+        .await
+        .expect("declare");
+    ch.queue_bind(
+        name.as_str().into(),
+        env.settings.amqp.exchange.as_str().into(),
+        "test.#".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind");
+    (ch, name)
+}
+
+async fn get_one(ch: &lapin::Channel, queue: &str) -> Option<Envelope> {
+    let msg = ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .ok()??;
+    serde_json::from_slice(&msg.delivery.data).ok()
+}
+
+fn broker_addr(env: &TestEnv) -> std::net::SocketAddr {
+    let url = &env.settings.amqp.url;
+    let host = url.rsplit('@').next().unwrap_or(url);
+    let host = host.split('/').next().unwrap_or(host);
+    host.parse()
+        .unwrap_or_else(|_| "127.0.0.1:5672".parse().expect("addr"))
+}
+
+#[tokio::test]
+async fn an_event_committed_while_the_broker_is_unreachable_is_published_once_it_is_back() {
+    let env = TestEnv::new().expect("env");
+    let pool = database(&env).await;
+    let direct = Broker::new(env.settings.amqp.clone());
+    let (spy_ch, spy_q) = spy(&env, &direct).await;
+
+    let proxy = TcpProxy::start(broker_addr(&env), false)
+        .await
+        .expect("proxy");
+    let mut through_proxy = env.settings.amqp.clone();
+    through_proxy.url = format!("amqp://guest:guest@{}/%2f", proxy.addr);
+    let stop = CancellationToken::new();
+    let relay =
+        tokio::spawn(Relay::new(pool.clone(), Broker::new(through_proxy)).run(stop.clone()));
+
+    let id = commit_event(&pool, 7).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        outbox_len(&pool).await,
+        1,
+        "the event waits in the outbox while the broker is away"
+    );
+    assert!(
+        get_one(&spy_ch, &spy_q).await.is_none(),
+        "nothing reached the broker"
+    );
+
+    proxy.up();
+    let got = eventually(15, || async { get_one(&spy_ch, &spy_q).await }).await;
+    let got = got.expect("the event is published once the broker is back");
+    assert_eq!(got.id, id);
+    assert_eq!(got.event_type, "test.ping");
+    assert_eq!(got.decode::<Ping>().expect("payload"), Ping { n: 7 });
+    let drained = eventually(5, || async { (outbox_len(&pool).await == 0).then_some(()) }).await;
+    assert!(drained.is_some(), "a confirmed event leaves the outbox");
+    assert!(get_one(&spy_ch, &spy_q).await.is_none(), "published once");
+
+    stop.cancel();
+    let _ = relay.await;
+    env.cleanup().await;
+}
+
+/// Records every attempt; fails every attempt at event `n == 1`.
+#[derive(Clone, Default)]
+struct FailsOnOne {
+    seen: Arc<Mutex<Vec<(u32, Instant)>>>,
+}
+
+impl Handler for FailsOnOne {
+    async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
+        let ping = event.decode::<Ping>()?;
+        self.seen
+            .lock()
+            .expect("lock")
+            .push((ping.n, Instant::now()));
+        if ping.n == 1 {
+            Err(HandlerError::Retry("refused on purpose".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failing_handler_is_retried_then_parked_without_holding_up_later_messages() {
+    let env = TestEnv::new().expect("env");
+    let pool = database(&env).await;
+    let broker = Broker::new(env.settings.amqp.clone());
+    let handler = FailsOnOne::default();
+    let consumer = Consumer::new(
+        broker.clone(),
+        "retry-test",
+        &["test.ping"],
+        handler.clone(),
+    );
+    let dead = consumer.queues().dead;
+    drop(consumer.declare().await.expect("declare"));
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(consumer.run(stop.clone()));
+    let relay = tokio::spawn(Relay::new(pool.clone(), broker.clone()).run(stop.clone()));
+
+    commit_event(&pool, 1).await;
+    commit_event(&pool, 2).await;
+    commit_event(&pool, 3).await;
+
+    let tries = 1 + env.settings.amqp.retry_delays_ms.len();
+    let ch = broker.channel().await.expect("channel");
+    let parked = eventually(15, || async { get_one(&ch, &dead).await }).await;
+    let parked = parked.expect("the failing event ends in the dead-letter queue");
+    assert_eq!(parked.decode::<Ping>().expect("payload"), Ping { n: 1 });
+
+    let seen = handler.seen.lock().expect("lock").clone();
+    let attempts: Vec<Instant> = seen
+        .iter()
+        .filter(|(n, _)| *n == 1)
+        .map(|(_, t)| *t)
+        .collect();
+    assert_eq!(
+        attempts.len(),
+        tries,
+        "tried once, then once per retry delay"
+    );
+    for (i, pair) in attempts.windows(2).enumerate() {
+        let waited = pair[1] - pair[0];
+        let delay = Duration::from_millis(u64::from(env.settings.amqp.retry_delays_ms[i]));
+        assert!(
+            waited >= delay,
+            "retry {i} waited {waited:?}, at least {delay:?}"
+        );
+    }
+    for n in [2, 3] {
+        let handled: Vec<Instant> = seen
+            .iter()
+            .filter(|(m, _)| *m == n)
+            .map(|(_, t)| *t)
+            .collect();
+        assert_eq!(handled.len(), 1, "event {n} handled once");
+        assert!(
+            handled[0] < attempts[1],
+            "event {n} did not wait for the failing one's retries"
+        );
+    }
+
+    stop.cancel();
+    let _ = tokio::join!(worker, relay);
+    env.cleanup().await;
+}
+
+/// Applies each event through the inbox: one row in `effects` per event it applied.
+#[derive(Clone)]
+struct CountsEffects {
+    pool: PgPool,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Handler for CountsEffects {
+    async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let Some(mut tx) = inbox::begin(&self.pool, "effects-test", event.id).await? else {
+            return Ok(());
+        };
+        sqlx::query("INSERT INTO effects (event_id) VALUES ($1)")
+            .bind(event.id)
+            .execute(&mut *tx)
+            .await?;
+        // Hold the transaction a moment, so concurrent copies really overlap.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_redelivered_event_has_exactly_one_effect() {
+    let env = TestEnv::new().expect("env");
+    let pool = database(&env).await;
+    sqlx::query(
+        "CREATE TABLE effects (event_id uuid NOT NULL, at timestamptz NOT NULL DEFAULT now())",
+    )
+    .execute(&pool)
+    .await
+    .expect("table");
+    let broker = Broker::new(env.settings.amqp.clone());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let stop = CancellationToken::new();
+    let mut workers = Vec::new();
+    // Two consumers on one queue, as two instances of a service would be.
+    for _ in 0..2 {
+        let handler = CountsEffects {
+            pool: pool.clone(),
+            calls: calls.clone(),
+        };
+        let consumer = Consumer::new(broker.clone(), "effects-test", &["test.ping"], handler);
+        drop(consumer.declare().await.expect("declare"));
+        workers.push(tokio::spawn(consumer.run(stop.clone())));
+    }
+
+    let envelope = Envelope::new("test", None, &Ping { n: 42 }).expect("envelope");
+    let body = serde_json::to_vec(&envelope).expect("json");
+    let ch = broker.channel().await.expect("channel");
+    let copies = 6;
+    for _ in 0..copies {
+        ch.basic_publish(
+            env.settings.amqp.exchange.as_str().into(),
+            "test.ping".into(),
+            BasicPublishOptions::default(),
+            &body,
+            BasicProperties::default(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    }
+
+    let all = eventually(15, || async {
+        (calls.load(Ordering::SeqCst) >= copies).then_some(())
+    })
+    .await;
+    assert!(all.is_some(), "every copy was delivered to a handler");
+    let effects: i64 = sqlx::query_scalar("SELECT count(*) FROM effects WHERE event_id = $1")
+        .bind(envelope.id)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(effects, 1, "{copies} deliveries of one event, one effect");
+
+    stop.cancel();
+    for w in workers {
+        let _ = w.await;
+    }
+    env.cleanup().await;
+}

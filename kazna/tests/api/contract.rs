@@ -1,0 +1,261 @@
+//! What every caller can rely on: problem documents, health, metrics, OpenAPI, docs,
+//! request ids, CORS, and internal endpoints kept internal.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn bad_input_and_unknown_routes_get_problem_documents() {
+    let app = TestApp::spawn().await;
+    let raw = |body: &'static str| {
+        app.http
+            .post(format!("{}/api/v1/auth/register", app.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let malformed = raw("{\"email\":").await.expect("sent");
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        malformed.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = malformed.json().await.expect("json");
+    assert_eq!(body["code"], "malformed_json");
+
+    let wrong_type = raw("{\"email\": 5, \"password\": \"x\", \"name\": \"y\"}")
+        .await
+        .expect("sent");
+    assert_eq!(wrong_type.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = wrong_type.json().await.expect("json");
+    assert_eq!(body["code"], "invalid_body");
+
+    let invalid = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"email": "nope", "password": "short", "name": ""})),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = invalid.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["email", "password", "name"]);
+
+    for path in [
+        "/api/v1/nothing-here",
+        "/internal/variants?ids=",
+        "/api/v1/orders/../../internal/carts",
+    ] {
+        let a = app.call(Method::GET, path, None, None).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(a.body["code"], "not_found", "{path}");
+    }
+    let bad_id = app
+        .call(Method::GET, "/api/v1/products/not-a-uuid", None, None)
+        .await;
+    assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_id.headers["content-type"], "application/problem+json");
+
+    let no_token = app.call(Method::GET, "/api/v1/users/me", None, None).await;
+    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
+    let forged = app
+        .call(Method::GET, "/api/v1/users/me", Some("e30.e30.e30"), None)
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+
+    let no_key = app
+        .call(
+            Method::POST,
+            "/api/v1/orders",
+            Some(&app.login_new_buyer().await),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(no_key.status, StatusCode::BAD_REQUEST);
+    assert_eq!(no_key.body["code"], "idempotency_key_required");
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn internal_endpoints_answer_only_to_services() {
+    let app = TestApp::spawn().await;
+    let catalog = &app.settings.services.catalog.url;
+    let path = format!("{catalog}/internal/variants?ids=");
+    let anonymous = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let wrong = app
+        .call_with(
+            Method::GET,
+            &path,
+            None,
+            None,
+            &[("x-kazna-internal", "guess")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let token = app.settings.auth.internal_token.expose().to_owned();
+    let right = app
+        .call_with(
+            Method::GET,
+            &path,
+            None,
+            None,
+            &[("x-kazna-internal", &token)],
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::OK);
+    // Even with the credential, the gateway does not route internal paths.
+    let through_gateway = app
+        .call_with(
+            Method::GET,
+            "/internal/variants?ids=",
+            None,
+            None,
+            &[("x-kazna-internal", &token)],
+        )
+        .await;
+    assert_eq!(through_gateway.status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_service_serves_health_metrics_and_openapi() {
+    let app = TestApp::spawn().await;
+    let s = &app.settings.services;
+    for url in [
+        &s.gateway.url,
+        &s.users.url,
+        &s.catalog.url,
+        &s.search.url,
+        &s.cart.url,
+        &s.orders.url,
+        &s.payments.url,
+        &s.notifications.url,
+    ] {
+        let live = app
+            .call(Method::GET, &format!("{url}/health/live"), None, None)
+            .await;
+        assert_eq!(live.status, StatusCode::OK, "{url}");
+        let ready = app
+            .call(Method::GET, &format!("{url}/health/ready"), None, None)
+            .await;
+        assert_eq!(ready.status, StatusCode::OK, "{url}: {}", ready.body);
+        assert_eq!(ready.body["status"], "ok");
+        let spec = app
+            .call(Method::GET, &format!("{url}/openapi.json"), None, None)
+            .await;
+        assert_eq!(spec.status, StatusCode::OK, "{url}");
+        assert!(spec.body["paths"].is_object(), "{url}");
+    }
+    // A request so that the counters have something to count.
+    app.call(Method::GET, "/api/v1/products", None, None).await;
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", s.catalog.url))
+        .send()
+        .await
+        .expect("metrics");
+    let text = metrics.text().await.expect("text");
+    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(text.contains("service=\"catalog\""));
+
+    let merged = app.call(Method::GET, "/openapi.json", None, None).await;
+    let paths = merged.body["paths"].as_object().expect("paths");
+    for p in [
+        "/api/v1/auth/register",
+        "/api/v1/products",
+        "/api/v1/search",
+        "/api/v1/cart/items",
+        "/api/v1/orders",
+        "/api/v1/payments/{id}",
+        "/api/v1/notifications",
+    ] {
+        assert!(paths.contains_key(p), "merged spec has {p}");
+    }
+    assert!(
+        !paths.keys().any(|p| p.starts_with("/internal")),
+        "no internal paths in the public spec"
+    );
+
+    let docs = app
+        .http
+        .get(format!("{}/docs/", app.base))
+        .send()
+        .await
+        .expect("docs");
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.expect("html").contains("swagger-ui"));
+    let asset = app
+        .http
+        .get(format!("{}/docs/swagger-ui-bundle.js", app.base))
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(
+        asset.status(),
+        StatusCode::OK,
+        "Swagger UI assets are built in"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn request_ids_pass_through_and_cors_admits_configured_origins() {
+    let app =
+        TestApp::spawn_with(|s| s.gateway.cors_origins = vec!["https://shop.example.com".into()])
+            .await;
+    let a = app
+        .call_with(
+            Method::GET,
+            "/api/v1/users/me",
+            None,
+            None,
+            &[("x-request-id", "trace-abc-123")],
+        )
+        .await;
+    assert_eq!(a.headers["x-request-id"], "trace-abc-123");
+    assert_eq!(
+        a.body["request_id"], "trace-abc-123",
+        "the upstream saw the same id"
+    );
+    let fresh = app.call(Method::GET, "/api/v1/products", None, None).await;
+    assert!(
+        fresh.headers.contains_key("x-request-id"),
+        "an id is made when none is sent"
+    );
+
+    let allowed = app
+        .call_with(
+            Method::GET,
+            "/api/v1/products",
+            None,
+            None,
+            &[("origin", "https://shop.example.com")],
+        )
+        .await;
+    assert_eq!(
+        allowed.headers["access-control-allow-origin"],
+        "https://shop.example.com"
+    );
+    let other = app
+        .call_with(
+            Method::GET,
+            "/api/v1/products",
+            None,
+            None,
+            &[("origin", "https://evil.example.com")],
+        )
+        .await;
+    assert!(!other.headers.contains_key("access-control-allow-origin"));
+    app.stop().await;
+}

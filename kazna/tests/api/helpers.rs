@@ -1,0 +1,149 @@
+use std::sync::Arc;
+
+use kazna::{Platform, Service};
+use kazna_kernel::{Role, Settings};
+use kazna_testkit::TestEnv;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub struct TestApp {
+    pub env: TestEnv,
+    pub settings: Arc<Settings>,
+    pub base: String,
+    pub http: reqwest::Client,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), kazna_kernel::Error>>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let mut env = TestEnv::new().expect("test env");
+        configure(&mut env.settings);
+        let stop = CancellationToken::new();
+        let platform = Platform::build(env.settings.clone(), &Service::ALL, stop.clone())
+            .await
+            .expect("platform builds");
+        let settings = platform.settings.clone();
+        let task = tokio::spawn(platform.run(stop.clone()));
+        Self {
+            base: settings.gateway.public_url.clone(),
+            settings,
+            env,
+            http: reqwest::Client::new(),
+            stop,
+            task,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.env.cleanup().await;
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut rb = self.http.request(method, url);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let res = rb.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Creates an account with a role the way `kazna users create` does, and signs it in.
+    pub async fn account_with_role(&self, email: &str, role: Role) -> String {
+        let ctx = kazna_kernel::Context::new(self.settings.clone());
+        let pool = kazna_users::database(&ctx).await.expect("users db");
+        let account = kazna_users::domain::NewAccount::parse(
+            email,
+            "a long enough secret",
+            "Staff",
+            vec![role],
+        )
+        .expect("valid account");
+        kazna_users::accounts::create(&pool, account, &self.base)
+            .await
+            .expect("created");
+        self.login(email, "a long enough secret").await
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Answer {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"email": email, "password": password, "name": "Test Buyer"})),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let a = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "login: {}", a.body);
+        a.body["access_token"].as_str().expect("token").to_owned()
+    }
+}
+
+impl TestApp {
+    /// Registers a fresh buyer and returns an access token.
+    pub async fn login_new_buyer(&self) -> String {
+        let email = format!("buyer-{}@example.com", uuid::Uuid::new_v4().simple());
+        let r = self.register(&email, "a long enough secret").await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        self.login(&email, "a long enough secret").await
+    }
+}

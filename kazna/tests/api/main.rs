@@ -1,0 +1,9 @@
+//! Black-box tests of the whole platform: every service started in-process on free ports,
+//! against the real PostgreSQL, Redis and RabbitMQ, called through the gateway.
+
+// A test that cannot go on should stop loudly, helpers included.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod contract;
+mod helpers;
+mod skeleton;

@@ -1,0 +1,239 @@
+//! The walking skeleton: one shopper's whole journey, through the gateway only.
+
+use kazna_kernel::Role;
+use kazna_testkit::eventually;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_buyer_finds_buys_and_pays_for_a_product_and_is_told_so() {
+    let app = TestApp::spawn().await;
+
+    // A buyer registers and signs in.
+    let reg = app
+        .register("ada@example.com", "correct horse battery")
+        .await;
+    assert_eq!(reg.status, StatusCode::CREATED, "{}", reg.body);
+    assert_eq!(reg.body["email"], "ada@example.com");
+    assert_eq!(reg.body["roles"], json!(["buyer"]));
+    let buyer = app.login("ada@example.com", "correct horse battery").await;
+    let me = app
+        .call(Method::GET, "/api/v1/users/me", Some(&buyer), None)
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["email_verified"], false);
+
+    // An admin creates a product.
+    let admin = app.account_with_role("root@example.com", Role::Admin).await;
+    let cat = app
+        .call(
+            Method::POST,
+            "/api/v1/categories",
+            Some(&admin),
+            Some(json!({"name": "Lamps"})),
+        )
+        .await;
+    assert_eq!(cat.status, StatusCode::CREATED, "{}", cat.body);
+    let product = app
+        .call(
+            Method::POST,
+            "/api/v1/products",
+            Some(&admin),
+            Some(json!({
+                "name": "Brass desk lamp",
+                "description": "A heavy lamp with a linen shade",
+                "category_ids": [cat.body["id"]],
+                "images": ["https://img.example.com/lamp.jpg"],
+                "attributes": {"material": "brass"},
+                "variants": [{"sku": "LAMP-1", "options": {"colour": "gold"},
+                              "price": {"amount": 4999, "currency": "EUR"}, "stock": 5}],
+            })),
+        )
+        .await;
+    assert_eq!(product.status, StatusCode::CREATED, "{}", product.body);
+    let product_id = product.body["id"].as_str().expect("id").to_owned();
+    let variant_id = product.body["variants"][0]["id"]
+        .as_str()
+        .expect("variant id")
+        .to_owned();
+
+    // The buyer finds it in search, even with a typo.
+    let found = eventually(15, || async {
+        let s = app
+            .call(Method::GET, "/api/v1/search?q=lamb", None, None)
+            .await;
+        let hit = s.body["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["product_id"] == product_id.as_str())?
+            .clone();
+        Some(hit)
+    })
+    .await
+    .expect("the product becomes searchable");
+    assert_eq!(found["name"], "Brass desk lamp");
+    assert_eq!(found["price"], json!({"amount": 4999, "currency": "EUR"}));
+
+    // Adds two to the cart.
+    let cart = app
+        .call(
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&buyer),
+            Some(json!({"variant_id": variant_id, "quantity": 2})),
+        )
+        .await;
+    assert_eq!(cart.status, StatusCode::OK, "{}", cart.body);
+    assert_eq!(
+        cart.body["subtotal"],
+        json!({"amount": 9998, "currency": "EUR"})
+    );
+
+    // Places the order, retrying with the same key as a flaky network would.
+    let order_body = json!({
+        "payment_method": "pm_card_visa",
+        "shipping_address": {"name": "Ada", "line1": "1 Analytical St", "city": "London",
+                             "postal_code": "N1 1AA", "country": "GB"},
+    });
+    let key = [("Idempotency-Key", "checkout-ada-1")];
+    let placed = app
+        .call_with(
+            Method::POST,
+            "/api/v1/orders",
+            Some(&buyer),
+            Some(order_body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
+    assert_eq!(placed.body["status"], "pending_payment");
+    assert_eq!(
+        placed.body["total"],
+        json!({"amount": 9998, "currency": "EUR"})
+    );
+    let order_id = placed.body["id"].as_str().expect("order id").to_owned();
+    let again = app
+        .call_with(
+            Method::POST,
+            "/api/v1/orders",
+            Some(&buyer),
+            Some(order_body),
+            &key,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(
+        again.body["id"],
+        order_id.as_str(),
+        "the retry returns the first order"
+    );
+
+    // The sandbox gateway's signed webhook makes it paid.
+    let paid = eventually(20, || async {
+        let o = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/orders/{order_id}"),
+                Some(&buyer),
+                None,
+            )
+            .await;
+        (o.body["status"] == "paid").then_some(o.body)
+    })
+    .await
+    .expect("the order becomes paid");
+    let statuses: Vec<&str> = paid["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| h["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["pending_payment", "paid"]);
+    let payment_id = paid["payment"]["id"].as_str().expect("payment id");
+    let payment = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/payments/{payment_id}"),
+            Some(&buyer),
+            None,
+        )
+        .await;
+    assert_eq!(payment.body["status"], "succeeded", "{}", payment.body);
+    assert_eq!(payment.body["provider"], "sandbox");
+    assert_eq!(
+        payment.body["amount"],
+        json!({"amount": 9998, "currency": "EUR"})
+    );
+    let kinds: Vec<&str> = payment.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"payment_intent.succeeded"), "{kinds:?}");
+
+    // The stock went down by two, and nothing stays reserved.
+    let p = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/products/{product_id}"),
+            None,
+            None,
+        )
+        .await;
+    let v = &p.body["variants"][0];
+    assert_eq!(
+        (
+            v["stock"].as_i64(),
+            v["reserved"].as_i64(),
+            v["available"].as_i64()
+        ),
+        (Some(3), Some(0), Some(3))
+    );
+
+    // The cart is empty again.
+    let cart = app
+        .call(Method::GET, "/api/v1/cart", Some(&buyer), None)
+        .await;
+    assert_eq!(cart.body["items"], json!([]));
+
+    // The confirmation email is in the delivery log, and in the outbox.
+    let sent = eventually(15, || async {
+        let log = app
+            .call(
+                Method::GET,
+                "/api/v1/notifications?recipient=ada@example.com",
+                Some(&admin),
+                None,
+            )
+            .await;
+        log.body["items"]
+            .as_array()?
+            .iter()
+            .find(|d| d["event"] == "order.paid")
+            .cloned()
+    })
+    .await
+    .expect("the confirmation is logged");
+    assert_eq!(sent["status"], "sent");
+    assert_eq!(sent["channel"], "email");
+    assert_eq!(sent["subject"], format!("Order confirmed: {order_id}"));
+    let file = app
+        .settings
+        .notifications
+        .outbox_dir
+        .join(format!("{}.eml", sent["id"].as_str().expect("id")));
+    let mail = std::fs::read_to_string(&file).expect("the email file exists");
+    assert!(mail.contains("To: ada@example.com"));
+    assert!(mail.contains("99.98 EUR"), "{mail}");
+
+    // Only admins read the log.
+    let denied = app
+        .call(Method::GET, "/api/v1/notifications", Some(&buyer), None)
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+
+    app.stop().await;
+}
