@@ -23,14 +23,15 @@ pub enum Service {
 }
 
 impl Service {
+    /// Every service; consumers first, so their queues exist before any relay publishes.
     pub const ALL: [Service; 8] = [
-        Service::Users,
-        Service::Catalog,
         Service::Search,
-        Service::Cart,
         Service::Orders,
         Service::Payments,
         Service::Notifications,
+        Service::Users,
+        Service::Catalog,
+        Service::Cart,
         Service::Gateway,
     ];
 

@@ -272,3 +272,18 @@ fn attempt_of(delivery: &Delivery) -> u32 {
         _ => 0,
     }
 }
+
+impl<H: Handler> Consumer<H> {
+    /// Declares the queues now, so that nothing published from here on is missed; when the
+    /// broker is away, `run` declares them once it is back.
+    pub async fn declare_or_warn(&self) {
+        match self.declare().await {
+            Ok(ch) => {
+                let _ = ch.close(200, "declared".into()).await;
+            }
+            Err(e) => {
+                tracing::warn!(consumer = %self.name, error = %e, "could not declare queues yet")
+            }
+        }
+    }
+}

@@ -128,27 +128,31 @@ pub fn no_content() -> Response {
     res
 }
 
-/// A built service: its bound listener, its router and its background workers.
+type Worker = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A built service: its bound listener, its router and its background workers, which
+/// start only when it runs (so a whole platform is declared before anything moves).
 pub struct App {
     pub name: &'static str,
     listener: TcpListener,
     router: Router,
-    workers: Vec<tokio::task::JoinHandle<()>>,
+    workers: Vec<Worker>,
 }
 
 impl App {
-    pub fn new(
-        name: &'static str,
-        listener: TcpListener,
-        router: Router,
-        workers: Vec<tokio::task::JoinHandle<()>>,
-    ) -> Self {
+    pub fn new(name: &'static str, listener: TcpListener, router: Router) -> Self {
         Self {
             name,
             listener,
             router,
-            workers,
+            workers: Vec::new(),
         }
+    }
+
+    /// Adds a background worker; it must stop when the shutdown token it watches fires.
+    pub fn worker(mut self, fut: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        self.workers.push(Box::pin(fut));
+        self
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -158,8 +162,9 @@ impl App {
     /// Serves until `shutdown`, drains in-flight requests, then waits for the workers (which
     /// watch the same token) to finish what they hold.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> io::Result<()> {
+        let workers: Vec<_> = self.workers.into_iter().map(tokio::spawn).collect();
         let served = serve(self.listener, self.router, shutdown).await;
-        for w in self.workers {
+        for w in workers {
             let _ = w.await;
         }
         tracing::info!(service = self.name, "stopped");

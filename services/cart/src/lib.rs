@@ -38,5 +38,5 @@ pub async fn build(
         .split_for_parts();
     let checks = vec![Check::redis(redis)];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
-    Ok(App::new(NAME, listener, router, vec![]))
+    Ok(App::new(NAME, listener, router))
 }

@@ -67,9 +67,9 @@ pub async fn build(
         }),
     ];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
-    let relay = tokio::spawn(Relay::new(pool.clone(), broker).run(shutdown.clone()));
-    let sweeper = tokio::spawn(sweep(pool, shutdown));
-    Ok(App::new(NAME, listener, router, vec![relay, sweeper]))
+    Ok(App::new(NAME, listener, router)
+        .worker(Relay::new(pool.clone(), broker).run(shutdown.clone()))
+        .worker(sweep(pool, shutdown)))
 }
 
 /// Releases expired reservations every few seconds.

@@ -96,5 +96,5 @@ pub async fn build(
         .merge(kazna_kernel::server::operational_routes(checks))
         .layer(cors(&ctx.settings.gateway.cors_origins));
     let router = kazna_kernel::server::layers(NAME, router);
-    Ok(App::new(NAME, listener, router, vec![]))
+    Ok(App::new(NAME, listener, router))
 }

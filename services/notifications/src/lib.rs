@@ -67,6 +67,7 @@ pub async fn build(
             from: cfg.from.clone(),
         },
     );
+    consumer.declare_or_warn().await;
     let state = AppState {
         ctx,
         pool: pool.clone(),
@@ -82,6 +83,5 @@ pub async fn build(
         }),
     ];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
-    let worker = tokio::spawn(consumer.run(shutdown));
-    Ok(App::new(NAME, listener, router, vec![worker]))
+    Ok(App::new(NAME, listener, router).worker(consumer.run(shutdown)))
 }

@@ -55,6 +55,7 @@ pub async fn build(
             pool: pool.clone(),
         },
     );
+    consumer.declare_or_warn().await;
     let state = AppState {
         ctx,
         pool: pool.clone(),
@@ -71,7 +72,7 @@ pub async fn build(
         }),
     ];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
-    let relay = tokio::spawn(Relay::new(pool, broker).run(shutdown.clone()));
-    let worker = tokio::spawn(consumer.run(shutdown));
-    Ok(App::new(NAME, listener, router, vec![relay, worker]))
+    Ok(App::new(NAME, listener, router)
+        .worker(Relay::new(pool, broker).run(shutdown.clone()))
+        .worker(consumer.run(shutdown)))
 }

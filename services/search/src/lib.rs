@@ -45,6 +45,7 @@ pub async fn build(
         consumer::ROUTING_KEYS,
         consumer::CatalogEvents(index.clone()),
     );
+    consumer.declare_or_warn().await;
     let state = AppState { ctx, index };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
@@ -54,6 +55,5 @@ pub async fn build(
         async move { b.ping().await }
     })];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
-    let worker = tokio::spawn(consumer.run(shutdown));
-    Ok(App::new(NAME, listener, router, vec![worker]))
+    Ok(App::new(NAME, listener, router).worker(consumer.run(shutdown)))
 }

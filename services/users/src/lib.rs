@@ -69,6 +69,5 @@ pub async fn build(
         }),
     ];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
-    let relay = tokio::spawn(Relay::new(pool, broker).run(shutdown));
-    Ok(App::new(NAME, listener, router, vec![relay]))
+    Ok(App::new(NAME, listener, router).worker(Relay::new(pool, broker).run(shutdown)))
 }

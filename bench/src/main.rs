@@ -1,0 +1,159 @@
+//! `kazna-bench`: seeds a shop, runs the platform in release mode, drives it with `wrk`, and
+//! measures two ceilings on the same machine in the same run, so figures are comparable
+//! however busy the machine is. Writes `target/bench/report.json`.
+
+mod ceiling;
+mod platform;
+mod report;
+mod wrk;
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use crate::{
+    platform::Bench,
+    report::{Report, Scenario},
+    wrk::Load,
+};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Load scenarios against a seeded Kazna, with same-run ceilings")]
+pub struct Args {
+    /// Products to seed.
+    #[arg(long, default_value_t = 10_000)]
+    pub products: usize,
+    /// Seconds each scenario runs.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Open connections per scenario.
+    #[arg(long, default_value_t = 32)]
+    pub connections: u32,
+    /// wrk threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: u32,
+    /// The release binary to run.
+    #[arg(long, default_value = "target/release/kazna")]
+    pub kazna: PathBuf,
+    /// Where the report and scratch files go.
+    #[arg(long, default_value = "target/bench")]
+    pub out: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.out)?;
+    let out = std::fs::canonicalize(&args.out)?;
+    let bench = Bench::new(&args, &out)?;
+    bench.reset().await?;
+
+    eprintln!("bench: seeding {} products", args.products);
+    let seed_secs = bench.seed(args.products).await?;
+    let running = bench.start().await?;
+    eprintln!(
+        "bench: platform up in {:.2} s, idle RSS {} MiB",
+        running.startup_secs,
+        running.rss_kib() / 1024
+    );
+    let indexed_secs = bench
+        .wait_indexed(args.products, Duration::from_secs(600))
+        .await?;
+    let idle_rss_kib = running.rss_kib();
+
+    let lists = bench.write_lists(&out).await?;
+    let tokens = bench.buyers(args.threads.max(2) as usize * 4, &out).await?;
+    let pg = ceiling::start_postgres(&bench.settings).await?;
+    let redis = ceiling::start_redis(&bench.settings).await?;
+
+    let load = Load::new(&args, &out)?;
+    let gw = bench.gateway_url();
+    let mut scenarios = Vec::new();
+    let run =
+        |name: &'static str,
+         base: String,
+         script: &'static str,
+         script_args: Vec<String>,
+         ceiling: Option<&'static str>| { (name, base, script, script_args, ceiling) };
+    let plan = vec![
+        run(
+            "ceiling: postgres pk select",
+            pg.clone(),
+            "get_random.lua",
+            vec![lists.products.clone(), "/pg/".into()],
+            None,
+        ),
+        run(
+            "ceiling: redis hset",
+            redis.clone(),
+            "get_random.lua",
+            vec![lists.variants.clone(), "/redis/".into()],
+            None,
+        ),
+        run(
+            "product by id",
+            gw.clone(),
+            "get_random.lua",
+            vec![lists.products.clone(), "/api/v1/products/".into()],
+            Some("postgres"),
+        ),
+        run(
+            "product list",
+            gw.clone(),
+            "get_random.lua",
+            vec![lists.pages.clone(), "/api/v1/products?limit=20".into()],
+            Some("postgres"),
+        ),
+        run(
+            "search",
+            gw.clone(),
+            "get_random.lua",
+            vec![lists.queries.clone(), "/api/v1/search?q=".into()],
+            Some("postgres"),
+        ),
+        run(
+            "add to cart",
+            gw.clone(),
+            "add_to_cart.lua",
+            vec![lists.variants.clone()],
+            Some("redis"),
+        ),
+        run(
+            "checkout (add + place, paid by sandbox)",
+            gw.clone(),
+            "checkout.lua",
+            vec![lists.variants.clone(), tokens.clone()],
+            Some("postgres"),
+        ),
+    ];
+    for (name, base, script, script_args, ceiling) in plan {
+        eprintln!("bench: {name}");
+        let sequential = script == "checkout.lua";
+        let m = load
+            .run(&base, script, &script_args, sequential)
+            .await
+            .with_context(|| format!("scenario {name}"))?;
+        scenarios.push(Scenario::new(name, ceiling, m));
+    }
+    let orders = bench.orders_paid(Duration::from_secs(60)).await?;
+    let peak_rss_kib = running.peak_rss_kib();
+    let shutdown_secs = running.stop().await?;
+
+    let report = Report::new(
+        &args,
+        scenarios,
+        seed_secs,
+        indexed_secs,
+        idle_rss_kib,
+        peak_rss_kib,
+        orders,
+        shutdown_secs,
+    );
+    report.print();
+    let path = out.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("bench: wrote {}", path.display());
+    bench.reset().await?;
+    Ok(())
+}

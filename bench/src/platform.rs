@@ -1,0 +1,413 @@
+//! The platform under test: its own databases, keys, queues and ports, run from the release
+//! binary as a separate process, as a shop would run it.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use kazna_kernel::Settings;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::process::{Child, Command};
+
+use crate::Args;
+
+const FIRST_PORT: u16 = 19080;
+
+pub struct Bench {
+    pub settings: Settings,
+    kazna: PathBuf,
+    env: Vec<(String, String)>,
+    http: reqwest::Client,
+}
+
+pub struct Lists {
+    pub products: String,
+    pub variants: String,
+    pub pages: String,
+    pub queries: String,
+}
+
+pub struct Running {
+    child: Child,
+    pid: u32,
+    pub startup_secs: f64,
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+impl Running {
+    pub fn rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid, "VmRSS:")
+    }
+
+    pub fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid, "VmHWM:")
+    }
+
+    /// SIGTERM, then waits for the drain; returns how long the shutdown took.
+    pub async fn stop(mut self) -> anyhow::Result<f64> {
+        let start = Instant::now();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status()
+            .await?;
+        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
+            Ok(status) => {
+                let status = status?;
+                if !status.success() {
+                    bail!("kazna exited with {status} after SIGTERM");
+                }
+            }
+            Err(_) => {
+                self.child.kill().await?;
+                bail!("kazna did not stop within 30 s of SIGTERM");
+            }
+        }
+        Ok(start.elapsed().as_secs_f64())
+    }
+}
+
+impl Bench {
+    pub fn new(args: &Args, out: &Path) -> anyhow::Result<Self> {
+        let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        let mut env: Vec<(String, String)> = vec![
+            ("KAZNA_DATABASE__NAME_PREFIX".into(), "kbench_".into()),
+            ("KAZNA_REDIS__KEY_PREFIX".into(), "kbench:".into()),
+            (
+                "KAZNA_AMQP__EXCHANGE".into(),
+                format!("kbench.{run}.events"),
+            ),
+            ("KAZNA_AMQP__QUEUE_PREFIX".into(), format!("kbench.{run}")),
+            ("KAZNA_AMQP__QUEUE_EXPIRES_MS".into(), "60000".into()),
+            ("KAZNA_LOG__LEVEL".into(), "warn,lapin=off".into()),
+            ("KAZNA_AUTH__INTERNAL_TOKEN".into(), format!("bench-{run}")),
+            (
+                "KAZNA_SEARCH__DATA_DIR".into(),
+                out.join("search").display().to_string(),
+            ),
+            (
+                "KAZNA_NOTIFICATIONS__OUTBOX_DIR".into(),
+                out.join("outbox").display().to_string(),
+            ),
+        ];
+        let names = [
+            "GATEWAY",
+            "USERS",
+            "CATALOG",
+            "SEARCH",
+            "CART",
+            "ORDERS",
+            "PAYMENTS",
+            "NOTIFICATIONS",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            let port = FIRST_PORT + i as u16;
+            env.push((
+                format!("KAZNA_SERVICES__{name}__BIND"),
+                format!("127.0.0.1:{port}"),
+            ));
+            env.push((
+                format!("KAZNA_SERVICES__{name}__URL"),
+                format!("http://127.0.0.1:{port}"),
+            ));
+        }
+        let gw = format!("http://127.0.0.1:{FIRST_PORT}");
+        env.push(("KAZNA_GATEWAY__PUBLIC_URL".into(), gw.clone()));
+        env.push((
+            "KAZNA_PAYMENTS__SANDBOX_WEBHOOK_URL".into(),
+            format!("{gw}/webhooks/payments/sandbox"),
+        ));
+        // The same settings, as this process needs them to reach the bench's data.
+        let settings = bench_settings(&env)?;
+        Ok(Self {
+            settings,
+            kazna: args.kazna.clone(),
+            env,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    pub fn gateway_url(&self) -> String {
+        self.settings.gateway.public_url.clone()
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.kazna);
+        c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c
+    }
+
+    /// Drops the bench databases, keys and index left by an earlier run.
+    pub async fn reset(&self) -> anyhow::Result<()> {
+        let admin = PgPool::connect(&format!("{}/postgres", self.settings.database.url)).await?;
+        let dbs: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'kbench\\_%'")
+                .fetch_all(&admin)
+                .await?;
+        for db in dbs {
+            kazna_kernel::db::drop_database(&self.settings, &db).await?;
+        }
+        let mut redis = kazna_kernel::db::redis(&self.settings).await?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("kbench:*")
+            .query_async(&mut redis)
+            .await?;
+        for chunk in keys.chunks(1000) {
+            let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut redis).await?;
+        }
+        let index = PathBuf::from(self.env_value("KAZNA_SEARCH__DATA_DIR"));
+        if index.exists() {
+            std::fs::remove_dir_all(&index)?;
+        }
+        Ok(())
+    }
+
+    fn env_value(&self, key: &str) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Loads the demo shop with `products` products; returns the seconds it took.
+    pub async fn seed(&self, products: usize) -> anyhow::Result<f64> {
+        let start = Instant::now();
+        let status = self
+            .command()
+            .args(["seed", "--demo", "--products", &products.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .context("running kazna seed")?;
+        if !status.success() {
+            bail!("kazna seed failed: {status}");
+        }
+        Ok(start.elapsed().as_secs_f64())
+    }
+
+    /// Starts `kazna up` and waits until every service is ready.
+    pub async fn start(&self) -> anyhow::Result<Running> {
+        let start = Instant::now();
+        let child = self
+            .command()
+            .arg("up")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().context("no pid")?;
+        let s = &self.settings.services;
+        let urls = [
+            &s.gateway.url,
+            &s.users.url,
+            &s.catalog.url,
+            &s.search.url,
+            &s.cart.url,
+            &s.orders.url,
+            &s.payments.url,
+            &s.notifications.url,
+        ];
+        for url in urls {
+            loop {
+                let ready = self.http.get(format!("{url}/health/ready")).send().await;
+                if ready.is_ok_and(|r| r.status().is_success()) {
+                    break;
+                }
+                if start.elapsed() > Duration::from_secs(120) {
+                    bail!("{url} not ready after 120 s");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Ok(Running {
+            child,
+            pid,
+            startup_secs: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Waits until search has indexed every product; returns the seconds it took.
+    pub async fn wait_indexed(&self, products: usize, limit: Duration) -> anyhow::Result<f64> {
+        let start = Instant::now();
+        loop {
+            let res: Value = self
+                .http
+                .get(format!("{}/api/v1/search?q=&limit=1", self.gateway_url()))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let total = res["total"].as_u64().unwrap_or(0) as usize;
+            if total >= products {
+                return Ok(start.elapsed().as_secs_f64());
+            }
+            if start.elapsed() > limit {
+                bail!("search indexed {total} of {products} products in {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn pool(&self, service: &str) -> anyhow::Result<PgPool> {
+        Ok(PgPool::connect(&self.settings.database_url(service)).await?)
+    }
+
+    /// Files of ids and queries the load scripts pick from at random.
+    pub async fn write_lists(&self, out: &Path) -> anyhow::Result<Lists> {
+        let catalog = self.pool("catalog").await?;
+        let products: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM products WHERE status = 'active'")
+                .fetch_all(&catalog)
+                .await?;
+        let variants: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM variants")
+            .fetch_all(&catalog)
+            .await?;
+        let write = |name: &str, lines: Vec<String>| -> anyhow::Result<String> {
+            let path = out.join(name);
+            std::fs::write(&path, lines.join("\n") + "\n")?;
+            Ok(path.display().to_string())
+        };
+        let mut pages: Vec<String> = products
+            .iter()
+            .step_by(7)
+            .map(|id| format!("&cursor={id}"))
+            .collect();
+        pages.push(String::new());
+        let queries = [
+            "classic",
+            "organic+boots",
+            "vintage+lamp",
+            "sturdy",
+            "hiking",
+            "kitchen",
+            "cosy+textile",
+            "urban+sneaker",
+            "alpine",
+            "vintge",
+        ];
+        Ok(Lists {
+            products: write(
+                "products.txt",
+                products.iter().map(ToString::to_string).collect(),
+            )?,
+            variants: write(
+                "variants.txt",
+                variants.iter().map(ToString::to_string).collect(),
+            )?,
+            pages: write("pages.txt", pages)?,
+            queries: write(
+                "queries.txt",
+                queries.iter().map(|q| (*q).to_owned()).collect(),
+            )?,
+        })
+    }
+
+    /// Registers `n` buyers through the gateway and writes their access tokens to a file.
+    pub async fn buyers(&self, n: usize, out: &Path) -> anyhow::Result<String> {
+        let gw = self.gateway_url();
+        let mut tokens = Vec::new();
+        for i in 0..n {
+            let email = format!("bench-buyer-{i}@bench.kazna.local");
+            let password = "bench buyer password";
+            let _ = self
+                .http
+                .post(format!("{gw}/api/v1/auth/register"))
+                .json(&json!({"email": email, "password": password, "name": "Bench buyer"}))
+                .send()
+                .await?;
+            let login: Value = self
+                .http
+                .post(format!("{gw}/api/v1/auth/login"))
+                .json(&json!({"email": email, "password": password}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            tokens.push(
+                login["access_token"]
+                    .as_str()
+                    .context("login gave no token")?
+                    .to_owned(),
+            );
+        }
+        let path = out.join("tokens.txt");
+        std::fs::write(&path, tokens.join("\n") + "\n")?;
+        Ok(path.display().to_string())
+    }
+
+    /// Waits until every placed order is paid; returns (placed, paid, seconds waited).
+    pub async fn orders_paid(&self, limit: Duration) -> anyhow::Result<(i64, i64, f64)> {
+        let orders = self.pool("orders").await?;
+        let start = Instant::now();
+        loop {
+            let (placed, paid): (i64, i64) = sqlx::query_as(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'paid') FROM orders",
+            )
+            .fetch_one(&orders)
+            .await?;
+            if placed == paid || start.elapsed() > limit {
+                return Ok((placed, paid, start.elapsed().as_secs_f64()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn bench_settings(env: &[(String, String)]) -> anyhow::Result<Settings> {
+    let mut s = Settings::default();
+    let get = |k: &str| {
+        env.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    s.database.name_prefix = get("KAZNA_DATABASE__NAME_PREFIX");
+    s.redis.key_prefix = get("KAZNA_REDIS__KEY_PREFIX");
+    s.gateway.public_url = get("KAZNA_GATEWAY__PUBLIC_URL");
+    if let Ok(url) = std::env::var("KAZNA_DATABASE__URL") {
+        s.database.url = url;
+    }
+    if let Ok(url) = std::env::var("KAZNA_REDIS__URL") {
+        s.redis.url = url;
+    }
+    let names = [
+        "GATEWAY",
+        "USERS",
+        "CATALOG",
+        "SEARCH",
+        "CART",
+        "ORDERS",
+        "PAYMENTS",
+        "NOTIFICATIONS",
+    ];
+    let eps = [
+        &mut s.services.gateway,
+        &mut s.services.users,
+        &mut s.services.catalog,
+        &mut s.services.search,
+        &mut s.services.cart,
+        &mut s.services.orders,
+        &mut s.services.payments,
+        &mut s.services.notifications,
+    ];
+    for (name, ep) in names.iter().zip(eps) {
+        ep.url = get(&format!("KAZNA_SERVICES__{name}__URL"));
+        ep.bind = get(&format!("KAZNA_SERVICES__{name}__BIND")).parse()?;
+    }
+    Ok(s)
+}

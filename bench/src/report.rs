@@ -1,0 +1,125 @@
+//! The bench table and `report.json`.
+
+use serde::Serialize;
+
+use crate::{Args, wrk::Measured};
+
+#[derive(Debug, Serialize)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+    pub requests: u64,
+    /// Which ceiling it is compared with.
+    pub ceiling: Option<&'static str>,
+    pub ratio: Option<f64>,
+}
+
+impl Scenario {
+    pub fn new(name: &'static str, ceiling: Option<&'static str>, m: Measured) -> Self {
+        Self {
+            name,
+            rps: m.rps(),
+            p50_ms: m.p50_us as f64 / 1000.0,
+            p99_ms: m.p99_us as f64 / 1000.0,
+            errors: m.errors,
+            requests: m.requests,
+            ceiling,
+            ratio: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub products: usize,
+    pub duration_secs: u64,
+    pub connections: u32,
+    pub seed_secs: f64,
+    pub index_secs: f64,
+    pub idle_rss_mib: f64,
+    pub peak_rss_mib: f64,
+    pub orders_placed: i64,
+    pub orders_paid: i64,
+    pub payment_drain_secs: f64,
+    pub shutdown_secs: f64,
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        args: &Args,
+        mut scenarios: Vec<Scenario>,
+        seed_secs: f64,
+        index_secs: f64,
+        idle_rss_kib: u64,
+        peak_rss_kib: u64,
+        (placed, paid, drain): (i64, i64, f64),
+        shutdown_secs: f64,
+    ) -> Self {
+        let ceiling = |key: &str, list: &[Scenario]| {
+            list.iter()
+                .find(|s| s.name.starts_with("ceiling") && s.name.contains(key))
+                .map(|s| s.rps)
+        };
+        let pg = ceiling("postgres", &scenarios);
+        let redis = ceiling("redis", &scenarios);
+        for s in &mut scenarios {
+            let base = match s.ceiling {
+                Some("postgres") => pg,
+                Some("redis") => redis,
+                _ => None,
+            };
+            s.ratio = base.filter(|b| *b > 0.0).map(|b| s.rps / b);
+        }
+        Self {
+            products: args.products,
+            duration_secs: args.duration,
+            connections: args.connections,
+            seed_secs,
+            index_secs,
+            idle_rss_mib: idle_rss_kib as f64 / 1024.0,
+            peak_rss_mib: peak_rss_kib as f64 / 1024.0,
+            orders_placed: placed,
+            orders_paid: paid,
+            payment_drain_secs: drain,
+            shutdown_secs,
+            scenarios,
+        }
+    }
+
+    #[allow(clippy::print_stdout)]
+    pub fn print(&self) {
+        println!(
+            "\nKazna bench: {} products, {} s per scenario, {} connections\n",
+            self.products, self.duration_secs, self.connections
+        );
+        println!("| scenario | req/s | p50 ms | p99 ms | errors | ratio to ceiling |");
+        println!("|---|---:|---:|---:|---:|---|");
+        for s in &self.scenarios {
+            let ratio = match (s.ratio, s.ceiling) {
+                (Some(r), Some(c)) => format!("{r:.2} of {c}"),
+                _ => "—".into(),
+            };
+            println!(
+                "| {} | {:.0} | {:.2} | {:.2} | {} | {} |",
+                s.name, s.rps, s.p50_ms, s.p99_ms, s.errors, ratio
+            );
+        }
+        println!(
+            "\nplatform RSS: idle {:.0} MiB, peak {:.0} MiB; seed {:.1} s; index {:.1} s; \
+             orders placed {} / paid {} (drained in {:.1} s); shutdown {:.2} s",
+            self.idle_rss_mib,
+            self.peak_rss_mib,
+            self.seed_secs,
+            self.index_secs,
+            self.orders_placed,
+            self.orders_paid,
+            self.payment_drain_secs,
+            self.shutdown_secs
+        );
+    }
+}

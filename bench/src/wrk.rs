@@ -1,0 +1,89 @@
+//! Runs `wrk` with one of the bench's Lua scripts and reads the JSON line it prints.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use tokio::process::Command;
+
+use crate::Args;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measured {
+    pub requests: u64,
+    pub duration_us: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub errors: u64,
+    pub status_errors: u64,
+}
+
+impl Measured {
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / (self.duration_us.max(1) as f64 / 1e6)
+    }
+}
+
+pub struct Load {
+    lua: PathBuf,
+    duration: u64,
+    connections: u32,
+    threads: u32,
+}
+
+impl Load {
+    pub fn new(args: &Args, _out: &Path) -> anyhow::Result<Self> {
+        let lua = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/lua"))?;
+        let found = std::process::Command::new("wrk").arg("--version").output();
+        if found.is_err() {
+            bail!("wrk is not installed (scripts/bench.sh installs it)");
+        }
+        Ok(Self {
+            lua,
+            duration: args.duration,
+            connections: args.connections,
+            threads: args.threads,
+        })
+    }
+
+    /// `sequential` gives each connection its own thread, for scripts that alternate requests.
+    pub async fn run(
+        &self,
+        base: &str,
+        script: &str,
+        args: &[String],
+        sequential: bool,
+    ) -> anyhow::Result<Measured> {
+        let (threads, connections) = if sequential {
+            (self.threads * 4, self.threads * 4)
+        } else {
+            (self.threads, self.connections)
+        };
+        let out = Command::new("wrk")
+            .env("KAZNA_BENCH_LUA", &self.lua)
+            .arg(format!("-t{threads}"))
+            .arg(format!("-c{connections}"))
+            .arg(format!("-d{}s", self.duration))
+            .arg("--timeout")
+            .arg("10s")
+            .arg("-s")
+            .arg(self.lua.join(script))
+            .arg(base)
+            .arg("--")
+            .args(args)
+            .output()
+            .await
+            .context("running wrk")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("JSON "))
+            .with_context(|| {
+                format!(
+                    "wrk printed no result: {stdout} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })?;
+        Ok(serde_json::from_str(line)?)
+    }
+}
