@@ -33,7 +33,7 @@ impl TestEnv {
             s.amqp.url = url;
         }
         s.database.name_prefix = format!("kt_{id}_");
-        s.database.max_connections = 8;
+        s.database.max_connections = 4;
         s.redis.key_prefix = format!("kt:{id}:");
         s.amqp.exchange = format!("kt.{id}.events");
         s.amqp.queue_prefix = format!("kt.{id}");
