@@ -56,6 +56,7 @@ pub struct Consumer<H> {
     name: String,
     routing_keys: Vec<String>,
     handler: Arc<H>,
+    concurrency: usize,
 }
 
 /// The queue names of one consuming service.
@@ -86,7 +87,15 @@ impl<H: Handler> Consumer<H> {
             name: name.to_owned(),
             routing_keys: routing_keys.iter().map(|k| (*k).to_owned()).collect(),
             handler: Arc::new(handler),
+            concurrency: 1,
         }
+    }
+
+    /// Handles up to `n` messages at once (default 1). Handlers must then tolerate events
+    /// arriving out of order, as they must anyway after a retry.
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
     }
 
     pub fn queues(&self) -> Queues {
@@ -141,12 +150,13 @@ impl<H: Handler> Consumer<H> {
 
     /// Consumes until `shutdown`, reconnecting after broker failures.
     pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
         let mut backoff = Duration::from_millis(200);
         while !shutdown.is_cancelled() {
-            match self.session(&shutdown).await {
+            match this.clone().session(&shutdown).await {
                 Ok(()) => return,
                 Err(e) => {
-                    tracing::warn!(consumer = %self.name, error = %e, "consumer lost the broker; reconnecting");
+                    tracing::warn!(consumer = %this.name, error = %e, "consumer lost the broker; reconnecting");
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = tokio::time::sleep(backoff) => {}
@@ -157,11 +167,11 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    async fn session(&self, shutdown: &CancellationToken) -> Result<(), Error> {
+    async fn session(self: Arc<Self>, shutdown: &CancellationToken) -> Result<(), Error> {
         let ch = self.declare().await?;
-        let prefetch = self.broker.settings().prefetch;
+        let prefetch = self.broker.settings().prefetch.max(self.concurrency as u16);
         ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
-        let q = self.queues();
+        let q = Arc::new(self.queues());
         let mut deliveries = ch
             .basic_consume(
                 q.main.as_str().into(),
@@ -170,21 +180,33 @@ impl<H: Handler> Consumer<H> {
                 FieldTable::default(),
             )
             .await?;
-        loop {
+        let mut inflight = tokio::task::JoinSet::new();
+        let outcome = loop {
             tokio::select! {
-                _ = shutdown.cancelled() => {
-                    let _ = ch.close(200, "shutdown".into()).await;
-                    return Ok(());
+                _ = shutdown.cancelled() => break Ok(()),
+                Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                    match done {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => break Err(e),
+                        Err(e) => break Err(Error::Task(e.to_string())),
+                    }
                 }
-                next = deliveries.next() => match next {
-                    Some(Ok(delivery)) => self.process(&ch, &q, delivery).await?,
-                    Some(Err(e)) => return Err(e.into()),
-                    None => return Err(Error::Broker(lapin::Error::from(
+                next = deliveries.next(), if inflight.len() < self.concurrency => match next {
+                    Some(Ok(delivery)) => {
+                        let (this, ch, q) = (self.clone(), ch.clone(), q.clone());
+                        inflight.spawn(async move { this.process(&ch, &q, delivery).await });
+                    }
+                    Some(Err(e)) => break Err(e.into()),
+                    None => break Err(Error::Broker(lapin::Error::from(
                         lapin::ErrorKind::InvalidChannelState(lapin::ChannelState::Closed, "consumer stream ended"),
                     ))),
                 }
             }
-        }
+        };
+        // Finish what is in hand before letting go of the channel.
+        while inflight.join_next().await.is_some() {}
+        let _ = ch.close(200, "shutdown".into()).await;
+        outcome
     }
 
     async fn process(&self, ch: &Channel, q: &Queues, delivery: Delivery) -> Result<(), Error> {

@@ -22,6 +22,8 @@ pub enum Error {
     Nacked(uuid::Uuid),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("a handler task failed: {0}")]
+    Task(String),
 }
 
 /// The tables the bus needs in each service database that produces or consumes events.

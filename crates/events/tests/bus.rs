@@ -262,13 +262,15 @@ async fn a_redelivered_event_has_exactly_one_effect() {
     let calls = Arc::new(AtomicUsize::new(0));
     let stop = CancellationToken::new();
     let mut workers = Vec::new();
-    // Two consumers on one queue, as two instances of a service would be.
+    // Two consumers on one queue, as two instances of a service would be, each handling
+    // several messages at once.
     for _ in 0..2 {
         let handler = CountsEffects {
             pool: pool.clone(),
             calls: calls.clone(),
         };
-        let consumer = Consumer::new(broker.clone(), "effects-test", &["test.ping"], handler);
+        let consumer = Consumer::new(broker.clone(), "effects-test", &["test.ping"], handler)
+            .with_concurrency(3);
         drop(consumer.declare().await.expect("declare"));
         workers.push(tokio::spawn(consumer.run(stop.clone())));
     }

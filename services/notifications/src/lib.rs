@@ -66,7 +66,8 @@ pub async fn build(
             },
             from: cfg.from.clone(),
         },
-    );
+    )
+    .with_concurrency(8);
     consumer.declare_or_warn().await;
     let state = AppState {
         ctx,

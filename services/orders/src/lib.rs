@@ -54,7 +54,8 @@ pub async fn build(
             ctx: ctx.clone(),
             pool: pool.clone(),
         },
-    );
+    )
+    .with_concurrency(8);
     consumer.declare_or_warn().await;
     let state = AppState {
         ctx,

@@ -72,7 +72,8 @@ pub async fn build(
             pool: pool.clone(),
             gateway,
         },
-    );
+    )
+    .with_concurrency(8);
     consumer.declare_or_warn().await;
     let state = AppState {
         ctx,

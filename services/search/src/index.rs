@@ -1,6 +1,6 @@
 //! The search index: one tantivy index per instance, fed from catalog events.
 
-use std::{path::Path, sync::Mutex};
+use std::{collections::HashMap, path::Path, sync::Mutex};
 
 use kazna_contracts::catalog::ProductSnapshot;
 use tantivy::{
@@ -44,6 +44,30 @@ fn schema() -> (Schema, Fields) {
         updated_at: b.add_i64_field("updated_at", INDEXED | FAST | STORED),
     };
     (b.build(), f)
+}
+
+/// One change to the index.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Upsert(ProductSnapshot),
+    /// A deleted product, with the time it was deleted.
+    Remove(Uuid, i64),
+}
+
+impl Op {
+    fn id(&self) -> Uuid {
+        match self {
+            Op::Upsert(p) => p.id,
+            Op::Remove(id, _) => *id,
+        }
+    }
+
+    fn version(&self) -> i64 {
+        match self {
+            Op::Upsert(p) => p.updated_at.timestamp_millis(),
+            Op::Remove(_, at) => *at,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,29 +116,28 @@ impl SearchIndex {
         Ok(doc.get_first(self.f.updated_at).and_then(|v| v.as_i64()))
     }
 
-    /// Indexes a product, or removes it when it is no longer active. An event older than
-    /// the indexed copy changes nothing, so redelivered and reordered events are harmless.
-    pub fn upsert(&self, p: &ProductSnapshot) -> Result<(), Error> {
-        let version = p.updated_at.timestamp_millis();
-        if self.indexed_version(p.id)?.is_some_and(|v| v > version) {
-            return Ok(());
-        }
+    /// Applies a batch of changes with one commit. A change older than what is indexed (or
+    /// than an earlier change in the batch) is skipped, so redelivered and reordered events
+    /// are harmless.
+    pub fn apply(&self, ops: &[Op]) -> Result<(), Error> {
+        let mut newest: HashMap<Uuid, i64> = HashMap::new();
         let mut writer = self.writer.lock().map_err(|_| Error::Poisoned)?;
-        writer.delete_term(self.id_term(p.id));
-        if p.status == "active" {
-            let cheapest = p.variants.iter().min_by_key(|v| v.price.amount);
-            let mut doc = TantivyDocument::default();
-            doc.add_text(self.f.id, p.id.to_string());
-            doc.add_text(self.f.name, &p.name);
-            doc.add_text(self.f.description, &p.description);
-            doc.add_text(self.f.categories, p.category_path.join(" "));
-            doc.add_i64(self.f.price, cheapest.map(|v| v.price.amount).unwrap_or(0));
-            doc.add_text(
-                self.f.currency,
-                cheapest.map(|v| v.price.currency.as_str()).unwrap_or(""),
-            );
-            doc.add_i64(self.f.updated_at, version);
-            writer.add_document(doc)?;
+        for op in ops {
+            let (id, version) = (op.id(), op.version());
+            let known = match newest.get(&id) {
+                Some(v) => Some(*v),
+                None => self.indexed_version(id)?,
+            };
+            if known.is_some_and(|v| v > version) {
+                continue;
+            }
+            newest.insert(id, version);
+            writer.delete_term(self.id_term(id));
+            if let Op::Upsert(p) = op
+                && p.status == "active"
+            {
+                writer.add_document(self.document(p))?;
+            }
         }
         writer.commit()?;
         drop(writer);
@@ -122,13 +145,20 @@ impl SearchIndex {
         Ok(())
     }
 
-    pub fn remove(&self, id: Uuid) -> Result<(), Error> {
-        let mut writer = self.writer.lock().map_err(|_| Error::Poisoned)?;
-        writer.delete_term(self.id_term(id));
-        writer.commit()?;
-        drop(writer);
-        self.reader.reload()?;
-        Ok(())
+    fn document(&self, p: &ProductSnapshot) -> TantivyDocument {
+        let cheapest = p.variants.iter().min_by_key(|v| v.price.amount);
+        let mut doc = TantivyDocument::default();
+        doc.add_text(self.f.id, p.id.to_string());
+        doc.add_text(self.f.name, &p.name);
+        doc.add_text(self.f.description, &p.description);
+        doc.add_text(self.f.categories, p.category_path.join(" "));
+        doc.add_i64(self.f.price, cheapest.map(|v| v.price.amount).unwrap_or(0));
+        doc.add_text(
+            self.f.currency,
+            cheapest.map(|v| v.price.currency.as_str()).unwrap_or(""),
+        );
+        doc.add_i64(self.f.updated_at, p.updated_at.timestamp_millis());
+        doc
     }
 
     /// Relevance-ranked matches; terms within one or two edits still match.

@@ -5,6 +5,7 @@ mod consumer;
 pub mod error;
 mod http;
 pub mod index;
+mod indexer;
 
 use std::sync::Arc;
 
@@ -43,8 +44,9 @@ pub async fn build(
         broker.clone(),
         NAME,
         consumer::ROUTING_KEYS,
-        consumer::CatalogEvents(index.clone()),
-    );
+        consumer::CatalogEvents(indexer::Indexer::start(index.clone())),
+    )
+    .with_concurrency(consumer::CONCURRENCY);
     consumer.declare_or_warn().await;
     let state = AppState { ctx, index };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
