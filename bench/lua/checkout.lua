@@ -7,6 +7,7 @@ local counter = 0
 local tokens_file
 local next_thread = 0
 setup = function(thread)
+  track(thread)
   next_thread = next_thread + 1
   thread:set("thread_index", next_thread)
 end

@@ -11,10 +11,29 @@ function uuid4()
     math.random(0x8000, 0xbfff), math.random(0, 0xffffffffffff))
 end
 
+-- Scripts that define their own setup must call track(thread) from it.
+local threads = {}
+function track(thread) threads[#threads + 1] = thread end
+setup = function(thread) track(thread) end
+
+failures = 0
+last_failure = ""
+response = function(status, headers, body)
+  if status >= 400 then
+    failures = failures + 1
+    last_failure = status .. " " .. string.sub(string.gsub(body or "", '["\\]', "'"), 1, 200)
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
+  local sample = ""
+  for _, t in ipairs(threads) do
+    local f = t:get("last_failure")
+    if f and f ~= "" then sample = f end
+  end
   io.write(string.format(
     'JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"status_errors":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout + e.status, e.status))
+    e.connect + e.read + e.write + e.timeout + e.status, e.status, sample))
 end

@@ -36,9 +36,15 @@ pub struct Args {
     /// The release binary to run.
     #[arg(long, default_value = "target/release/kazna")]
     pub kazna: PathBuf,
-    /// Where the report and scratch files go.
+    /// Where the report, the platform's log and scratch files go.
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
+    /// Leave the bench databases in place afterwards, to look into them.
+    #[arg(long)]
+    pub keep: bool,
+    /// Run only the scenarios whose name contains this.
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 #[tokio::main]
@@ -51,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("bench: seeding {} products", args.products);
     let seed_secs = bench.seed(args.products).await?;
-    let running = bench.start().await?;
+    let running = bench.start(&out.join("kazna.log")).await?;
     eprintln!(
         "bench: platform up in {:.2} s, idle RSS {} MiB",
         running.startup_secs,
@@ -127,7 +133,12 @@ async fn main() -> anyhow::Result<()> {
             Some("postgres"),
         ),
     ];
-    for (name, base, script, script_args, ceiling) in plan {
+    let wanted = |name: &str| {
+        args.only
+            .as_deref()
+            .is_none_or(|o| name.starts_with("ceiling") || name.contains(o))
+    };
+    for (name, base, script, script_args, ceiling) in plan.into_iter().filter(|p| wanted(p.0)) {
         eprintln!("bench: {name}");
         let sequential = script == "checkout.lua";
         let m = load
@@ -154,6 +165,8 @@ async fn main() -> anyhow::Result<()> {
     let path = out.join("report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     eprintln!("bench: wrote {}", path.display());
-    bench.reset().await?;
+    if !args.keep {
+        bench.reset().await?;
+    }
     Ok(())
 }

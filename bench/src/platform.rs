@@ -202,12 +202,14 @@ impl Bench {
     }
 
     /// Starts `kazna up` and waits until every service is ready.
-    pub async fn start(&self) -> anyhow::Result<Running> {
+    pub async fn start(&self, log: &Path) -> anyhow::Result<Running> {
         let start = Instant::now();
+        let log = std::fs::File::create(log)?;
         let child = self
             .command()
             .arg("up")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().context("no pid")?;

@@ -11,6 +11,10 @@ pub struct Scenario {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub errors: u64,
+    /// Answers with a 4xx or 5xx status (the rest of `errors` are socket errors and timeouts).
+    pub status_errors: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub failure_sample: String,
     pub requests: u64,
     /// Which ceiling it is compared with.
     pub ceiling: Option<&'static str>,
@@ -25,6 +29,8 @@ impl Scenario {
             p50_ms: m.p50_us as f64 / 1000.0,
             p99_ms: m.p99_us as f64 / 1000.0,
             errors: m.errors,
+            status_errors: m.status_errors,
+            failure_sample: m.failure_sample,
             requests: m.requests,
             ceiling,
             ratio: None,
@@ -108,6 +114,13 @@ impl Report {
                 "| {} | {:.0} | {:.2} | {:.2} | {} | {} |",
                 s.name, s.rps, s.p50_ms, s.p99_ms, s.errors, ratio
             );
+        }
+        for s in self
+            .scenarios
+            .iter()
+            .filter(|s| !s.failure_sample.is_empty())
+        {
+            println!("failure in {}: {}", s.name, s.failure_sample);
         }
         println!(
             "\nplatform RSS: idle {:.0} MiB, peak {:.0} MiB; seed {:.1} s; index {:.1} s; \

@@ -16,6 +16,9 @@ pub struct Measured {
     pub p99_us: u64,
     pub errors: u64,
     pub status_errors: u64,
+    /// The status and start of the body of one failed answer, if any.
+    #[serde(default)]
+    pub failure_sample: String,
 }
 
 impl Measured {

@@ -88,3 +88,14 @@ impl Broker {
         Ok(())
     }
 }
+
+impl Broker {
+    /// A readiness check: the broker answers.
+    pub fn readiness(&self) -> kazna_kernel::health::Check {
+        let b = self.clone();
+        kazna_kernel::health::Check::new("rabbitmq", move || {
+            let b = b.clone();
+            async move { b.ping().await }
+        })
+    }
+}

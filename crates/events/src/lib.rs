@@ -26,6 +26,21 @@ pub enum Error {
     Task(String),
 }
 
+/// Opens a service's database (creating it when missing), applies its migrations and the
+/// tables the bus needs.
+pub async fn database(
+    settings: &kazna_kernel::Settings,
+    service: &str,
+    migrations: &sqlx::migrate::Migrator,
+) -> Result<sqlx::PgPool, kazna_kernel::Error> {
+    let pool = kazna_kernel::db::connect(settings, service).await?;
+    migrations.run(&pool).await?;
+    install(&pool)
+        .await
+        .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
+    Ok(pool)
+}
+
 /// The tables the bus needs in each service database that produces or consumes events.
 pub async fn install(pool: &sqlx::PgPool) -> Result<(), Error> {
     sqlx::raw_sql(include_str!("schema.sql"))

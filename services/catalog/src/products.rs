@@ -166,26 +166,34 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-/// Active products, newest first; a category includes its descendants. Two queries per page.
+/// Active products, newest first; a category includes its descendants. Two queries per page
+/// (three with a category). Only the filters given are in the SQL, so each shape gets a plan
+/// that walks the `(status, id)` index from the cursor.
 pub async fn list(pool: &PgPool, f: ListFilter) -> Result<Vec<Product>> {
     let mut conn = pool.acquire().await?;
-    let mut products: Vec<Product> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH RECURSIVE tree AS (
-             SELECT id FROM categories WHERE id = $1
-             UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id)
-         SELECT {PRODUCT_COLUMNS} FROM products
-         WHERE status = 'active'
-           AND ($1::uuid IS NULL OR category_ids && ARRAY(SELECT id FROM tree))
-           AND ($2::uuid IS NULL OR seller_id = $2)
-           AND ($3::uuid IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4"
-    )))
-    .bind(f.category)
-    .bind(f.seller)
-    .bind(f.cursor)
-    .bind(f.limit + 1)
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut q = sqlx::QueryBuilder::new(format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE status = 'active'"
+    ));
+    if let Some(category) = f.category {
+        let tree: Vec<Uuid> = sqlx::query_scalar(
+            "WITH RECURSIVE tree AS (
+                 SELECT id FROM categories WHERE id = $1
+                 UNION ALL SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id)
+             SELECT id FROM tree",
+        )
+        .bind(category)
+        .fetch_all(&mut *conn)
+        .await?;
+        q.push(" AND category_ids && ").push_bind(tree);
+    }
+    if let Some(seller) = f.seller {
+        q.push(" AND seller_id = ").push_bind(seller);
+    }
+    if let Some(cursor) = f.cursor {
+        q.push(" AND id < ").push_bind(cursor);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(f.limit + 1);
+    let mut products: Vec<Product> = q.build_query_as().fetch_all(&mut *conn).await?;
     let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
     let mut variants = variants_of(&mut conn, &ids).await?;
     for p in &mut products {

@@ -80,8 +80,10 @@ async fn append(
 
 /// Starts the payment of a placed order. Safe to run again for the same order: the payment
 /// row is unique per order and the gateway call is idempotent by order id.
+///
+/// The payment row is committed before the gateway is called, so a webhook, which may arrive
+/// before this function has finished, always finds the payment it is about.
 pub async fn start(pool: &PgPool, gateway: &Sandbox, order: &OrderPlaced) -> Result<()> {
-    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO payments (id, order_id, user_id, amount, currency, provider, payment_method, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT (order_id) DO NOTHING",
@@ -93,18 +95,17 @@ pub async fn start(pool: &PgPool, gateway: &Sandbox, order: &OrderPlaced) -> Res
     .bind(&order.total.currency)
     .bind(PROVIDER)
     .bind(&order.payment_method)
-    .execute(&mut *tx)
+    .execute(pool)
     .await?;
-    let p: Row = sqlx::query_as("SELECT * FROM payments WHERE order_id = $1 FOR UPDATE")
+    let p: Row = sqlx::query_as("SELECT * FROM payments WHERE order_id = $1")
         .bind(order.order_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(pool)
         .await?;
     if p.status != "pending" || p.provider_ref.is_some() {
         return Ok(());
     }
     let accepted = gateway
         .charge(Charge {
-            // One charge per order, whatever payment row a crashed attempt left behind.
             idempotency_key: format!("order-{}", p.order_id),
             amount: p.amount,
             currency: &p.currency,
@@ -113,8 +114,13 @@ pub async fn start(pool: &PgPool, gateway: &Sandbox, order: &OrderPlaced) -> Res
             order_id: p.order_id,
         })
         .await?;
+    let mut tx = pool.begin().await?;
+    let p: Row = sqlx::query_as("SELECT * FROM payments WHERE id = $1 FOR UPDATE")
+        .bind(p.id)
+        .fetch_one(&mut *tx)
+        .await?;
     match accepted {
-        Accepted::Processing { intent_id } => {
+        Accepted::Processing { intent_id } if p.provider_ref.is_none() => {
             sqlx::query("UPDATE payments SET provider_ref = $2, updated_at = now() WHERE id = $1")
                 .bind(p.id)
                 .bind(&intent_id)
@@ -129,9 +135,11 @@ pub async fn start(pool: &PgPool, gateway: &Sandbox, order: &OrderPlaced) -> Res
             )
             .await?;
         }
-        Accepted::Refused { reason } => {
+        Accepted::Processing { .. } => {}
+        Accepted::Refused { reason } if p.status == "pending" => {
             settle(&mut tx, &p, false, reason).await?;
         }
+        Accepted::Refused { .. } => {}
     }
     tx.commit().await?;
     Ok(())
@@ -202,7 +210,7 @@ pub async fn apply_webhook(pool: &PgPool, event: WebhookEvent) -> Result<()> {
         .as_str()
         .and_then(|s| Uuid::parse_str(s).ok());
     let mut tx = pool.begin().await?;
-    // By our id first: the row lock waits for a charge that is still committing.
+    // By our id first (it is committed before the charge); the intent id is the fallback.
     let p: Option<Row> = sqlx::query_as(
         "SELECT * FROM payments WHERE id = $1 OR provider_ref = $2 ORDER BY (id = $1) DESC LIMIT 1 FOR UPDATE",
     )

@@ -111,8 +111,9 @@ impl Sandbox {
     async fn deliver(self, event: serde_json::Value) {
         tokio::time::sleep(self.delay).await;
         let body = event.to_string();
+        // Like a provider, it keeps trying for a while (here about five minutes).
         let mut pause = Duration::from_millis(200);
-        for _ in 0..8 {
+        for _ in 0..16 {
             let header = signature::sign(&self.secret, Utc::now().timestamp(), body.as_bytes());
             let sent = self
                 .http
@@ -129,7 +130,7 @@ impl Sandbox {
                 Err(e) => tracing::warn!(error = %e, "sandbox webhook not delivered; retrying"),
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(10));
+            pause = (pause * 2).min(Duration::from_secs(30));
         }
         tracing::error!(event = %event["id"], "sandbox gave up delivering a webhook");
     }

@@ -10,7 +10,7 @@ mod indexer;
 use std::sync::Arc;
 
 use kazna_events::{Broker, Consumer};
-use kazna_kernel::{Context, health::Check, server::App};
+use kazna_kernel::{Context, server::App};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
@@ -52,10 +52,7 @@ pub async fn build(
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();
-    let checks = vec![Check::new("rabbitmq", move || {
-        let b = broker.clone();
-        async move { b.ping().await }
-    })];
+    let checks = vec![broker.readiness()];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
     Ok(App::new(NAME, listener, router).worker(consumer.run(shutdown)))
 }

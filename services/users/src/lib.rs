@@ -34,12 +34,7 @@ struct ApiDoc;
 
 /// Connects to this service's database, creating and migrating it when needed.
 pub async fn database(ctx: &Context) -> Result<PgPool, kazna_kernel::Error> {
-    let pool = kazna_kernel::db::connect(&ctx.settings, NAME).await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    kazna_events::install(&pool)
-        .await
-        .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
-    Ok(pool)
+    kazna_events::database(&ctx.settings, NAME, &sqlx::migrate!("./migrations")).await
 }
 
 pub async fn build(
@@ -60,14 +55,7 @@ pub async fn build(
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();
-    let ping = broker.clone();
-    let checks = vec![
-        Check::postgres(pool.clone()),
-        Check::new("rabbitmq", move || {
-            let b = ping.clone();
-            async move { b.ping().await }
-        }),
-    ];
+    let checks = vec![Check::postgres(pool.clone()), broker.readiness()];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
     Ok(App::new(NAME, listener, router).worker(Relay::new(pool, broker).run(shutdown)))
 }
