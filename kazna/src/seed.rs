@@ -151,10 +151,14 @@ pub async fn demo(ctx: &Context, products: usize) -> Result<Summary, kazna_kerne
         let product = ProductIn {
             name: format!("{adjective} {noun} no. {n}"),
             description: format!(
-                "A {} {} from the {} range, made to last. Demo product number {n}.",
+                "{} {} {} from the {colour} range, made to last. Demo product number {n}.",
+                if adjective.starts_with(['A', 'E', 'I', 'O', 'U']) {
+                    "An"
+                } else {
+                    "A"
+                },
                 adjective.to_lowercase(),
                 noun.to_lowercase(),
-                colour
             ),
             category_ids: vec![category],
             images: vec![

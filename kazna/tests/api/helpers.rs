@@ -46,9 +46,14 @@ impl TestApp {
         }
     }
 
+    /// Stops the platform the way SIGTERM does and checks that it drains and exits cleanly.
     pub async fn stop(self) {
         self.stop.cancel();
-        let _ = self.task.await;
+        let stopped = tokio::time::timeout(std::time::Duration::from_secs(15), self.task).await;
+        let outcome = stopped
+            .expect("the platform stops within 15 s")
+            .expect("task");
+        assert!(outcome.is_ok(), "the platform stopped with {outcome:?}");
         self.env.cleanup().await;
     }
 

@@ -75,6 +75,14 @@ async fn a_buyer_finds_buys_and_pays_for_a_product_and_is_told_so() {
     .expect("the product becomes searchable");
     assert_eq!(found["name"], "Brass desk lamp");
     assert_eq!(found["price"], json!({"amount": 4999, "currency": "EUR"}));
+    let exact = app
+        .call(Method::GET, "/api/v1/search?q=brass", None, None)
+        .await;
+    assert_eq!(exact.body["total"], 1);
+    assert_eq!(
+        exact.body["items"][0]["highlight"],
+        "<b>Brass</b> desk lamp"
+    );
 
     // Adds two to the cart.
     let cart = app

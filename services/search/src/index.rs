@@ -6,7 +6,7 @@ use kazna_contracts::catalog::ProductSnapshot;
 use tantivy::{
     Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
     collector::{Count, TopDocs},
-    query::{AllQuery, Query, QueryParser, TermQuery},
+    query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery},
     schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value},
     snippet::SnippetGenerator,
 };
@@ -165,21 +165,34 @@ impl SearchIndex {
     pub fn search(&self, q: &str, offset: usize, limit: usize) -> Result<(Vec<Hit>, usize), Error> {
         let searcher = self.reader.searcher();
         let fields = [self.f.name, self.f.description, self.f.categories];
-        let mut parser = QueryParser::for_index(&self.index, fields.to_vec());
-        parser.set_field_boost(self.f.name, 3.0);
-        for field in fields {
-            parser.set_field_fuzzy(field, false, 1, true);
-        }
+        let parser = |fuzzy: bool| {
+            let mut p = QueryParser::for_index(&self.index, fields.to_vec());
+            p.set_field_boost(self.f.name, 3.0);
+            if fuzzy {
+                for field in fields {
+                    p.set_field_fuzzy(field, false, 1, true);
+                }
+            }
+            p
+        };
+        // Exact words count double; words within one edit still match.
+        let exact = parser(false).parse_query_lenient(q).0;
         let query: Box<dyn Query> = if q.trim().is_empty() {
             Box::new(AllQuery)
         } else {
-            parser.parse_query_lenient(q).0
+            Box::new(BooleanQuery::new(vec![
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(exact.box_clone(), 2.0)),
+                ),
+                (Occur::Should, parser(true).parse_query_lenient(q).0),
+            ]))
         };
         let (top, total) = searcher.search(
             &query,
             &(TopDocs::with_limit(limit).and_offset(offset), Count),
         )?;
-        let snippets = SnippetGenerator::create(&searcher, &*query, self.f.name).ok();
+        let snippets = SnippetGenerator::create(&searcher, &*exact, self.f.name).ok();
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;

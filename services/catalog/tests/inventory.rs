@@ -1,0 +1,130 @@
+//! Stock under real concurrency, against the real database.
+
+// A test that cannot go on should stop loudly, helpers included.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use kazna_catalog::{
+    domain::{MoneyIn, ProductIn, VariantIn},
+    error::Error,
+    inventory::{self, Line},
+    products,
+};
+use kazna_kernel::Context;
+use kazna_testkit::TestEnv;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn setup(stock: i64) -> (TestEnv, PgPool, Uuid) {
+    let mut env = TestEnv::new().expect("env");
+    env.settings.database.max_connections = 32;
+    let ctx = Context::new(Arc::new(env.settings.clone()));
+    let pool = kazna_catalog::database(&ctx).await.expect("db");
+    let product = ProductIn {
+        name: "Lamp".into(),
+        description: String::new(),
+        category_ids: vec![],
+        images: vec![],
+        attributes: serde_json::Value::Null,
+        variants: vec![VariantIn {
+            sku: format!("SKU-{}", Uuid::new_v4().simple()),
+            options: serde_json::Value::Null,
+            price: MoneyIn {
+                amount: 100,
+                currency: "EUR".into(),
+            },
+            stock,
+        }],
+    };
+    let p = products::create(&pool, Uuid::now_v7(), product.parse().expect("valid"))
+        .await
+        .expect("created");
+    (env, pool, p.variants[0].id)
+}
+
+fn one(variant_id: Uuid) -> Vec<Line> {
+    vec![Line {
+        variant_id,
+        quantity: 1,
+    }]
+}
+
+#[tokio::test]
+async fn two_hundred_buyers_at_once_get_exactly_the_twenty_units_there_are() {
+    let (env, pool, variant) = setup(20).await;
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            inventory::reserve(&pool, Uuid::now_v7(), &one(variant), 900).await
+        }));
+    }
+    let (mut won, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(Error::InsufficientStock(id)) => {
+                assert_eq!(id, variant);
+                refused += 1;
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!((won, refused), (20, 180));
+    let s = inventory::stock(&pool, variant).await.expect("stock");
+    assert_eq!((s.stock, s.reserved, s.available), (20, 20, 0));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_order_reserving_twice_at_once_reserves_once() {
+    let (env, pool, variant) = setup(10).await;
+    let order = Uuid::now_v7();
+    let lines = vec![Line {
+        variant_id: variant,
+        quantity: 3,
+    }];
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (pool, lines) = (pool.clone(), lines.clone());
+        tasks.push(tokio::spawn(async move {
+            inventory::reserve(&pool, order, &lines, 900).await
+        }));
+    }
+    for t in tasks {
+        let held = t.await.expect("task").expect("reserved");
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].quantity, 3);
+    }
+    let s = inventory::stock(&pool, variant).await.expect("stock");
+    assert_eq!((s.stock, s.reserved, s.available), (10, 3, 7));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn committed_units_leave_stock_and_released_units_come_back_once() {
+    let (env, pool, variant) = setup(5).await;
+    let (sold, dropped) = (Uuid::now_v7(), Uuid::now_v7());
+    inventory::reserve(&pool, sold, &one(variant), 900)
+        .await
+        .expect("reserve");
+    inventory::reserve(&pool, dropped, &one(variant), 900)
+        .await
+        .expect("reserve");
+    for _ in 0..2 {
+        inventory::commit(&pool, sold).await.expect("commit");
+        inventory::release(&pool, dropped).await.expect("release");
+    }
+    let s = inventory::stock(&pool, variant).await.expect("stock");
+    assert_eq!((s.stock, s.reserved, s.available), (4, 0, 4));
+    assert!(matches!(
+        inventory::release(&pool, sold).await,
+        Err(Error::ReservationNotHeld)
+    ));
+    assert!(matches!(
+        inventory::commit(&pool, dropped).await,
+        Err(Error::ReservationNotHeld)
+    ));
+    env.cleanup().await;
+}
