@@ -105,17 +105,8 @@ impl Bench {
                 out.join("outbox").display().to_string(),
             ),
         ];
-        let names = [
-            "GATEWAY",
-            "USERS",
-            "CATALOG",
-            "SEARCH",
-            "CART",
-            "ORDERS",
-            "PAYMENTS",
-            "NOTIFICATIONS",
-        ];
-        for (i, name) in names.iter().enumerate() {
+        for (i, (name, _)) in Settings::default().services.all().iter().enumerate() {
+            let name = name.to_uppercase();
             let port = FIRST_PORT + i as u16;
             env.push((
                 format!("KAZNA_SERVICES__{name}__BIND"),
@@ -213,18 +204,8 @@ impl Bench {
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().context("no pid")?;
-        let s = &self.settings.services;
-        let urls = [
-            &s.gateway.url,
-            &s.users.url,
-            &s.catalog.url,
-            &s.search.url,
-            &s.cart.url,
-            &s.orders.url,
-            &s.payments.url,
-            &s.notifications.url,
-        ];
-        for url in urls {
+        for (_, ep) in self.settings.services.all() {
+            let url = &ep.url;
             loop {
                 let ready = self.http.get(format!("{url}/health/ready")).send().await;
                 if ready.is_ok_and(|r| r.status().is_success()) {
@@ -371,7 +352,7 @@ impl Bench {
 }
 
 fn bench_settings(env: &[(String, String)]) -> anyhow::Result<Settings> {
-    let mut s = Settings::default();
+    let mut s = Settings::load()?;
     let get = |k: &str| {
         env.iter()
             .find(|(key, _)| key == k)
@@ -381,33 +362,8 @@ fn bench_settings(env: &[(String, String)]) -> anyhow::Result<Settings> {
     s.database.name_prefix = get("KAZNA_DATABASE__NAME_PREFIX");
     s.redis.key_prefix = get("KAZNA_REDIS__KEY_PREFIX");
     s.gateway.public_url = get("KAZNA_GATEWAY__PUBLIC_URL");
-    if let Ok(url) = std::env::var("KAZNA_DATABASE__URL") {
-        s.database.url = url;
-    }
-    if let Ok(url) = std::env::var("KAZNA_REDIS__URL") {
-        s.redis.url = url;
-    }
-    let names = [
-        "GATEWAY",
-        "USERS",
-        "CATALOG",
-        "SEARCH",
-        "CART",
-        "ORDERS",
-        "PAYMENTS",
-        "NOTIFICATIONS",
-    ];
-    let eps = [
-        &mut s.services.gateway,
-        &mut s.services.users,
-        &mut s.services.catalog,
-        &mut s.services.search,
-        &mut s.services.cart,
-        &mut s.services.orders,
-        &mut s.services.payments,
-        &mut s.services.notifications,
-    ];
-    for (name, ep) in names.iter().zip(eps) {
+    for (name, ep) in s.services.all_mut() {
+        let name = name.to_uppercase();
         ep.url = get(&format!("KAZNA_SERVICES__{name}__URL"));
         ep.bind = get(&format!("KAZNA_SERVICES__{name}__BIND")).parse()?;
     }

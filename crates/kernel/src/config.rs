@@ -138,6 +138,35 @@ pub struct NotificationsSettings {
     pub from: String,
 }
 
+impl ServiceMap {
+    /// Every service's endpoint with its name, gateway first.
+    pub fn all(&self) -> [(&'static str, &Endpoint); 8] {
+        [
+            ("gateway", &self.gateway),
+            ("users", &self.users),
+            ("catalog", &self.catalog),
+            ("search", &self.search),
+            ("cart", &self.cart),
+            ("orders", &self.orders),
+            ("payments", &self.payments),
+            ("notifications", &self.notifications),
+        ]
+    }
+
+    pub fn all_mut(&mut self) -> [(&'static str, &mut Endpoint); 8] {
+        [
+            ("gateway", &mut self.gateway),
+            ("users", &mut self.users),
+            ("catalog", &mut self.catalog),
+            ("search", &mut self.search),
+            ("cart", &mut self.cart),
+            ("orders", &mut self.orders),
+            ("payments", &mut self.payments),
+            ("notifications", &mut self.notifications),
+        ]
+    }
+}
+
 fn endpoint(port: u16) -> Endpoint {
     Endpoint {
         bind: SocketAddr::from(([127, 0, 0, 1], port)),

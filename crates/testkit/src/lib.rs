@@ -21,17 +21,9 @@ impl TestEnv {
     pub fn new() -> std::io::Result<Self> {
         let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
         let dir = tempfile::Builder::new().prefix("kazna-test-").tempdir()?;
-        let mut s = Settings::default();
+        // What this machine is configured with (where the servers are), then isolation.
+        let mut s = Settings::load().map_err(std::io::Error::other)?;
         s.log.level = std::env::var("KAZNA_TEST_LOG").unwrap_or_else(|_| "warn,lapin=off".into());
-        if let Ok(url) = std::env::var("KAZNA_DATABASE__URL") {
-            s.database.url = url;
-        }
-        if let Ok(url) = std::env::var("KAZNA_REDIS__URL") {
-            s.redis.url = url;
-        }
-        if let Ok(url) = std::env::var("KAZNA_AMQP__URL") {
-            s.amqp.url = url;
-        }
         s.database.name_prefix = format!("kt_{id}_");
         s.database.max_connections = 4;
         s.redis.key_prefix = format!("kt:{id}:");
@@ -44,16 +36,7 @@ impl TestEnv {
         s.payments.sandbox_delay_ms = 20;
         s.search.data_dir = dir.path().join("search");
         s.notifications.outbox_dir = dir.path().join("outbox");
-        for ep in [
-            &mut s.services.gateway,
-            &mut s.services.users,
-            &mut s.services.catalog,
-            &mut s.services.search,
-            &mut s.services.cart,
-            &mut s.services.orders,
-            &mut s.services.payments,
-            &mut s.services.notifications,
-        ] {
+        for (_, ep) in s.services.all_mut() {
             ep.bind.set_port(0);
         }
         kazna_kernel::telemetry::init(&s.log);
