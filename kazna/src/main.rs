@@ -59,6 +59,13 @@ enum UsersCommand {
         #[arg(long, default_value = "Administrator")]
         name: String,
     },
+    /// Starts signing tokens with a new key; the old keys keep verifying until retired.
+    RotateKeys,
+    /// Retires a signing key: tokens it signed stop verifying.
+    RetireKey {
+        #[arg(long)]
+        kid: String,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -151,7 +158,32 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), kazna_kernel::Error> {
             tracing::info!(id = %p.id, email = %p.email, role = role.as_str(), "account created");
             Ok(())
         }
+        Command::Users {
+            command: UsersCommand::RotateKeys,
+        } => {
+            let pool = users_db(settings).await?;
+            let kid = kazna_users::keys::rotate(&pool)
+                .await
+                .map_err(|e| kazna_kernel::Error::Other(describe(e)))?;
+            tracing::info!(kid = %kid, "new signing key; running services pick it up within users.signing_key_refresh_secs");
+            Ok(())
+        }
+        Command::Users {
+            command: UsersCommand::RetireKey { kid },
+        } => {
+            let pool = users_db(settings).await?;
+            kazna_users::keys::retire(&pool, &kid)
+                .await
+                .map_err(|e| kazna_kernel::Error::Other(describe(e)))?;
+            tracing::info!(kid = %kid, "signing key retired");
+            Ok(())
+        }
     }
+}
+
+async fn users_db(settings: Settings) -> Result<sqlx::PgPool, kazna_kernel::Error> {
+    let ctx = Context::new(Arc::new(settings));
+    kazna_users::database(&ctx).await
 }
 
 fn describe(e: kazna_users::error::Error) -> String {

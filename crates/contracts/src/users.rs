@@ -24,3 +24,15 @@ pub struct VerificationRequested {
 impl Event for VerificationRequested {
     const TYPE: &'static str = "user.verification_requested";
 }
+
+/// Asks for the password-reset email; only emitted for an existing account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordResetRequested {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub reset_url: String,
+}
+impl Event for PasswordResetRequested {
+    const TYPE: &'static str = "user.password_reset_requested";
+}

@@ -77,6 +77,8 @@ pub struct Verifier {
     validation: Validation,
     keys: RwLock<HashMap<String, DecodingKey>>,
     last_fetch: Mutex<Option<Instant>>,
+    /// Known keys are fetched again after this long, so a retired key stops verifying.
+    max_age: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +90,7 @@ pub enum TokenError {
 }
 
 impl Verifier {
-    pub fn new(jwks_url: String, issuer: &str, audience: &str) -> Self {
+    pub fn new(jwks_url: String, issuer: &str, audience: &str, max_age: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
@@ -100,6 +102,7 @@ impl Verifier {
             validation,
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
+            max_age,
         }
     }
 
@@ -109,7 +112,12 @@ impl Verifier {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
-        if !self.keys.read().await.contains_key(&kid) {
+        let stale = self
+            .last_fetch
+            .lock()
+            .await
+            .is_none_or(|t| t.elapsed() >= self.max_age);
+        if stale || !self.keys.read().await.contains_key(&kid) {
             self.refresh().await;
         }
         let keys = self.keys.read().await;
@@ -121,7 +129,9 @@ impl Verifier {
 
     async fn refresh(&self) {
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+        // At most one fetch a second (unknown kids must not hammer the users service).
+        let pause = self.max_age.min(Duration::from_secs(1));
+        if last.is_some_and(|t| t.elapsed() < pause) {
             return;
         }
         *last = Some(Instant::now());
@@ -196,6 +206,54 @@ where
             .await
             .map(AuthUser)
             .map_err(|_| Problem::unauthorized())
+    }
+}
+
+/// A set of roles an endpoint admits; see [`Require`].
+pub trait RoleSet: Send + Sync + 'static {
+    const ROLES: &'static [Role];
+}
+
+/// Admins only.
+pub struct Admin;
+impl RoleSet for Admin {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// Sellers (for what they own) and admins.
+pub struct SellerOrAdmin;
+impl RoleSet for SellerOrAdmin {
+    const ROLES: &'static [Role] = &[Role::Seller, Role::Admin];
+}
+
+/// Moderators and admins.
+pub struct ModeratorOrAdmin;
+impl RoleSet for ModeratorOrAdmin {
+    const ROLES: &'static [Role] = &[Role::Moderator, Role::Admin];
+}
+
+/// A signed-in caller with one of the roles of `R`: 401 without a valid token, 403 without
+/// the role. Handlers state their permission in their signature: `Require<Admin>`.
+pub struct Require<R: RoleSet>(pub AuthUser, pub std::marker::PhantomData<R>);
+
+impl<R: RoleSet> Require<R> {
+    pub fn user(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl<S, R> FromRequestParts<S> for Require<R>
+where
+    Arc<Verifier>: FromRef<S>,
+    S: Send + Sync,
+    R: RoleSet,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        user.require_any(R::ROLES)?;
+        Ok(Require(user, std::marker::PhantomData))
     }
 }
 

@@ -22,6 +22,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub services: ServiceMap,
     pub gateway: GatewaySettings,
+    pub users: UsersSettings,
     pub catalog: CatalogSettings,
     pub search: SearchSettings,
     pub orders: OrdersSettings,
@@ -74,6 +75,8 @@ pub struct AuthSettings {
     pub access_token_ttl_secs: u64,
     /// The credential services present to each other's `/internal/...` endpoints.
     pub internal_token: Secret,
+    /// How long a service trusts the signing keys it fetched before fetching them again.
+    pub jwks_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +105,17 @@ pub struct GatewaySettings {
     pub cors_origins: Vec<String>,
     /// The public address of the gateway, used in links sent to users.
     pub public_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsersSettings {
+    /// Failed sign-ins allowed per account and per client address in one window.
+    pub login_attempts: u32,
+    pub login_window_secs: u64,
+    /// How long a profile stays in the Redis cache.
+    pub profile_cache_secs: u64,
+    /// How often a running service looks for a newer signing key.
+    pub signing_key_refresh_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -203,6 +217,7 @@ impl Default for Settings {
                 audience: "kazna".into(),
                 access_token_ttl_secs: 900,
                 internal_token: Secret::new("change-me-internal"),
+                jwks_cache_secs: 300,
             },
             services: ServiceMap {
                 gateway: endpoint(8080),
@@ -217,6 +232,12 @@ impl Default for Settings {
             gateway: GatewaySettings {
                 cors_origins: vec![],
                 public_url: "http://127.0.0.1:8080".into(),
+            },
+            users: UsersSettings {
+                login_attempts: 10,
+                login_window_secs: 60,
+                profile_cache_secs: 300,
+                signing_key_refresh_secs: 30,
             },
             catalog: CatalogSettings {
                 reservation_ttl_secs: 900,

@@ -17,7 +17,10 @@ pub mod telemetry;
 
 use std::sync::Arc;
 
-pub use auth::{AuthUser, Internal, InternalToken, MaybeUser, Role, Verifier};
+pub use auth::{
+    Admin, AuthUser, Internal, InternalToken, MaybeUser, ModeratorOrAdmin, Require, Role,
+    SellerOrAdmin, Verifier,
+};
 pub use client::{CallError, ServiceClient};
 pub use config::Settings;
 pub use json::Json;
@@ -60,6 +63,7 @@ impl Context {
             jwks,
             &settings.auth.issuer,
             &settings.auth.audience,
+            std::time::Duration::from_secs(settings.auth.jwks_cache_secs),
         ));
         let client = ServiceClient::new(settings.auth.internal_token.clone());
         let internal = InternalToken(settings.auth.internal_token.clone());

@@ -3,12 +3,14 @@
 //! that can cut a connection to a real dependency.
 
 pub mod proxy;
+pub mod spy;
 
 use kazna_kernel::{Secret, Settings};
 use tempfile::TempDir;
 use uuid::Uuid;
 
 pub use proxy::TcpProxy;
+pub use spy::Spy;
 
 /// One test's share of the real PostgreSQL, Redis and RabbitMQ.
 pub struct TestEnv {

@@ -6,4 +6,5 @@
 
 mod contract;
 mod helpers;
+mod roles;
 mod skeleton;

@@ -15,7 +15,12 @@ use crate::{
     render,
 };
 
-pub const EVENTS: &[&str] = &["user.verification_requested", "order.placed", "order.paid"];
+pub const EVENTS: &[&str] = &[
+    "user.verification_requested",
+    "user.password_reset_requested",
+    "order.placed",
+    "order.paid",
+];
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Delivery {

@@ -1,6 +1,6 @@
 use axum::extract::{Path, Query, State};
 use kazna_kernel::{
-    AuthUser, FieldError, Json, Problem, Role,
+    Admin, FieldError, Json, Problem, Require,
     page::{Page, PageQuery},
 };
 use serde::{Deserialize, Serialize};
@@ -33,10 +33,9 @@ struct LogQuery {
     responses((status = 200, body = Page<Delivery>), (status = 403, body = Problem)))]
 async fn list_deliveries(
     State(s): State<AppState>,
-    user: AuthUser,
+    _: Require<Admin>,
     Query(q): Query<LogQuery>,
 ) -> Result<Json<Page<Delivery>>> {
-    user.require_any(&[Role::Admin])?;
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -67,10 +66,9 @@ fn check_channel(channel: &str) -> Result<()> {
     responses((status = 200, body = Template), (status = 404, body = Problem)))]
 async fn get_template(
     State(s): State<AppState>,
-    user: AuthUser,
+    _: Require<Admin>,
     Path((event, channel)): Path<(String, String)>,
 ) -> Result<Json<Template>> {
-    user.require_any(&[Role::Admin])?;
     check_channel(&channel)?;
     sqlx::query_as("SELECT subject, body FROM templates WHERE event = $1 AND channel = $2")
         .bind(&event)
@@ -86,11 +84,10 @@ async fn get_template(
     responses((status = 200, body = Template), (status = 422, body = Problem)))]
 async fn put_template(
     State(s): State<AppState>,
-    user: AuthUser,
+    _: Require<Admin>,
     Path((event, channel)): Path<(String, String)>,
     Json(t): Json<Template>,
 ) -> Result<Json<Template>> {
-    user.require_any(&[Role::Admin])?;
     check_channel(&channel)?;
     let mut errors = Vec::new();
     if !deliveries::EVENTS.contains(&event.as_str()) {

@@ -1,10 +1,10 @@
 //! Account operations: plain async functions over the pool.
 
 use chrono::{DateTime, Duration, Utc};
-use kazna_contracts::users::{UserRegistered, VerificationRequested};
+use kazna_contracts::users::{PasswordResetRequested, UserRegistered, VerificationRequested};
 use kazna_kernel::{Role, auth::Claims};
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -20,7 +20,7 @@ use crate::{
 pub const SOURCE: &str = "users";
 const REFRESH_TTL_DAYS: i64 = 30;
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Profile {
     pub id: Uuid,
     pub email: String,
@@ -107,22 +107,32 @@ pub async fn create(pool: &PgPool, account: NewAccount, public_url: &str) -> Res
 }
 
 /// Checks the credentials; an unknown email and a wrong password look and cost the same.
+/// A hash made with weaker settings than today's is redone while the password is at hand.
 pub async fn authenticate(pool: &PgPool, email: &str, password: &str) -> Result<Profile> {
     let email = Email::parse(email).ok();
-    let row: Option<(String,)> = match &email {
+    let row: Option<(Uuid, String)> = match &email {
         Some(e) => {
-            sqlx::query_as("SELECT password_hash FROM users WHERE email = $1")
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
                 .bind(e.as_str())
                 .fetch_optional(pool)
                 .await?
         }
         None => None,
     };
-    let ok = password::verify(password.to_owned(), row.map(|r| r.0)).await?;
-    match (ok, email) {
-        (true, Some(e)) => profile_by_email(pool, &e).await,
-        _ => Err(Error::InvalidCredentials),
+    let ok = password::verify(password.to_owned(), row.as_ref().map(|r| r.1.clone())).await?;
+    let (Some(e), Some((id, stored)), true) = (email, row, ok) else {
+        return Err(Error::InvalidCredentials);
+    };
+    if password::needs_rehash(&stored) {
+        let fresh = password::hash(password.to_owned()).await?;
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(fresh)
+            .execute(pool)
+            .await?;
+        tracing::info!(user.id = %id, "password hash upgraded");
     }
+    profile_by_email(pool, &e).await
 }
 
 async fn profile_by_email(pool: &PgPool, email: &Email) -> Result<Profile> {
@@ -246,8 +256,8 @@ pub async fn logout(pool: &PgPool, user_id: Uuid, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// Marks the email of the token's account verified; the token works once.
-pub async fn verify_email(pool: &PgPool, token: &str) -> Result<()> {
+/// Marks the email of the token's account verified; the token works once. Returns the user.
+pub async fn verify_email(pool: &PgPool, token: &str) -> Result<Uuid> {
     let mut tx = pool.begin().await?;
     let user: Option<(Uuid,)> = sqlx::query_as(
         "UPDATE email_verifications SET used_at = now(), updated_at = now()
@@ -264,5 +274,181 @@ pub async fn verify_email(pool: &PgPool, token: &str) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    Ok(user_id)
+}
+
+/// Revokes every refresh token of a user (after a password change or reset).
+async fn revoke_all(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET spent_at = coalesce(spent_at, now()), expires_at = now(), updated_at = now()
+         WHERE user_id = $1 AND expires_at > now()",
+    )
+    .bind(user_id)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// Starts a password reset. Says nothing of whether the email exists: the caller answers the
+/// same either way, and only an existing account gets the email.
+pub async fn request_password_reset(pool: &PgPool, email: &str, public_url: &str) -> Result<()> {
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
+    let user: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?;
+    let Some((user_id, name)) = user else {
+        return Ok(());
+    };
+    let token = random_token();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(Utc::now() + Duration::minutes(30))
+    .execute(&mut *tx)
+    .await?;
+    let event = PasswordResetRequested {
+        user_id,
+        email: email.as_str().to_owned(),
+        name,
+        reset_url: format!(
+            "{}/reset-password?token={token}",
+            public_url.trim_end_matches('/')
+        ),
+    };
+    kazna_events::enqueue(&mut tx, SOURCE, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token (which works once) and signs the user out
+/// everywhere. Returns the user's id.
+pub async fn confirm_password_reset(
+    pool: &PgPool,
+    token: &str,
+    new_password: &str,
+) -> Result<Uuid> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT r.user_id, u.email FROM password_resets r JOIN users u ON u.id = r.user_id
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > now() FOR UPDATE OF r",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((user_id, email)) = row else {
+        return Err(Error::InvalidToken);
+    };
+    let email = Email::parse(&email).ok();
+    let password = crate::domain::Password::parse(new_password, email.as_ref())
+        .map_err(|m| Error::Validation(vec![kazna_kernel::FieldError::new("new_password", m)]))?;
+    let hash = password::hash(password.expose().to_owned()).await?;
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE password_resets SET used_at = now(), updated_at = now() WHERE token_hash = $1",
+    )
+    .bind(token_hash(token))
+    .execute(&mut *tx)
+    .await?;
+    revoke_all(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(user_id)
+}
+
+/// Changes the name and/or phone (`Some(None)` clears the phone).
+pub async fn update_profile(
+    pool: &PgPool,
+    id: Uuid,
+    name: Option<String>,
+    phone: Option<Option<String>>,
+) -> Result<Profile> {
+    sqlx::query_as::<_, Profile>(
+        "UPDATE users SET name = coalesce($2, name),
+                          phone = CASE WHEN $3 THEN $4 ELSE phone END,
+                          updated_at = now()
+         WHERE id = $1 RETURNING id, email, name, phone, roles, email_verified, created_at",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(phone.is_some())
+    .bind(phone.flatten())
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound)
+}
+
+/// Accounts, newest first, optionally those whose email starts with `email_prefix`.
+pub async fn list(
+    pool: &PgPool,
+    email_prefix: Option<&str>,
+    cursor: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Profile>> {
+    let pattern = email_prefix.map(|p| {
+        let escaped = p
+            .trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("{escaped}%")
+    });
+    Ok(sqlx::query_as::<_, Profile>(
+        "SELECT id, email, name, phone, roles, email_verified, created_at FROM users
+         WHERE ($1::text IS NULL OR email LIKE $1) AND ($2::uuid IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3",
+    )
+    .bind(pattern)
+    .bind(cursor)
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Replaces a user's roles and records who did it.
+pub async fn set_roles(
+    pool: &PgPool,
+    actor: Uuid,
+    user_id: Uuid,
+    roles: &[Role],
+) -> Result<Profile> {
+    let mut names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+    names.sort();
+    names.dedup();
+    let mut tx = pool.begin().await?;
+    let old: Option<Vec<String>> =
+        sqlx::query_scalar("SELECT roles FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let old = old.ok_or(Error::NotFound)?;
+    let profile = sqlx::query_as::<_, Profile>(
+        "UPDATE users SET roles = $2, updated_at = now() WHERE id = $1
+         RETURNING id, email, name, phone, roles, email_verified, created_at",
+    )
+    .bind(user_id)
+    .bind(&names)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO role_changes (id, actor_id, user_id, old_roles, new_roles) VALUES ($1, $2, $3, $4, $5)")
+        .bind(Uuid::now_v7())
+        .bind(actor)
+        .bind(user_id)
+        .bind(&old)
+        .bind(&names)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(actor.id = %actor, user.id = %user_id, ?old, new = ?names, "roles changed");
+    Ok(profile)
 }

@@ -13,6 +13,10 @@ pub enum Error {
     InvalidToken,
     #[error("user not found")]
     NotFound,
+    #[error("too many failed sign-ins")]
+    TooManyAttempts { retry_after: u64 },
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
     #[error(transparent)]
     Problem(#[from] Problem),
     #[error("database: {0}")]
@@ -41,8 +45,20 @@ impl IntoResponse for Error {
                 "The token is invalid, expired or already used",
             ),
             Error::NotFound => Problem::not_found("User"),
+            Error::TooManyAttempts { retry_after } => {
+                let mut res = Problem::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "Too many failed sign-ins; try again later",
+                )
+                .into_response();
+                if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+                    res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                }
+                return res;
+            }
             Error::Problem(p) => p,
-            Error::Database(_) | Error::Events(_) | Error::Internal(_) => {
+            Error::Database(_) | Error::Events(_) | Error::Redis(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "users: internal error");
                 Problem::internal()
             }

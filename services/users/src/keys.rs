@@ -24,10 +24,76 @@ impl SigningKey {
     }
 }
 
+/// The key that signs now, looked up again every so often so that a rotation reaches every
+/// running instance without a restart.
+pub struct Keys {
+    pool: PgPool,
+    every: std::time::Duration,
+    current: tokio::sync::RwLock<(std::time::Instant, std::sync::Arc<SigningKey>)>,
+}
+
+impl Keys {
+    pub async fn load(pool: PgPool, every: std::time::Duration) -> Result<Self, Error> {
+        let key = load_or_create(&pool).await?;
+        Ok(Self {
+            pool,
+            every,
+            current: tokio::sync::RwLock::new((
+                std::time::Instant::now(),
+                std::sync::Arc::new(key),
+            )),
+        })
+    }
+
+    pub async fn current(&self) -> Result<std::sync::Arc<SigningKey>, Error> {
+        {
+            let (at, key) = &*self.current.read().await;
+            if at.elapsed() < self.every {
+                return Ok(key.clone());
+            }
+        }
+        let key = std::sync::Arc::new(load_or_create(&self.pool).await?);
+        *self.current.write().await = (std::time::Instant::now(), key.clone());
+        Ok(key)
+    }
+}
+
+/// Starts signing with a new key. The old ones stay in the JWKS, so tokens they signed
+/// verify until they expire or the key is retired.
+pub async fn rotate(pool: &PgPool) -> Result<String, Error> {
+    Ok(create(pool).await?.0)
+}
+
+/// Retires a key: it leaves the JWKS, and tokens it signed stop verifying. The newest key
+/// cannot be retired (something must sign).
+pub async fn retire(pool: &PgPool, kid: &str) -> Result<(), Error> {
+    let newest: Option<String> = sqlx::query_scalar(
+        "SELECT kid FROM signing_keys WHERE status = 'active' ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if newest.as_deref() == Some(kid) {
+        return Err(Error::Internal(
+            "the newest key signs; rotate before retiring it".into(),
+        ));
+    }
+    let changed = sqlx::query(
+        "UPDATE signing_keys SET status = 'retired', updated_at = now() WHERE kid = $1 AND status = 'active'",
+    )
+    .bind(kid)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
 /// The newest active key, generating one when there is none.
 pub async fn load_or_create(pool: &PgPool) -> Result<SigningKey, Error> {
     let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT kid, private_der FROM signing_keys WHERE status = 'active' ORDER BY created_at DESC LIMIT 1",
+        "SELECT kid, private_der FROM signing_keys WHERE status = 'active' ORDER BY created_at DESC, kid DESC LIMIT 1",
     )
     .fetch_optional(pool)
     .await?;

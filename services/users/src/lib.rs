@@ -2,10 +2,12 @@
 //! that let every other service verify tokens on its own.
 
 pub mod accounts;
+mod cache;
 pub mod domain;
 pub mod error;
 mod http;
 pub mod keys;
+mod limits;
 mod password;
 
 use std::sync::Arc;
@@ -24,7 +26,8 @@ pub const NAME: &str = "users";
 pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
-    pub key: Arc<keys::SigningKey>,
+    pub redis: redis::aio::ConnectionManager,
+    pub keys: Arc<keys::Keys>,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -43,14 +46,17 @@ pub async fn build(
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
     let pool = database(&ctx).await?;
-    let key = keys::load_or_create(&pool)
+    let every = std::time::Duration::from_secs(ctx.settings.users.signing_key_refresh_secs);
+    let keys = keys::Keys::load(pool.clone(), every)
         .await
         .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
+    let redis = kazna_kernel::db::redis(&ctx.settings).await?;
     let broker = Broker::new(ctx.settings.amqp.clone());
     let state = AppState {
         ctx,
         pool: pool.clone(),
-        key: Arc::new(key),
+        redis: redis.clone(),
+        keys: Arc::new(keys),
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())

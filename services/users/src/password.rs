@@ -40,3 +40,63 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Er
     .await
     .map_err(|e| Error::Internal(e.to_string()))?
 }
+
+/// Whether a stored hash was made with weaker settings than today's (then it is redone at the
+/// next successful sign-in, when the password is at hand).
+pub fn needs_rehash(stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return true;
+    };
+    let current = match hasher() {
+        Ok(h) => h.params().clone(),
+        Err(_) => return false,
+    };
+    let weaker = match Params::try_from(&parsed) {
+        Ok(p) => {
+            p.m_cost() < current.m_cost()
+                || p.t_cost() < current.t_cost()
+                || p.p_cost() < current.p_cost()
+        }
+        Err(_) => true,
+    };
+    weaker || parsed.algorithm != Algorithm::Argon2id.ident()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_weaker_ones_are_flagged() {
+        let stored = hash("correct horse battery".into()).await.expect("hash");
+        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            verify("correct horse battery".into(), Some(stored.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify("wrong horse battery".into(), Some(stored.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify("correct horse battery".into(), None)
+                .await
+                .expect("verify")
+        );
+        assert!(!needs_rehash(&stored));
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 1, 1, None).expect("params"),
+        )
+        .hash_password(
+            b"x",
+            &SaltString::generate(&mut argon2::password_hash::rand_core::OsRng),
+        )
+        .expect("hash")
+        .to_string();
+        assert!(needs_rehash(&weak));
+    }
+}

@@ -1,5 +1,5 @@
 use axum::{extract::State, http::StatusCode};
-use kazna_kernel::{AuthUser, Json, Problem, Role};
+use kazna_kernel::{Admin, Json, Problem, Require};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -31,10 +31,9 @@ async fn list_categories(State(s): State<AppState>) -> Result<Json<Vec<Category>
     responses((status = 201, body = Category), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_category(
     State(s): State<AppState>,
-    user: AuthUser,
+    _: Require<Admin>,
     Json(body): Json<CategoryIn>,
 ) -> Result<(StatusCode, Json<Category>)> {
-    user.require_any(&[Role::Admin])?;
     let created = categories::create(&s.pool, &body.name, body.parent_id).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

@@ -3,7 +3,7 @@ use axum::{
     http::StatusCode,
 };
 use kazna_kernel::{
-    AuthUser, Json, Problem, Role,
+    Json, Problem, Require, SellerOrAdmin,
     page::{Page, PageQuery},
 };
 use serde::Deserialize;
@@ -29,10 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
               (status = 409, description = "sku_taken", body = Problem), (status = 422, body = Problem)))]
 async fn create_product(
     State(s): State<AppState>,
-    user: AuthUser,
+    Require(user, _): Require<SellerOrAdmin>,
     Json(body): Json<ProductIn>,
 ) -> Result<(StatusCode, Json<Product>)> {
-    user.require_any(&[Role::Seller, Role::Admin])?;
     let product = products::create(&s.pool, user.id(), body.parse()?).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }

@@ -1,0 +1,220 @@
+//! Sign-up, sign-in, tokens, email verification and password reset.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts, State},
+    http::{HeaderMap, StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+};
+use kazna_kernel::{AuthUser, Json, Problem, Role, server::no_content};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    accounts::{self, TokenPair},
+    domain::NewAccount,
+    error::{Error, Result},
+    limits::LoginLimits,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(verify_email))
+        .routes(routes!(password_reset))
+        .routes(routes!(password_reset_confirm))
+        .routes(routes!(jwks))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    email: String,
+    password: String,
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    id: Uuid,
+    email: String,
+    roles: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = Registered), (status = 409, description = "email_taken", body = Problem),
+              (status = 422, description = "validation_failed: each bad field named", body = Problem)))]
+async fn register(
+    State(s): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> Result<(StatusCode, Json<Registered>)> {
+    let account = NewAccount::parse(&req.email, &req.password, &req.name, vec![Role::Buyer])?;
+    let p = accounts::create(&s.pool, account, &s.ctx.settings.gateway.public_url).await?;
+    let body = Registered {
+        id: p.id,
+        email: p.email,
+        roles: p.roles,
+    };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// The caller's address: the one our gateway appended to `X-Forwarded-For`, else the peer.
+struct Client(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        Ok(Client(client(&parts.headers, peer)))
+    }
+}
+
+fn client(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|v| !v.is_empty())
+        .map(str::to_owned)
+        .or_else(|| peer.map(|p| p.ip().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair),
+              (status = 401, description = "invalid_credentials: the same for an unknown email and a wrong password", body = Problem),
+              (status = 429, description = "too_many_attempts, with Retry-After", body = Problem)))]
+async fn login(
+    State(s): State<AppState>,
+    Client(from): Client,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<TokenPair>> {
+    let cfg = &s.ctx.settings.users;
+    let limits = LoginLimits {
+        redis: &s.redis,
+        prefix: &s.ctx.settings.redis.key_prefix,
+        attempts: cfg.login_attempts,
+        window_secs: cfg.login_window_secs,
+    };
+    limits.check(&req.email, &from).await?;
+    let user = match accounts::authenticate(&s.pool, &req.email, &req.password).await {
+        Err(Error::InvalidCredentials) => {
+            limits.failed(&req.email, &from).await?;
+            return Err(Error::InvalidCredentials);
+        }
+        other => other?,
+    };
+    let key = s.keys.current().await?;
+    let pair = accounts::issue_tokens(&s.pool, &key, &s.ctx.settings.auth, &user, None).await?;
+    Ok(Json(pair))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair),
+              (status = 401, description = "invalid_token: unknown, expired or spent (a spent one revokes its family)", body = Problem)))]
+async fn refresh(
+    State(s): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> Result<Json<TokenPair>> {
+    let (user, family) = accounts::spend_refresh(&s.pool, &req.refresh_token).await?;
+    let key = s.keys.current().await?;
+    let pair =
+        accounts::issue_tokens(&s.pool, &key, &s.ctx.settings.auth, &user, Some(family)).await?;
+    Ok(Json(pair))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204), (status = 401, body = Problem)))]
+async fn logout(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<RefreshRequest>,
+) -> Result<Response> {
+    accounts::logout(&s.pool, user.id(), &req.refresh_token).await?;
+    Ok(no_content())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    token: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = VerifyRequest,
+    responses((status = 204), (status = 401, description = "invalid_token", body = Problem)))]
+async fn verify_email(
+    State(s): State<AppState>,
+    Json(req): Json<VerifyRequest>,
+) -> Result<Response> {
+    let user = accounts::verify_email(&s.pool, &req.token).await?;
+    crate::cache::forget(&s, user).await?;
+    Ok(no_content())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetRequest {
+    email: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, description = "The same answer whether or not the email exists")))]
+async fn password_reset(
+    State(s): State<AppState>,
+    Json(req): Json<ResetRequest>,
+) -> Result<Response> {
+    accounts::request_password_reset(&s.pool, &req.email, &s.ctx.settings.gateway.public_url)
+        .await?;
+    let body = serde_json::json!({"status": "accepted",
+        "detail": "If an account has this email, a reset link is on its way."});
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetConfirm {
+    token: String,
+    new_password: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
+    responses((status = 204, description = "Changed; every session of the account is signed out"),
+              (status = 401, description = "invalid_token: unknown, expired or used", body = Problem),
+              (status = 422, description = "validation_failed", body = Problem)))]
+async fn password_reset_confirm(
+    State(s): State<AppState>,
+    Json(req): Json<ResetConfirm>,
+) -> Result<Response> {
+    let user = accounts::confirm_password_reset(&s.pool, &req.token, &req.new_password).await?;
+    crate::cache::forget(&s, user).await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "The public keys that verify access tokens")))]
+async fn jwks(State(s): State<AppState>) -> Result<Json<serde_json::Value>> {
+    Ok(Json(crate::keys::jwks(&s.pool).await?))
+}

@@ -1,0 +1,144 @@
+//! Profiles and roles.
+
+use axum::extract::{Path, Query, State};
+use kazna_kernel::{
+    Admin, AuthUser, FieldError, Json, Problem, Require, Role,
+    page::{Page, PageQuery},
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    accounts::{self, Profile},
+    cache,
+    domain::{parse_name, parse_phone},
+    error::{Error, Result},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me, update_me))
+        .routes(routes!(list_users))
+        .routes(routes!(set_roles))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
+    responses((status = 200, body = Profile), (status = 401, body = Problem)))]
+async fn me(State(s): State<AppState>, user: AuthUser) -> Result<Json<Profile>> {
+    if let Some(p) = cache::get(&s, user.id()).await {
+        return Ok(Json(p));
+    }
+    let p = accounts::profile(&s.pool, user.id()).await?;
+    cache::put(&s, &p).await;
+    Ok(Json(p))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProfilePatch {
+    name: Option<String>,
+    /// E.164, e.g. `+4915112345678`; `null` removes it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    phone: Option<Option<String>>,
+}
+
+/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", request_body = ProfilePatch,
+    responses((status = 200, body = Profile), (status = 401, body = Problem), (status = 422, body = Problem)))]
+async fn update_me(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Json(patch): Json<ProfilePatch>,
+) -> Result<Json<Profile>> {
+    let mut errors = Vec::new();
+    let name = match patch.name.as_deref().map(parse_name) {
+        Some(Ok(n)) => Some(n),
+        Some(Err(m)) => {
+            errors.push(FieldError::new("name", m));
+            None
+        }
+        None => None,
+    };
+    let phone = match patch.phone {
+        Some(Some(p)) => match parse_phone(&p) {
+            Ok(p) => Some(Some(p)),
+            Err(m) => {
+                errors.push(FieldError::new("phone", m));
+                None
+            }
+        },
+        other => other,
+    };
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    // Drop the cached copy before and after the write: no reader can keep the old one.
+    cache::forget(&s, user.id()).await?;
+    let p = accounts::update_profile(&s.pool, user.id(), name, phone).await?;
+    cache::forget(&s, user.id()).await?;
+    Ok(Json(p))
+}
+
+#[derive(Deserialize, IntoParams)]
+struct ListQuery {
+    /// Accounts whose email starts with this.
+    email: Option<String>,
+    /// 1–100, default 20.
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery),
+    responses((status = 200, body = Page<Profile>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_users(
+    State(s): State<AppState>,
+    _: Require<Admin>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<Profile>>> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let limit = page.limit()?;
+    let rows = accounts::list(&s.pool, q.email.as_deref(), page.cursor_id()?, limit).await?;
+    Ok(Json(Page::from_rows(rows, limit, |p| p.id)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RolesRequest {
+    roles: Vec<Role>,
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", request_body = RolesRequest,
+    responses((status = 200, body = Profile), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, description = "no roles, or an unknown one", body = Problem)))]
+async fn set_roles(
+    State(s): State<AppState>,
+    Require(admin, _): Require<Admin>,
+    Path(id): Path<Uuid>,
+    Json(req): Json<RolesRequest>,
+) -> Result<Json<Profile>> {
+    if req.roles.is_empty() {
+        return Err(Error::Validation(vec![FieldError::new(
+            "roles",
+            "at least one role",
+        )]));
+    }
+    cache::forget(&s, id).await?;
+    let p = accounts::set_roles(&s.pool, admin.id(), id, &req.roles).await?;
+    cache::forget(&s, id).await?;
+    Ok(Json(p))
+}
