@@ -69,7 +69,8 @@ async fn main() -> anyhow::Result<()> {
     let idle_rss_kib = running.rss_kib();
 
     let lists = bench.write_lists(&out).await?;
-    let tokens = bench.buyers(args.threads.max(2) as usize * 4, &out).await?;
+    let buyers = args.threads.max(2) as usize * 4;
+    let tokens = bench.buyers(buyers, &out).await?;
     let pg = ceiling::start_postgres(&bench.settings).await?;
     let redis = ceiling::start_redis(&bench.settings).await?;
 
@@ -124,6 +125,20 @@ async fn main() -> anyhow::Result<()> {
             "add_to_cart.lua",
             vec![lists.variants.clone()],
             Some("redis"),
+        ),
+        run(
+            "profile (users/me)",
+            gw.clone(),
+            "me.lua",
+            vec![tokens.clone()],
+            Some("redis"),
+        ),
+        run(
+            "login (Argon2id)",
+            gw.clone(),
+            "login.lua",
+            vec![buyers.to_string()],
+            Some("postgres"),
         ),
         run(
             "checkout (add + place, paid by sandbox)",

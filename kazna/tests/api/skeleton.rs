@@ -245,3 +245,66 @@ async fn a_buyer_finds_buys_and_pays_for_a_product_and_is_told_so() {
 
     app.stop().await;
 }
+
+#[tokio::test]
+async fn account_emails_are_sent_for_sign_up_and_password_reset() {
+    let app = TestApp::spawn().await;
+    let admin = app.account_with_role("root@example.com", Role::Admin).await;
+    assert_eq!(
+        app.register("grace@example.com", "a long enough secret")
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let reset = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "grace@example.com"})),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::ACCEPTED);
+    let sent = eventually(15, || async {
+        let log = app
+            .call(
+                Method::GET,
+                "/api/v1/notifications?recipient=grace@example.com",
+                Some(&admin),
+                None,
+            )
+            .await;
+        let events: Vec<String> = log.body["items"]
+            .as_array()?
+            .iter()
+            .filter_map(|d| d["event"].as_str().map(str::to_owned))
+            .collect();
+        (events.len() == 2).then_some(events)
+    })
+    .await
+    .expect("both emails are logged");
+    assert!(
+        sent.contains(&"user.verification_requested".to_owned()),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&"user.password_reset_requested".to_owned()),
+        "{sent:?}"
+    );
+    let outbox = &app.settings.notifications.outbox_dir;
+    let mails: Vec<String> = std::fs::read_dir(outbox)
+        .expect("outbox")
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .filter(|m| m.contains("To: grace@example.com"))
+        .collect();
+    assert!(mails.iter().any(
+        |m| m.contains("Subject: Reset your password") && m.contains("/reset-password?token=")
+    ));
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("Subject: Confirm your email address")
+                && m.contains("/verify-email?token="))
+    );
+    app.stop().await;
+}

@@ -57,7 +57,8 @@ mod double_option {
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", request_body = ProfilePatch,
-    responses((status = 200, body = Profile), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 400, description = "malformed_json: the body is not JSON", body = Problem),
+              (status = 200, body = Profile), (status = 401, body = Problem), (status = 422, body = Problem)))]
 async fn update_me(
     State(s): State<AppState>,
     user: AuthUser,
@@ -123,7 +124,8 @@ pub struct RolesRequest {
 }
 
 #[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", request_body = RolesRequest,
-    responses((status = 200, body = Profile), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 400, description = "malformed_json: the body is not JSON", body = Problem),
+              (status = 200, body = Profile), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 422, description = "no roles, or an unknown one", body = Problem)))]
 async fn set_roles(
     State(s): State<AppState>,
