@@ -7,28 +7,76 @@ use argon2::{
 
 use crate::error::Error;
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashing runs on one thread per core, started once. Each hash takes 19 MiB; a burst of
+/// sign-ins queues here instead of spreading over many threads (and their allocator arenas),
+/// so memory stays bounded.
+fn workers() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
+    static WORKERS: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    WORKERS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for i in 0..cores {
+            let rx = rx.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+        }
+        std::sync::Mutex::new(tx)
+    })
+}
+
+/// Runs `f` on a hashing thread.
+async fn on_worker<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(f());
+    });
+    workers()
+        .lock()
+        .map_err(|_| Error::Internal("hashing workers poisoned".into()))?
+        .send(job)
+        .map_err(|_| Error::Internal("hashing workers stopped".into()))?;
+    result
+        .await
+        .map_err(|_| Error::Internal("a hashing job was lost".into()))
+}
+
 fn hasher() -> Result<Argon2<'static>, Error> {
     let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 pub async fn hash(password: String) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || {
+    on_worker(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         hasher()?
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| Error::Internal(e.to_string()))
     })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?
+    .await?
 }
 
 /// A hash of a password nobody has, so that an unknown email costs as much as a wrong password.
 const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Vh2GphNHl0ZfYq8kx5uXKBpA0FYhH9HzSv+9wlx4WQ";
 
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Error> {
-    tokio::task::spawn_blocking(move || {
+    on_worker(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY.to_owned());
         let parsed = PasswordHash::new(&phc).map_err(|e| Error::Internal(e.to_string()))?;
@@ -37,8 +85,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Er
             .is_ok();
         Ok(ok && known)
     })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?
+    .await?
 }
 
 /// Whether a stored hash was made with weaker settings than today's (then it is redone at the
