@@ -2,6 +2,9 @@
 //! key prefix, exchange and queues, data directories, free ports), clean-up, and a TCP proxy
 //! that can cut a connection to a real dependency.
 
+// Test support only: a set-up that cannot work stops the test loudly.
+#![allow(clippy::expect_used)]
+
 pub mod proxy;
 pub mod spy;
 
@@ -97,5 +100,43 @@ where
             return None;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// One service of this test, running on a free port.
+pub struct Spawned {
+    pub url: String,
+    pub ctx: kazna_kernel::Context,
+    pub stop: tokio_util::sync::CancellationToken,
+}
+
+impl TestEnv {
+    /// Binds a free port, lets `configure` point the settings at it (the service's own URL,
+    /// say), builds the service with `build` and runs it until `stop` fires.
+    pub async fn spawn<B, F>(
+        &mut self,
+        configure: impl FnOnce(&mut Settings, &str),
+        build: B,
+    ) -> Spawned
+    where
+        B: FnOnce(
+            kazna_kernel::Context,
+            tokio::net::TcpListener,
+            tokio_util::sync::CancellationToken,
+        ) -> F,
+        F: std::future::Future<Output = Result<kazna_kernel::server::App, kazna_kernel::Error>>,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        configure(&mut self.settings, &url);
+        let ctx = kazna_kernel::Context::new(std::sync::Arc::new(self.settings.clone()));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let app = build(ctx.clone(), listener, stop.clone())
+            .await
+            .expect("the service builds");
+        tokio::spawn(app.run_until_stopped(stop.clone()));
+        Spawned { url, ctx, stop }
     }
 }

@@ -3,10 +3,7 @@
 // A test that cannot go on should stop loudly, helpers included.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use kazna_contracts::{Money, orders::OrderPlaced};
-use kazna_kernel::Context;
 use kazna_payments::{payments, sandbox::Sandbox, signature};
 use kazna_testkit::{TestEnv, eventually};
 use sqlx::PgPool;
@@ -24,18 +21,16 @@ struct Running {
 /// The payments service on a free port, with the sandbox delivering webhooks straight to it.
 async fn start() -> Running {
     let mut env = TestEnv::new().expect("env");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    env.settings.services.payments.url = url.clone();
-    env.settings.payments.sandbox_webhook_url = format!("{url}/webhooks/payments/sandbox");
-    let ctx = Context::new(Arc::new(env.settings.clone()));
-    let stop = CancellationToken::new();
-    let app = kazna_payments::build(ctx.clone(), listener, stop.clone())
-        .await
-        .expect("build");
-    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let service = env
+        .spawn(
+            |s, url| {
+                s.services.payments.url = url.to_owned();
+                s.payments.sandbox_webhook_url = format!("{url}/webhooks/payments/sandbox");
+            },
+            kazna_payments::build,
+        )
+        .await;
+    let (url, ctx, stop) = (service.url, service.ctx, service.stop);
     let pool = kazna_payments::database(&ctx).await.expect("db");
     let cfg = &env.settings.payments;
     let gateway = Sandbox::new(

@@ -3,11 +3,9 @@
 // A test that cannot go on should stop loudly, helpers included.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use kazna_kernel::{Context, Settings};
+use kazna_kernel::Settings;
 use kazna_testkit::{Spy, TestEnv};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -24,27 +22,22 @@ struct Users {
 
 async fn start(configure: impl FnOnce(&mut Settings)) -> Users {
     let mut env = TestEnv::new().expect("env");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    env.settings.services.users.url = url.clone();
     env.settings.auth.jwks_cache_secs = 0;
     env.settings.users.signing_key_refresh_secs = 0;
     configure(&mut env.settings);
-    let ctx = Context::new(Arc::new(env.settings.clone()));
-    let stop = CancellationToken::new();
-    let app = kazna_users::build(ctx.clone(), listener, stop.clone())
-        .await
-        .expect("build");
-    tokio::spawn(app.run_until_stopped(stop.clone()));
-    let pool = kazna_users::database(&ctx).await.expect("db");
+    let service = env
+        .spawn(
+            |s, url| s.services.users.url = url.to_owned(),
+            kazna_users::build,
+        )
+        .await;
+    let pool = kazna_users::database(&service.ctx).await.expect("db");
     Users {
         env,
-        url,
+        url: service.url,
         pool,
         http: reqwest::Client::new(),
-        stop,
+        stop: service.stop,
     }
 }
 

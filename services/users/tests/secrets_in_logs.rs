@@ -10,10 +10,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use kazna_kernel::Context;
 use kazna_testkit::{Spy, TestEnv};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -39,17 +37,13 @@ async fn passwords_hashes_and_tokens_never_reach_the_logs() {
         .init();
 
     let mut env = TestEnv::new().expect("env");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    env.settings.services.users.url = url.clone();
-    let ctx = Context::new(Arc::new(env.settings.clone()));
-    let stop = CancellationToken::new();
-    let app = kazna_users::build(ctx.clone(), listener, stop.clone())
-        .await
-        .expect("build");
-    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let service = env
+        .spawn(
+            |s, url| s.services.users.url = url.to_owned(),
+            kazna_users::build,
+        )
+        .await;
+    let (url, ctx, stop) = (service.url, service.ctx, service.stop);
     let mut spy = Spy::new(&env.settings, "user.#").await.expect("spy");
     let http = reqwest::Client::new();
     let post = |path: &str, body: Value| http.post(format!("{url}{path}")).json(&body).send();
