@@ -74,6 +74,26 @@ fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usize
     }
 }
 
+fn check_images(errors: &mut Vec<FieldError>, images: &[String]) {
+    if images.len() > MAX_IMAGES {
+        errors.push(FieldError::new(
+            "images",
+            format!("at most {MAX_IMAGES} images"),
+        ));
+    }
+    for (i, url) in images.iter().enumerate() {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= 2048
+            && !url.chars().any(char::is_whitespace);
+        if !ok {
+            errors.push(FieldError::new(
+                format!("images[{i}]"),
+                "must be an http or https URL",
+            ));
+        }
+    }
+}
+
 pub fn parse_currency(raw: &str) -> Option<String> {
     (raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase())).then(|| raw.to_owned())
 }
@@ -83,23 +103,7 @@ impl ProductIn {
         let mut e = Vec::new();
         check_text(&mut e, "name", &self.name, 1, 200);
         check_text(&mut e, "description", &self.description, 0, 10_000);
-        if self.images.len() > MAX_IMAGES {
-            e.push(FieldError::new(
-                "images",
-                format!("at most {MAX_IMAGES} images"),
-            ));
-        }
-        for (i, url) in self.images.iter().enumerate() {
-            let ok = (url.starts_with("https://") || url.starts_with("http://"))
-                && url.len() <= 2048
-                && !url.chars().any(char::is_whitespace);
-            if !ok {
-                e.push(FieldError::new(
-                    format!("images[{i}]"),
-                    "must be an http or https URL",
-                ));
-            }
-        }
+        check_images(&mut e, &self.images);
         let attributes = match self.attributes {
             serde_json::Value::Null => serde_json::json!({}),
             v @ serde_json::Value::Object(_) => v,
@@ -175,5 +179,51 @@ impl ProductIn {
             attributes,
             variants,
         })
+    }
+}
+
+/// A partial change to a product: absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category_ids: Option<Vec<Uuid>>,
+    pub images: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+}
+
+impl ProductPatch {
+    /// Checks the fields given with the same rules as a new product.
+    pub fn validate(mut self) -> Result<Self, Error> {
+        let mut e = Vec::new();
+        if let Some(name) = &self.name {
+            check_text(&mut e, "name", name, 1, 200);
+        }
+        if let Some(d) = &self.description {
+            check_text(&mut e, "description", d, 0, 10_000);
+        }
+        if let Some(images) = &self.images {
+            check_images(&mut e, images);
+        }
+        if let Some(a) = &self.attributes {
+            if !a.is_object() {
+                e.push(FieldError::new("attributes", "must be an object"));
+            } else if a.to_string().len() > MAX_ATTRIBUTES_BYTES {
+                e.push(FieldError::new("attributes", "must be at most 16 KiB"));
+            }
+        }
+        if let Some(ids) = &mut self.category_ids {
+            ids.sort();
+            ids.dedup();
+        }
+        self.name = self.name.map(|n| n.trim().to_owned());
+        self.description = self.description.map(|d| d.trim().to_owned());
+        if e.is_empty() {
+            Ok(self)
+        } else {
+            Err(Error::Validation(e))
+        }
     }
 }

@@ -14,6 +14,10 @@ pub enum Error {
     InsufficientStock(Uuid),
     #[error("reservation not held")]
     ReservationNotHeld,
+    #[error("stock would fall below what is reserved")]
+    StockBelowReserved,
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
     #[error(transparent)]
     Problem(#[from] Problem),
     #[error("database: {0}")]
@@ -39,8 +43,12 @@ impl IntoResponse for Error {
                 "reservation_not_held",
                 "The reservation is not held (released or expired)",
             ),
+            Error::StockBelowReserved => Problem::conflict(
+                "stock_below_reserved",
+                "Stock cannot go below the units reserved for unpaid orders, nor below zero",
+            ),
             Error::Problem(p) => p,
-            Error::Database(_) | Error::Events(_) => {
+            Error::Database(_) | Error::Events(_) | Error::Redis(_) => {
                 tracing::error!(error = %self, "catalog: internal error");
                 Problem::internal()
             }

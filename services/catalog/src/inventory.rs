@@ -141,17 +141,17 @@ async fn finish(pool: &PgPool, order_id: Uuid, to: &'static str) -> Result<Vec<R
     Ok(out)
 }
 
-/// Releases reservations whose time ran out; returns how many orders were released.
-pub async fn release_expired(pool: &PgPool) -> Result<usize> {
+/// Releases reservations whose time ran out; returns the variants whose stock came back.
+pub async fn release_expired(pool: &PgPool) -> Result<Vec<Uuid>> {
     let orders: Vec<Uuid> = sqlx::query_scalar(
         "SELECT DISTINCT order_id FROM reservations WHERE status = 'held' AND expires_at < now() LIMIT 100",
     )
     .fetch_all(pool)
     .await?;
-    let mut released = 0;
+    let mut released = Vec::new();
     for order in orders {
         match release(pool, order).await {
-            Ok(_) => released += 1,
+            Ok(lines) => released.extend(lines.iter().map(|l| l.variant_id)),
             Err(Error::ReservationNotHeld) => {}
             Err(e) => return Err(e),
         }
@@ -211,6 +211,59 @@ pub struct Stock {
 pub async fn stock(pool: &PgPool, variant_id: Uuid) -> Result<Stock> {
     sqlx::query_as(
         "SELECT id, stock, reserved, stock - reserved AS available FROM variants WHERE id = $1",
+    )
+    .bind(variant_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound("Variant"))
+}
+
+/// Changes a variant's stock by `delta`, or sets it. Stock may never fall below what is
+/// reserved (so `available` never goes negative): the update is conditional in the database.
+pub async fn adjust(pool: &PgPool, variant_id: Uuid, change: StockChange) -> Result<Stock> {
+    let (sql, n) = match change {
+        StockChange::Delta(d) => (
+            "UPDATE variants SET stock = stock + $2, updated_at = now()
+             WHERE id = $1 AND stock + $2 >= reserved RETURNING id",
+            d,
+        ),
+        StockChange::Set(n) => (
+            "UPDATE variants SET stock = $2, updated_at = now()
+             WHERE id = $1 AND $2 >= reserved RETURNING id",
+            n,
+        ),
+    };
+    let mut tx = pool.begin().await?;
+    let changed: Option<Uuid> = sqlx::query_scalar(sql)
+        .bind(variant_id)
+        .bind(n)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if changed.is_none() {
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM variants WHERE id = $1")
+            .bind(variant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        return Err(match exists {
+            Some(_) => Error::StockBelowReserved,
+            None => Error::NotFound("Variant"),
+        });
+    }
+    stock_changed(&mut tx, variant_id).await?;
+    tx.commit().await?;
+    stock(pool, variant_id).await
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum StockChange {
+    Delta(i64),
+    Set(i64),
+}
+
+/// Who sells the product a variant belongs to.
+pub async fn seller_of_variant(pool: &PgPool, variant_id: Uuid) -> Result<Uuid> {
+    sqlx::query_scalar(
+        "SELECT p.seller_id FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1",
     )
     .bind(variant_id)
     .fetch_optional(pool)

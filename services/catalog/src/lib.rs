@@ -1,6 +1,7 @@
 //! The catalog service: products with variants, the category tree, and stock that can
 //! never be oversold.
 
+mod cache;
 pub mod categories;
 pub mod domain;
 pub mod error;
@@ -25,6 +26,7 @@ pub(crate) const SOURCE: &str = NAME;
 pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
+    pub redis: redis::aio::ConnectionManager,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -46,30 +48,41 @@ pub async fn build(
 ) -> Result<App, kazna_kernel::Error> {
     let pool = database(&ctx).await?;
     let broker = Broker::new(ctx.settings.amqp.clone());
+    let redis = kazna_kernel::db::redis(&ctx.settings).await?;
     let state = AppState {
         ctx,
         pool: pool.clone(),
+        redis: redis.clone(),
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();
     let checks = vec![Check::postgres(pool.clone()), broker.readiness()];
+    let sweeper = sweep(state.clone(), shutdown.clone());
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
     Ok(App::new(NAME, listener, router)
         .worker(Relay::new(pool.clone(), broker).run(shutdown.clone()))
-        .worker(sweep(pool, shutdown)))
+        .worker(sweeper))
 }
 
 /// Releases expired reservations every few seconds.
-async fn sweep(pool: PgPool, shutdown: CancellationToken) {
+async fn sweep(s: AppState, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
-        match inventory::release_expired(&pool).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(orders = n, "released expired reservations"),
+        match inventory::release_expired(&s.pool).await {
+            Ok(variants) if variants.is_empty() => {}
+            Ok(variants) => {
+                tracing::info!(variants = variants.len(), "released expired reservations");
+                let products = cache::products_of(&s.pool, &variants)
+                    .await
+                    .unwrap_or_default();
+                if let Err(e) = cache::forget(&s, &products).await {
+                    tracing::warn!(error = %e, "could not drop cached products");
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "reservation sweep failed"),
         }
     }

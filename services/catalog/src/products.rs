@@ -238,3 +238,119 @@ pub async fn snapshot(conn: &mut PgConnection, p: &Product) -> Result<ProductSna
         updated_at: p.updated_at,
     })
 }
+
+/// Fails with 403 unless `actor` sells this product or is an admin; 404 if it is gone.
+async fn check_owner(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: &kazna_kernel::AuthUser,
+) -> Result<()> {
+    let seller: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT seller_id, status FROM products WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match seller {
+        None => Err(Error::NotFound("Product")),
+        Some((_, status)) if status == "deleted" => Err(Error::NotFound("Product")),
+        Some((seller, _)) if seller == actor.id() || actor.0.has(kazna_kernel::Role::Admin) => {
+            Ok(())
+        }
+        Some(_) => Err(kazna_kernel::Problem::forbidden()
+            .with_detail("only the product's seller or an admin may change it")
+            .into()),
+    }
+}
+
+/// Changes the fields given; announces the new state.
+pub async fn update(
+    pool: &PgPool,
+    id: Uuid,
+    actor: &kazna_kernel::AuthUser,
+    p: crate::domain::ProductPatch,
+) -> Result<Product> {
+    let mut tx = pool.begin().await?;
+    check_owner(&mut tx, id, actor).await?;
+    if let Some(ids) = &p.category_ids {
+        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM categories WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_one(&mut *tx)
+            .await?;
+        if known != ids.len() as i64 {
+            return Err(Error::Validation(vec![kazna_kernel::FieldError::new(
+                "category_ids",
+                "names a category that does not exist",
+            )]));
+        }
+    }
+    sqlx::query(
+        "UPDATE products SET name = coalesce($2, name), description = coalesce($3, description),
+             category_ids = coalesce($4, category_ids), images = coalesce($5, images),
+             attributes = coalesce($6, attributes), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.category_ids)
+    .bind(p.images.as_ref().map(sqlx::types::Json))
+    .bind(&p.attributes)
+    .execute(&mut *tx)
+    .await?;
+    let product = announce(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(product)
+}
+
+/// Sets the status (`active`, `hidden`, `deleted`); deletion is soft, so orders keep their
+/// references. Moderators may hide and restore any product; owners may delete their own.
+pub async fn set_status(
+    pool: &PgPool,
+    id: Uuid,
+    status: &str,
+    owner_check: Option<&kazna_kernel::AuthUser>,
+) -> Result<Product> {
+    let mut tx = pool.begin().await?;
+    match owner_check {
+        Some(actor) => check_owner(&mut tx, id, actor).await?,
+        None => {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT status FROM products WHERE id = $1 FOR UPDATE")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if found.is_none_or(|s| s == "deleted") {
+                return Err(Error::NotFound("Product"));
+            }
+        }
+    }
+    sqlx::query("UPDATE products SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .execute(&mut *tx)
+        .await?;
+    let product = announce(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(product)
+}
+
+/// Publishes the product's new state: updated, or deleted.
+async fn announce(conn: &mut PgConnection, id: Uuid) -> Result<Product> {
+    let product = load(conn, id).await?.ok_or(Error::NotFound("Product"))?;
+    if product.status == "deleted" {
+        let event = kazna_contracts::catalog::ProductDeleted {
+            id,
+            updated_at: product.updated_at,
+        };
+        kazna_events::enqueue(conn, SOURCE, &event).await?;
+    } else {
+        let snapshot = snapshot(conn, &product).await?;
+        kazna_events::enqueue(
+            conn,
+            SOURCE,
+            &kazna_contracts::catalog::ProductUpdated(snapshot),
+        )
+        .await?;
+    }
+    Ok(product)
+}

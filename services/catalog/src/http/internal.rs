@@ -104,6 +104,7 @@ async fn reserve(
     }
     let ttl = s.ctx.settings.catalog.reservation_ttl_secs;
     let lines = inventory::reserve(&s.pool, req.order_id, &req.lines, ttl).await?;
+    forget_products(&s, &lines).await?;
     Ok(Json(ReservationOut {
         order_id: req.order_id,
         lines,
@@ -118,6 +119,7 @@ async fn commit(
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationOut>> {
     let lines = inventory::commit(&s.pool, order_id).await?;
+    forget_products(&s, &lines).await?;
     Ok(Json(ReservationOut { order_id, lines }))
 }
 
@@ -129,5 +131,14 @@ async fn release(
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<ReservationOut>> {
     let lines = inventory::release(&s.pool, order_id).await?;
+    forget_products(&s, &lines).await?;
     Ok(Json(ReservationOut { order_id, lines }))
+}
+
+/// Stock changed: cached pages of these products are stale.
+async fn forget_products(s: &AppState, lines: &[Reservation]) -> Result<()> {
+    let variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
+    let products = crate::cache::products_of(&s.pool, &variants).await?;
+    crate::cache::forget(s, &products).await?;
+    Ok(())
 }

@@ -1,32 +1,38 @@
 use axum::{
     extract::{Path, Query, State},
-    http::StatusCode,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use kazna_kernel::{
-    Json, Problem, Require, SellerOrAdmin,
+    AuthUser, FieldError, Json, ModeratorOrAdmin, Problem, Require, SellerOrAdmin,
     page::{Page, PageQuery},
 };
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    domain::ProductIn,
+    AppState, cache,
+    domain::{ProductIn, ProductPatch},
     error::{Error, Result},
+    inventory::{self, Stock, StockChange},
     products::{self, ListFilter, Product},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products, create_product))
-        .routes(routes!(get_product))
+        .routes(routes!(get_product, update_product, delete_product))
+        .routes(routes!(hide_product))
+        .routes(routes!(restore_product))
+        .routes(routes!(adjust_stock))
 }
 
 #[utoipa::path(post, path = "/api/v1/products", tag = "catalog", request_body = ProductIn,
-    responses((status = 201, body = Product), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 409, description = "sku_taken", body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 409, description = "sku_taken", body = Problem),
+              (status = 422, body = Problem)))]
 async fn create_product(
     State(s): State<AppState>,
     Require(user, _): Require<SellerOrAdmin>,
@@ -36,14 +42,115 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(product)))
 }
 
+fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
-    responses((status = 200, body = Product), (status = 404, body = Problem)))]
-async fn get_product(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Product>> {
+    responses((status = 200, body = Product), (status = 400, body = Problem), (status = 404, body = Problem)))]
+async fn get_product(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Response> {
+    if let Some(cached) = cache::get(&s, id).await {
+        return Ok(json_response(cached));
+    }
     let mut conn = s.pool.acquire().await?;
     match products::load(&mut conn, id).await? {
-        Some(p) if p.status == "active" => Ok(Json(p)),
+        Some(p) if p.status == "active" => {
+            let body = serde_json::to_string(&p).map_err(|_| Problem::internal())?;
+            cache::put(&s, id, &body).await;
+            Ok(json_response(body))
+        }
         _ => Err(Error::NotFound("Product")),
     }
+}
+
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalog", request_body = ProductPatch,
+    responses((status = 200, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, description = "not the seller of this product", body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_product(
+    State(s): State<AppState>,
+    Require(user, _): Require<SellerOrAdmin>,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<ProductPatch>,
+) -> Result<Json<Product>> {
+    let p = products::update(&s.pool, id, &user, patch.validate()?).await?;
+    cache::forget(&s, &[id]).await?;
+    Ok(Json(p))
+}
+
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalog",
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn delete_product(
+    State(s): State<AppState>,
+    Require(user, _): Require<SellerOrAdmin>,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
+    products::set_status(&s.pool, id, "deleted", Some(&user)).await?;
+    cache::forget(&s, &[id]).await?;
+    Ok(kazna_kernel::server::no_content())
+}
+
+#[utoipa::path(post, path = "/api/v1/products/{id}/hide", tag = "catalog",
+    responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn hide_product(
+    State(s): State<AppState>,
+    _: Require<ModeratorOrAdmin>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Product>> {
+    let p = products::set_status(&s.pool, id, "hidden", None).await?;
+    cache::forget(&s, &[id]).await?;
+    Ok(Json(p))
+}
+
+#[utoipa::path(post, path = "/api/v1/products/{id}/restore", tag = "catalog",
+    responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn restore_product(
+    State(s): State<AppState>,
+    _: Require<ModeratorOrAdmin>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Product>> {
+    let p = products::set_status(&s.pool, id, "active", None).await?;
+    cache::forget(&s, &[id]).await?;
+    Ok(Json(p))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockRequest {
+    /// Units to add (negative to remove).
+    delta: Option<i64>,
+    /// The new stock level.
+    stock: Option<i64>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/variants/{id}/stock", tag = "catalog", request_body = StockRequest,
+    responses((status = 200, body = Stock), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, description = "stock_below_reserved", body = Problem), (status = 422, body = Problem)))]
+async fn adjust_stock(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(req): Json<StockRequest>,
+) -> Result<Json<Stock>> {
+    let change = match (req.delta, req.stock) {
+        (Some(d), None) if d != 0 && d.abs() <= 1_000_000_000 => StockChange::Delta(d),
+        (None, Some(n)) if (0..=1_000_000_000).contains(&n) => StockChange::Set(n),
+        _ => {
+            return Err(Error::Validation(vec![FieldError::new(
+                "delta",
+                "send either a non-zero delta or a stock from 0 to 1000000000",
+            )]));
+        }
+    };
+    let seller = inventory::seller_of_variant(&s.pool, id).await?;
+    if seller != user.id() && !user.0.has(kazna_kernel::Role::Admin) {
+        return Err(Problem::forbidden().into());
+    }
+    let stock = inventory::adjust(&s.pool, id, change).await?;
+    let products = cache::products_of(&s.pool, &[id]).await?;
+    cache::forget(&s, &products).await?;
+    Ok(Json(stock))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,0 +1,229 @@
+//! Products: who may change them, and reads that follow every change.
+
+use kazna_kernel::Role;
+use kazna_testkit::eventually;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn sellers_change_only_their_own_products_and_reads_follow_every_change() {
+    let app = TestApp::spawn().await;
+    let alice = app
+        .account_with_role("alice@example.com", Role::Seller)
+        .await;
+    let bob = app.account_with_role("bob@example.com", Role::Seller).await;
+    let moderator = app
+        .account_with_role("mod@example.com", Role::Moderator)
+        .await;
+    let buyer = app.login_new_buyer().await;
+    let created = app
+        .call(Method::POST, "/api/v1/products", Some(&alice), Some(json!({
+            "name": "Teapot", "variants": [{"sku": "TEA-1", "price": {"amount": 2500, "currency": "EUR"}, "stock": 5}]})))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let variant = created.body["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/products/{id}");
+    let stock_path = format!("/api/v1/variants/{variant}/stock");
+    // A first read fills the cache.
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.body["name"],
+        "Teapot"
+    );
+
+    for (who, token, expected) in [
+        ("bob", &bob, StatusCode::FORBIDDEN),
+        ("a buyer", &buyer, StatusCode::FORBIDDEN),
+    ] {
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(token),
+                Some(json!({"name": "Mine now"})),
+            )
+            .await;
+        assert_eq!(a.status, expected, "{who} renames");
+        let a = app
+            .call(
+                Method::PATCH,
+                &stock_path,
+                Some(token),
+                Some(json!({"stock": 0})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{who} sets stock");
+        let a = app.call(Method::DELETE, &path, Some(token), None).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{who} deletes");
+    }
+    let renamed = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"name": "Blue teapot"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.body["name"],
+        "Blue teapot",
+        "no stale read"
+    );
+    let found = eventually(15, || async {
+        let s = app
+            .call(Method::GET, "/api/v1/search?q=blue", None, None)
+            .await;
+        (s.body["total"] == 1).then_some(())
+    })
+    .await;
+    assert!(found.is_some(), "search hears of the change");
+    let invalid = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"name": "", "images": ["ftp://x"]})),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = invalid.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["name", "images[0]"]);
+
+    // Stock: set, adjust, never below what is reserved (here: below zero).
+    let below = app
+        .call(
+            Method::PATCH,
+            &stock_path,
+            Some(&alice),
+            Some(json!({"delta": -6})),
+        )
+        .await;
+    assert_eq!(below.status, StatusCode::CONFLICT);
+    assert_eq!(below.body["code"], "stock_below_reserved");
+    let set = app
+        .call(
+            Method::PATCH,
+            &stock_path,
+            Some(&alice),
+            Some(json!({"stock": 2})),
+        )
+        .await;
+    assert_eq!(
+        (set.body["stock"].as_i64(), set.body["available"].as_i64()),
+        (Some(2), Some(2))
+    );
+    let added = app
+        .call(
+            Method::PATCH,
+            &stock_path,
+            Some(&alice),
+            Some(json!({"delta": 3})),
+        )
+        .await;
+    assert_eq!(added.body["stock"], 5);
+    for bad in [
+        json!({}),
+        json!({"delta": 0}),
+        json!({"stock": -1}),
+        json!({"delta": 1, "stock": 1}),
+    ] {
+        let a = app
+            .call(Method::PATCH, &stock_path, Some(&alice), Some(bad.clone()))
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.body["variants"][0]["available"],
+        5,
+        "no stale stock"
+    );
+
+    // Moderators hide and restore; a hidden product is not shown.
+    assert_eq!(
+        app.call(Method::POST, &format!("{path}/hide"), Some(&alice), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.call(
+            Method::POST,
+            &format!("{path}/hide"),
+            Some(&moderator),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let listed = app.call(Method::GET, "/api/v1/products", None, None).await;
+    assert!(
+        !listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == id.as_str())
+    );
+    assert_eq!(
+        app.call(
+            Method::POST,
+            &format!("{path}/restore"),
+            Some(&moderator),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.status,
+        StatusCode::OK
+    );
+
+    // The owner deletes (softly: orders keep their references); then it is gone.
+    assert_eq!(
+        app.call(Method::DELETE, &path, Some(&alice), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"name": "Back"}))
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let gone = eventually(15, || async {
+        let s = app
+            .call(Method::GET, "/api/v1/search?q=teapot", None, None)
+            .await;
+        (s.body["total"] == 0).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "search drops a deleted product");
+    app.stop().await;
+}
