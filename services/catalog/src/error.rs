@@ -14,6 +14,10 @@ pub enum Error {
     InsufficientStock(Uuid),
     #[error("reservation not held")]
     ReservationNotHeld,
+    #[error("a category cannot go under itself or its descendants")]
+    CategoryCycle,
+    #[error("the category has children or products")]
+    CategoryInUse,
     #[error("stock would fall below what is reserved")]
     StockBelowReserved,
     #[error("redis: {0}")]
@@ -42,6 +46,14 @@ impl IntoResponse for Error {
             Error::ReservationNotHeld => Problem::conflict(
                 "reservation_not_held",
                 "The reservation is not held (released or expired)",
+            ),
+            Error::CategoryCycle => Problem::conflict(
+                "category_cycle",
+                "A category cannot be placed under itself or one of its descendants",
+            ),
+            Error::CategoryInUse => Problem::conflict(
+                "category_in_use",
+                "The category has subcategories or products; pass reassign_to to move them",
             ),
             Error::StockBelowReserved => Problem::conflict(
                 "stock_below_reserved",

@@ -335,7 +335,7 @@ pub async fn set_status(
 }
 
 /// Publishes the product's new state: updated, or deleted.
-async fn announce(conn: &mut PgConnection, id: Uuid) -> Result<Product> {
+pub(crate) async fn announce(conn: &mut PgConnection, id: Uuid) -> Result<Product> {
     let product = load(conn, id).await?.ok_or(Error::NotFound("Product"))?;
     if product.status == "deleted" {
         let event = kazna_contracts::catalog::ProductDeleted {

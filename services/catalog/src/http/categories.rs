@@ -1,18 +1,25 @@
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::Response,
+};
 use kazna_kernel::{Admin, Json, Problem, Require};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    categories::{self, Category},
+    AppState, cache,
+    categories::{self, Category, Node},
     error::Result,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_categories, create_category))
+    OpenApiRouter::new()
+        .routes(routes!(list_categories, create_category))
+        .routes(routes!(category_tree))
+        .routes(routes!(update_category, delete_category))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -27,8 +34,15 @@ async fn list_categories(State(s): State<AppState>) -> Result<Json<Vec<Category>
     Ok(Json(categories::list(&s.pool).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/categories/tree", tag = "catalog",
+    responses((status = 200, body = Vec<Node>)))]
+async fn category_tree(State(s): State<AppState>) -> Result<Json<Vec<Node>>> {
+    Ok(Json(categories::tree(&s.pool).await?))
+}
+
 #[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = CategoryIn,
-    responses((status = 201, body = Category), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Category), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_category(
     State(s): State<AppState>,
     _: Require<Admin>,
@@ -36,4 +50,56 @@ async fn create_category(
 ) -> Result<(StatusCode, Json<Category>)> {
     let created = categories::create(&s.pool, &body.name, body.parent_id).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryPatch {
+    name: Option<String>,
+    /// The new parent; `null` makes it a root.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<Uuid>)]
+    parent_id: Option<Option<Uuid>>,
+}
+
+/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
+fn some_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<Uuid>>, D::Error> {
+    Option::<Uuid>::deserialize(d).map(Some)
+}
+
+#[utoipa::path(patch, path = "/api/v1/categories/{id}", tag = "catalog", request_body = CategoryPatch,
+    responses((status = 200, body = Category), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, description = "category_cycle", body = Problem), (status = 422, body = Problem)))]
+async fn update_category(
+    State(s): State<AppState>,
+    _: Require<Admin>,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<CategoryPatch>,
+) -> Result<Json<Category>> {
+    Ok(Json(
+        categories::update(&s.pool, id, patch.name.as_deref(), patch.parent_id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+struct DeleteQuery {
+    /// Where the category's children and products go instead.
+    reassign_to: Option<Uuid>,
+}
+
+#[utoipa::path(delete, path = "/api/v1/categories/{id}", tag = "catalog", params(DeleteQuery),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, description = "category_in_use or category_cycle", body = Problem)))]
+async fn delete_category(
+    State(s): State<AppState>,
+    _: Require<Admin>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<DeleteQuery>,
+) -> Result<Response> {
+    let moved = categories::delete(&s.pool, id, q.reassign_to).await?;
+    cache::forget(&s, &moved).await?;
+    Ok(kazna_kernel::server::no_content())
 }
