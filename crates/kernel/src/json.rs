@@ -5,7 +5,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::problem::Problem;
 
@@ -54,4 +54,15 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
     }
+}
+
+/// For `#[serde(default, deserialize_with = "kazna_kernel::json::some_or_null")]` on an
+/// `Option<Option<T>>` field of a partial update: tells a missing field (`None`, leave it)
+/// from an explicit `null` (`Some(None)`, clear it).
+pub fn some_or_null<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }

@@ -57,16 +57,9 @@ async fn create_category(
 pub struct CategoryPatch {
     name: Option<String>,
     /// The new parent; `null` makes it a root.
-    #[serde(default, deserialize_with = "some_or_null")]
+    #[serde(default, deserialize_with = "kazna_kernel::json::some_or_null")]
     #[schema(value_type = Option<Uuid>)]
     parent_id: Option<Option<Uuid>>,
-}
-
-/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
-fn some_or_null<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<Uuid>>, D::Error> {
-    Option::<Uuid>::deserialize(d).map(Some)
 }
 
 #[utoipa::path(patch, path = "/api/v1/categories/{id}", tag = "catalog", request_body = CategoryPatch,

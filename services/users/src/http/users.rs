@@ -40,20 +40,9 @@ async fn me(State(s): State<AppState>, user: AuthUser) -> Result<Json<Profile>> 
 pub struct ProfilePatch {
     name: Option<String>,
     /// E.164, e.g. `+4915112345678`; `null` removes it.
-    #[serde(default, with = "double_option")]
+    #[serde(default, deserialize_with = "kazna_kernel::json::some_or_null")]
     #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
-}
-
-/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Option::<String>::deserialize(d).map(Some)
-    }
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", request_body = ProfilePatch,
