@@ -106,13 +106,20 @@ async fn place_order(
         payment_method: req.payment_method.trim().to_owned(),
         shipping_address: req.shipping_address,
     };
-    match orders::place(&s.ctx, &s.pool, place, &key).await {
-        Ok(order) => Ok((StatusCode::CREATED, Json(order)).into_response()),
-        Err(e) => {
-            idempotency::release(&s.pool, user.id(), &key).await;
-            Err(e)
+    // Placing spans several services: it runs to its end in a task of its own, even when the
+    // client hangs up half-way (which would otherwise drop this handler mid-flight and leave
+    // its idempotency key claimed with no answer).
+    let user_id = user.id();
+    let request_id = kazna_kernel::request_id::current().unwrap_or_default();
+    let placing = tokio::spawn(kazna_kernel::request_id::scope(request_id, async move {
+        let placed = orders::place(&s.ctx, &s.pool, place, &key).await;
+        if placed.is_err() {
+            idempotency::release(&s.pool, user_id, &key).await;
         }
-    }
+        placed
+    }));
+    let order = placing.await.map_err(|_| Problem::internal())??;
+    Ok((StatusCode::CREATED, Json(order)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",

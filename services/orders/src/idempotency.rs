@@ -28,9 +28,14 @@ pub enum Claim {
 }
 
 pub async fn claim(pool: &PgPool, user: Uuid, key: &str, hash: &[u8]) -> Result<Claim> {
+    // A key claimed long ago that never got an answer belongs to a request that died (a
+    // crashed instance): it may be taken over.
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (user_id, key) DO UPDATE SET created_at = now(), updated_at = now()
+         WHERE idempotency_keys.response_status IS NULL
+           AND idempotency_keys.request_hash = EXCLUDED.request_hash
+           AND idempotency_keys.updated_at < now() - interval '60 seconds'",
     )
     .bind(user)
     .bind(key)
