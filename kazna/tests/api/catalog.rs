@@ -18,12 +18,17 @@ async fn sellers_change_only_their_own_products_and_reads_follow_every_change() 
         .account_with_role("mod@example.com", Role::Moderator)
         .await;
     let buyer = app.login_new_buyer().await;
+    // A first list read fills the cache; the product created next must still show.
+    let before = app.call(Method::GET, "/api/v1/products", None, None).await;
+    assert_eq!(before.body["items"], json!([]));
     let created = app
         .call(Method::POST, "/api/v1/products", Some(&alice), Some(json!({
             "name": "Teapot", "variants": [{"sku": "TEA-1", "price": {"amount": 2500, "currency": "EUR"}, "stock": 5}]})))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().unwrap().to_owned();
+    let listed = app.call(Method::GET, "/api/v1/products", None, None).await;
+    assert_eq!(listed.body["items"][0]["id"], id.as_str(), "no stale list");
     let variant = created.body["variants"][0]["id"]
         .as_str()
         .unwrap()

@@ -1,5 +1,8 @@
-//! Product pages read through Redis (`product:{id}`, the JSON clients see), dropped on every
-//! change to the product or its stock, so a read after a write is never stale.
+//! Product pages and list pages read through Redis, as the JSON clients see.
+//!
+//! Keys carry versions instead of being deleted: a change bumps the product's version and the
+//! catalog's, so every later read looks under a new key. A reader that raced the change can
+//! only have filled a key nobody reads any more, so a read after a write is never stale.
 
 use redis::AsyncCommands;
 use sqlx::PgPool;
@@ -7,34 +10,61 @@ use uuid::Uuid;
 
 use crate::AppState;
 
-/// Short, so that a read racing a write can keep an old page only briefly.
-const TTL_SECS: u64 = 30;
+const TTL_SECS: u64 = 300;
 
-fn key(s: &AppState, id: Uuid) -> String {
-    s.ctx.settings.redis_key(&format!("product:{id}"))
+fn product_version_key(s: &AppState, id: Uuid) -> String {
+    s.ctx.settings.redis_key(&format!("product:{id}:version"))
 }
 
-pub async fn get(s: &AppState, id: Uuid) -> Option<String> {
-    let mut conn = s.redis.clone();
-    conn.get(key(s, id)).await.ok().flatten()
+fn catalog_version_key(s: &AppState) -> String {
+    s.ctx.settings.redis_key("catalog:version")
 }
 
-pub async fn put(s: &AppState, id: Uuid, json: &str) {
+/// The key a product's page is under now.
+pub async fn product_key(s: &AppState, id: Uuid) -> Option<String> {
     let mut conn = s.redis.clone();
-    let stored: Result<(), _> = conn.set_ex(key(s, id), json, TTL_SECS).await;
+    let v: Option<u64> = conn.get(product_version_key(s, id)).await.ok()?;
+    Some(
+        s.ctx
+            .settings
+            .redis_key(&format!("product:{id}:page:{}", v.unwrap_or(0))),
+    )
+}
+
+/// The key a list page is under now; `query` names the filters, cursor and limit.
+pub async fn list_key(s: &AppState, query: &str) -> Option<String> {
+    let mut conn = s.redis.clone();
+    let v: Option<u64> = conn.get(catalog_version_key(s)).await.ok()?;
+    Some(
+        s.ctx
+            .settings
+            .redis_key(&format!("products:list:{}:{query}", v.unwrap_or(0))),
+    )
+}
+
+pub async fn get(s: &AppState, key: &str) -> Option<String> {
+    let mut conn = s.redis.clone();
+    conn.get(key).await.ok().flatten()
+}
+
+pub async fn put(s: &AppState, key: &str, json: &str) {
+    let mut conn = s.redis.clone();
+    let stored: Result<(), _> = conn.set_ex(key, json, TTL_SECS).await;
     if let Err(e) = stored {
-        tracing::warn!(error = %e, "could not cache a product");
+        tracing::warn!(error = %e, "could not cache a catalog page");
     }
 }
 
-/// Drops cached products. Reported to the caller: a failure would let stale data be served.
-pub async fn forget(s: &AppState, ids: &[Uuid]) -> Result<(), redis::RedisError> {
-    if ids.is_empty() {
-        return Ok(());
+/// These products changed (or a product appeared): later reads of them and of every list
+/// look under new keys. Reported to the caller: a failure would let stale pages be served.
+pub async fn changed(s: &AppState, ids: &[Uuid]) -> Result<(), redis::RedisError> {
+    let mut pipe = redis::pipe();
+    for id in ids {
+        pipe.incr(product_version_key(s, *id), 1).ignore();
     }
-    let keys: Vec<String> = ids.iter().map(|id| key(s, *id)).collect();
+    pipe.incr(catalog_version_key(s), 1).ignore();
     let mut conn = s.redis.clone();
-    conn.del(keys).await
+    pipe.query_async(&mut conn).await
 }
 
 /// The products that own these variants.

@@ -72,9 +72,10 @@ async fn update_category(
     Path(id): Path<Uuid>,
     Json(patch): Json<CategoryPatch>,
 ) -> Result<Json<Category>> {
-    Ok(Json(
-        categories::update(&s.pool, id, patch.name.as_deref(), patch.parent_id).await?,
-    ))
+    let updated = categories::update(&s.pool, id, patch.name.as_deref(), patch.parent_id).await?;
+    // Listings by category include descendants: a move changes them.
+    cache::changed(&s, &[]).await?;
+    Ok(Json(updated))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -93,6 +94,6 @@ async fn delete_category(
     Query(q): Query<DeleteQuery>,
 ) -> Result<Response> {
     let moved = categories::delete(&s.pool, id, q.reassign_to).await?;
-    cache::forget(&s, &moved).await?;
+    cache::changed(&s, &moved).await?;
     Ok(kazna_kernel::server::no_content())
 }

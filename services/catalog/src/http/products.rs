@@ -39,6 +39,7 @@ async fn create_product(
     Json(body): Json<ProductIn>,
 ) -> Result<(StatusCode, Json<Product>)> {
     let product = products::create(&s.pool, user.id(), body.parse()?).await?;
+    cache::changed(&s, &[product.id]).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -49,14 +50,19 @@ fn json_response(body: String) -> Response {
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
     responses((status = 200, body = Product), (status = 400, body = Problem), (status = 404, body = Problem)))]
 async fn get_product(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Response> {
-    if let Some(cached) = cache::get(&s, id).await {
+    let key = cache::product_key(&s, id).await;
+    if let Some(key) = &key
+        && let Some(cached) = cache::get(&s, key).await
+    {
         return Ok(json_response(cached));
     }
     let mut conn = s.pool.acquire().await?;
     match products::load(&mut conn, id).await? {
         Some(p) if p.status == "active" => {
             let body = serde_json::to_string(&p).map_err(|_| Problem::internal())?;
-            cache::put(&s, id, &body).await;
+            if let Some(key) = &key {
+                cache::put(&s, key, &body).await;
+            }
             Ok(json_response(body))
         }
         _ => Err(Error::NotFound("Product")),
@@ -74,7 +80,7 @@ async fn update_product(
     Json(patch): Json<ProductPatch>,
 ) -> Result<Json<Product>> {
     let p = products::update(&s.pool, id, &user, patch.validate()?).await?;
-    cache::forget(&s, &[id]).await?;
+    cache::changed(&s, &[id]).await?;
     Ok(Json(p))
 }
 
@@ -86,7 +92,7 @@ async fn delete_product(
     Path(id): Path<Uuid>,
 ) -> Result<Response> {
     products::set_status(&s.pool, id, "deleted", Some(&user)).await?;
-    cache::forget(&s, &[id]).await?;
+    cache::changed(&s, &[id]).await?;
     Ok(kazna_kernel::server::no_content())
 }
 
@@ -98,7 +104,7 @@ async fn hide_product(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
     let p = products::set_status(&s.pool, id, "hidden", None).await?;
-    cache::forget(&s, &[id]).await?;
+    cache::changed(&s, &[id]).await?;
     Ok(Json(p))
 }
 
@@ -110,7 +116,7 @@ async fn restore_product(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
     let p = products::set_status(&s.pool, id, "active", None).await?;
-    cache::forget(&s, &[id]).await?;
+    cache::changed(&s, &[id]).await?;
     Ok(Json(p))
 }
 
@@ -149,7 +155,7 @@ async fn adjust_stock(
     }
     let stock = inventory::adjust(&s.pool, id, change).await?;
     let products = cache::products_of(&s.pool, &[id]).await?;
-    cache::forget(&s, &products).await?;
+    cache::changed(&s, &products).await?;
     Ok(Json(stock))
 }
 
@@ -166,10 +172,7 @@ struct ListQuery {
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
     responses((status = 200, body = Page<Product>), (status = 422, body = Problem)))]
-async fn list_products(
-    State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Page<Product>>> {
+async fn list_products(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response> {
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -181,6 +184,21 @@ async fn list_products(
         cursor: page.cursor_id()?,
         limit,
     };
+    let name = format!(
+        "{:?}:{:?}:{:?}:{limit}",
+        filter.category, filter.seller, filter.cursor
+    );
+    let key = cache::list_key(&s, &name).await;
+    if let Some(key) = &key
+        && let Some(cached) = cache::get(&s, key).await
+    {
+        return Ok(json_response(cached));
+    }
     let rows = products::list(&s.pool, filter).await?;
-    Ok(Json(Page::from_rows(rows, limit, |p| p.id)))
+    let page = Page::from_rows(rows, limit, |p| p.id);
+    let body = serde_json::to_string(&page).map_err(|_| Problem::internal())?;
+    if let Some(key) = &key {
+        cache::put(&s, key, &body).await;
+    }
+    Ok(json_response(body))
 }
