@@ -20,31 +20,41 @@ fn catalog_version_key(s: &AppState) -> String {
     s.ctx.settings.redis_key("catalog:version")
 }
 
-/// The key a product's page is under now.
-pub async fn product_key(s: &AppState, id: Uuid) -> Option<String> {
+/// Looks a page up in one round trip: reads the version, then the page under it.
+/// Returns the key the page belongs under now, and the page if it is there.
+async fn lookup(
+    s: &AppState,
+    version_key: String,
+    page_prefix: String,
+) -> Option<(String, Option<String>)> {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            "local v = redis.call('GET', KEYS[1]) or '0'
+             local key = ARGV[1] .. v
+             return {key, redis.call('GET', key)}",
+        )
+    });
     let mut conn = s.redis.clone();
-    let v: Option<u64> = conn.get(product_version_key(s, id)).await.ok()?;
-    Some(
-        s.ctx
-            .settings
-            .redis_key(&format!("product:{id}:page:{}", v.unwrap_or(0))),
-    )
+    let (key, page): (String, Option<String>) = script
+        .key(version_key)
+        .arg(page_prefix)
+        .invoke_async(&mut conn)
+        .await
+        .ok()?;
+    Some((key, page))
 }
 
-/// The key a list page is under now; `query` names the filters, cursor and limit.
-pub async fn list_key(s: &AppState, query: &str) -> Option<String> {
-    let mut conn = s.redis.clone();
-    let v: Option<u64> = conn.get(catalog_version_key(s)).await.ok()?;
-    Some(
-        s.ctx
-            .settings
-            .redis_key(&format!("products:list:{}:{query}", v.unwrap_or(0))),
-    )
+/// A product's page: the key it belongs under now, and the page if cached.
+pub async fn product_page(s: &AppState, id: Uuid) -> Option<(String, Option<String>)> {
+    let prefix = s.ctx.settings.redis_key(&format!("product:{id}:page:"));
+    lookup(s, product_version_key(s, id), prefix).await
 }
 
-pub async fn get(s: &AppState, key: &str) -> Option<String> {
-    let mut conn = s.redis.clone();
-    conn.get(key).await.ok().flatten()
+/// A list page (`query` names the filters, cursor and limit): its key now, and the page.
+pub async fn list_page(s: &AppState, query: &str) -> Option<(String, Option<String>)> {
+    let prefix = s.ctx.settings.redis_key(&format!("products:list:{query}:"));
+    lookup(s, catalog_version_key(s), prefix).await
 }
 
 pub async fn put(s: &AppState, key: &str, json: &str) {

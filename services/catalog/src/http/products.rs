@@ -50,11 +50,9 @@ fn json_response(body: String) -> Response {
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
     responses((status = 200, body = Product), (status = 400, body = Problem), (status = 404, body = Problem)))]
 async fn get_product(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Response> {
-    let key = cache::product_key(&s, id).await;
-    if let Some(key) = &key
-        && let Some(cached) = cache::get(&s, key).await
-    {
-        return Ok(json_response(cached));
+    let (key, cached) = cache::product_page(&s, id).await.unzip();
+    if let Some(page) = cached.flatten() {
+        return Ok(json_response(page));
     }
     let mut conn = s.pool.acquire().await?;
     match products::load(&mut conn, id).await? {
@@ -188,11 +186,9 @@ async fn list_products(State(s): State<AppState>, Query(q): Query<ListQuery>) ->
         "{:?}:{:?}:{:?}:{limit}",
         filter.category, filter.seller, filter.cursor
     );
-    let key = cache::list_key(&s, &name).await;
-    if let Some(key) = &key
-        && let Some(cached) = cache::get(&s, key).await
-    {
-        return Ok(json_response(cached));
+    let (key, cached) = cache::list_page(&s, &name).await.unzip();
+    if let Some(page) = cached.flatten() {
+        return Ok(json_response(page));
     }
     let rows = products::list(&s.pool, filter).await?;
     let page = Page::from_rows(rows, limit, |p| p.id);
