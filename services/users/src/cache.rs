@@ -1,35 +1,53 @@
-//! Profiles read through Redis (`user:{id}:profile`), dropped on every change so a read
-//! after a write never sees the old profile.
+//! Profiles read through Redis under versioned keys (`user:{id}:profile:{version}`, kept for
+//! `users.profile_cache_secs`). A change bumps the version, so later reads look under a new key;
+//! a reader that raced the change can only fill a key nobody reads again.
 
 use redis::AsyncCommands;
 use uuid::Uuid;
 
 use crate::{AppState, accounts::Profile};
 
-fn key(s: &AppState, id: Uuid) -> String {
-    s.ctx.settings.redis_key(&format!("user:{id}:profile"))
+fn version_key(s: &AppState, id: Uuid) -> String {
+    s.ctx
+        .settings
+        .redis_key(&format!("user:{id}:profile:version"))
 }
 
-pub async fn get(s: &AppState, id: Uuid) -> Option<Profile> {
+/// The key the profile belongs under now, and the cached profile if it is there; one round trip.
+pub async fn get(s: &AppState, id: Uuid) -> Option<(String, Option<Profile>)> {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            "local key = ARGV[1] .. (redis.call('GET', KEYS[1]) or '0')
+             return {key, redis.call('GET', key)}",
+        )
+    });
+    let prefix = s.ctx.settings.redis_key(&format!("user:{id}:profile:"));
     let mut conn = s.redis.clone();
-    let raw: Option<String> = conn.get(key(s, id)).await.ok()?;
-    raw.and_then(|r| serde_json::from_str(&r).ok())
+    let (key, raw): (String, Option<String>) = script
+        .key(version_key(s, id))
+        .arg(prefix)
+        .invoke_async(&mut conn)
+        .await
+        .ok()?;
+    Some((key, raw.and_then(|r| serde_json::from_str(&r).ok())))
 }
 
-pub async fn put(s: &AppState, p: &Profile) {
+pub async fn put(s: &AppState, key: &str, p: &Profile) {
     let mut conn = s.redis.clone();
     if let Ok(json) = serde_json::to_string(p) {
         let ttl = s.ctx.settings.users.profile_cache_secs;
-        let stored: Result<(), _> = conn.set_ex(key(s, p.id), json, ttl).await;
+        let stored: Result<(), _> = conn.set_ex(key, json, ttl).await;
         if let Err(e) = stored {
             tracing::warn!(error = %e, "could not cache a profile");
         }
     }
 }
 
-/// Drops the cached profile. A failure here would let a stale profile be served, so it is
-/// reported to the caller rather than ignored.
+/// The profile changed: later reads look under a new key. A failure here would let a stale
+/// profile be served, so it is reported to the caller rather than ignored.
 pub async fn forget(s: &AppState, id: Uuid) -> Result<(), redis::RedisError> {
     let mut conn = s.redis.clone();
-    conn.del(key(s, id)).await
+    let _: u64 = conn.incr(version_key(s, id), 1).await?;
+    Ok(())
 }

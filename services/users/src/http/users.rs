@@ -28,11 +28,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
     responses((status = 200, body = Profile), (status = 401, body = Problem)))]
 async fn me(State(s): State<AppState>, user: AuthUser) -> Result<Json<Profile>> {
-    if let Some(p) = cache::get(&s, user.id()).await {
+    let (key, cached) = cache::get(&s, user.id()).await.unzip();
+    if let Some(p) = cached.flatten() {
         return Ok(Json(p));
     }
     let p = accounts::profile(&s.pool, user.id()).await?;
-    cache::put(&s, &p).await;
+    if let Some(key) = &key {
+        cache::put(&s, key, &p).await;
+    }
     Ok(Json(p))
 }
 
@@ -75,8 +78,6 @@ async fn update_me(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    // Drop the cached copy before and after the write: no reader can keep the old one.
-    cache::forget(&s, user.id()).await?;
     let p = accounts::update_profile(&s.pool, user.id(), name, phone).await?;
     cache::forget(&s, user.id()).await?;
     Ok(Json(p))
@@ -128,7 +129,6 @@ async fn set_roles(
             "at least one role",
         )]));
     }
-    cache::forget(&s, id).await?;
     let p = accounts::set_roles(&s.pool, admin.id(), id, &req.roles).await?;
     cache::forget(&s, id).await?;
     Ok(Json(p))
