@@ -308,3 +308,91 @@ async fn account_emails_are_sent_for_sign_up_and_password_reset() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn one_idempotency_key_places_one_order_even_when_sent_at_once() {
+    let app = TestApp::spawn().await;
+    let seller = app
+        .account_with_role("seller@example.com", Role::Seller)
+        .await;
+    let product = app
+        .call(Method::POST, "/api/v1/products", Some(&seller), Some(json!({
+            "name": "Cup", "variants": [{"sku": "CUP-1", "price": {"amount": 700, "currency": "EUR"}, "stock": 9}]})))
+        .await;
+    let variant = product.body["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let buyer = app.login_new_buyer().await;
+    let added = app
+        .call(
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&buyer),
+            Some(json!({"variant_id": variant, "quantity": 1})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK);
+    let body = json!({"payment_method": "pm_card_visa",
+        "shipping_address": {"name": "A", "line1": "1 St", "city": "B", "postal_code": "1", "country": "DE"}});
+    let key = [("Idempotency-Key", "same-key")];
+    let attempts = (0..6).map(|_| {
+        app.call_with(
+            Method::POST,
+            "/api/v1/orders",
+            Some(&buyer),
+            Some(body.clone()),
+            &key,
+        )
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut ids = std::collections::HashSet::new();
+    for a in &answers {
+        match a.status {
+            StatusCode::CREATED => {
+                ids.insert(a.body["id"].as_str().unwrap().to_owned());
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(a.body["code"], "idempotency_in_progress", "{}", a.body)
+            }
+            other => panic!("unexpected {other}: {}", a.body),
+        }
+    }
+    assert_eq!(ids.len(), 1, "every success names the same order");
+    let orders = app
+        .call(Method::GET, "/api/v1/orders", Some(&buyer), None)
+        .await;
+    assert_eq!(
+        orders.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "one order placed"
+    );
+    let stock = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/products/{}", product.body["id"].as_str().unwrap()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        stock.body["variants"][0]["reserved"].as_i64().unwrap()
+            + (9 - stock.body["variants"][0]["stock"].as_i64().unwrap()),
+        1,
+        "one unit taken"
+    );
+
+    let other_body = json!({"payment_method": "pm_card_mastercard", "shipping_address": body["shipping_address"]});
+    let reused = app
+        .call_with(
+            Method::POST,
+            "/api/v1/orders",
+            Some(&buyer),
+            Some(other_body),
+            &key,
+        )
+        .await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused.body["code"], "idempotency_key_reused");
+    app.stop().await;
+}

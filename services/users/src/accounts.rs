@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{
     domain::{Email, NewAccount},
     error::{Error, Result},
-    keys::SigningKey,
+    keys::Keys,
     password,
 };
 
@@ -155,14 +155,16 @@ pub async fn profile(pool: &PgPool, id: Uuid) -> Result<Profile> {
     .ok_or(Error::NotFound)
 }
 
-/// Issues an access token and a new refresh token (in `family`, or a new family).
+/// Issues an access token, signed with the key that signs now, and a new refresh token (in
+/// `family`, or a new family).
 pub async fn issue_tokens(
     pool: &PgPool,
-    key: &SigningKey,
+    keys: &Keys,
     settings: &kazna_kernel::config::AuthSettings,
     user: &Profile,
     family: Option<Uuid>,
 ) -> Result<TokenPair> {
+    let key = keys.current().await?;
     let now = Utc::now().timestamp().max(0) as u64;
     let claims = Claims {
         iss: settings.issuer.clone(),

@@ -128,8 +128,7 @@ async fn login(
         }
         other => other?,
     };
-    let key = s.keys.current().await?;
-    let pair = accounts::issue_tokens(&s.pool, &key, &s.ctx.settings.auth, &user, None).await?;
+    let pair = accounts::issue_tokens(&s.pool, &s.keys, &s.ctx.settings.auth, &user, None).await?;
     Ok(Json(pair))
 }
 
@@ -148,9 +147,8 @@ async fn refresh(
     Json(req): Json<RefreshRequest>,
 ) -> Result<Json<TokenPair>> {
     let (user, family) = accounts::spend_refresh(&s.pool, &req.refresh_token).await?;
-    let key = s.keys.current().await?;
     let pair =
-        accounts::issue_tokens(&s.pool, &key, &s.ctx.settings.auth, &user, Some(family)).await?;
+        accounts::issue_tokens(&s.pool, &s.keys, &s.ctx.settings.auth, &user, Some(family)).await?;
     Ok(Json(pair))
 }
 
