@@ -8,8 +8,6 @@ pub mod payments;
 pub mod sandbox;
 pub mod signature;
 
-use std::time::Duration;
-
 use kazna_events::{Broker, Consumer, Relay};
 use kazna_kernel::{Context, health::Check, server::App};
 use sqlx::PgPool;
@@ -52,12 +50,7 @@ pub async fn build(
             cfg.provider
         )));
     }
-    let gateway = sandbox::Sandbox::new(
-        pool.clone(),
-        cfg.sandbox_webhook_url.clone(),
-        cfg.webhook_secret.expose().to_owned(),
-        Duration::from_millis(cfg.sandbox_delay_ms),
-    );
+    let gateway = sandbox::Sandbox::new(pool.clone(), cfg, shutdown.clone());
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(
         broker.clone(),

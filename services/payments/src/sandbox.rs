@@ -21,6 +21,9 @@ pub struct Sandbox {
     webhook_url: String,
     secret: String,
     delay: Duration,
+    /// Deliveries still pending stop when the service shuts down (as a provider would
+    /// resend later, a restart's relays and retries pick up from the database).
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub struct Charge<'a> {
@@ -48,13 +51,26 @@ fn outcome(payment_method: &str) -> Option<Result<(), &'static str>> {
 }
 
 impl Sandbox {
-    pub fn new(pool: PgPool, webhook_url: String, secret: String, delay: Duration) -> Self {
+    pub fn new(
+        pool: PgPool,
+        settings: &kazna_kernel::config::PaymentsSettings,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Self {
         Self {
             pool,
             http: reqwest::Client::new(),
-            webhook_url,
-            secret,
-            delay,
+            webhook_url: settings.sandbox_webhook_url.clone(),
+            secret: settings.webhook_secret.expose().to_owned(),
+            delay: Duration::from_millis(settings.sandbox_delay_ms),
+            shutdown,
+        }
+    }
+
+    /// Waits `d`, or returns false when the service is shutting down.
+    async fn pause(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
         }
     }
 
@@ -109,7 +125,9 @@ impl Sandbox {
 
     /// Posts the webhook, retrying with growing pauses until it is acknowledged.
     async fn deliver(self, event: serde_json::Value) {
-        tokio::time::sleep(self.delay).await;
+        if !self.pause(self.delay).await {
+            return;
+        }
         let body = event.to_string();
         // Like a provider, it keeps trying for a while (here about five minutes).
         let mut pause = Duration::from_millis(200);
@@ -129,7 +147,10 @@ impl Sandbox {
                 Ok(r) => tracing::warn!(status = %r.status(), "sandbox webhook refused; retrying"),
                 Err(e) => tracing::warn!(error = %e, "sandbox webhook not delivered; retrying"),
             }
-            tokio::time::sleep(pause).await;
+            if !self.pause(pause).await {
+                tracing::warn!(event = %event["id"], "shutting down with a webhook undelivered");
+                return;
+            }
             pause = (pause * 2).min(Duration::from_secs(30));
         }
         tracing::error!(event = %event["id"], "sandbox gave up delivering a webhook");

@@ -32,13 +32,7 @@ async fn start() -> Running {
         .await;
     let (url, ctx, stop) = (service.url, service.ctx, service.stop);
     let pool = kazna_payments::database(&ctx).await.expect("db");
-    let cfg = &env.settings.payments;
-    let gateway = Sandbox::new(
-        pool.clone(),
-        cfg.sandbox_webhook_url.clone(),
-        cfg.webhook_secret.expose().to_owned(),
-        std::time::Duration::from_millis(cfg.sandbox_delay_ms),
-    );
+    let gateway = Sandbox::new(pool.clone(), &env.settings.payments, stop.clone());
     Running {
         env,
         pool,
