@@ -386,3 +386,285 @@ async fn the_category_tree_refuses_cycles_and_keeps_products_when_a_category_goe
     );
     app.stop().await;
 }
+
+fn skus(product: &serde_json::Value) -> Vec<(String, i64)> {
+    product["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["sku"].as_str().unwrap().to_owned(),
+                v["price"]["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn error_fields(a: &crate::helpers::Answer) -> Vec<String> {
+    a.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_patch_adds_reprices_and_removes_variants_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app
+        .account_with_role("alice@example.com", Role::Seller)
+        .await;
+    let bob = app.account_with_role("bob@example.com", Role::Seller).await;
+    let created = app
+        .call(Method::POST, "/api/v1/products", Some(&alice), Some(json!({
+            "name": "Tee", "variants": [
+                {"sku": "TEE-S", "options": {"size": "S"}, "price": {"amount": 1500, "currency": "EUR"}, "stock": 5},
+                {"sku": "TEE-M", "options": {"size": "M"}, "price": {"amount": 1500, "currency": "EUR"}, "stock": 2}]})))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let path = format!("/api/v1/products/{}", created.body["id"].as_str().unwrap());
+    let small = created.body["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let medium = created.body["variants"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bobs = app
+        .call(Method::POST, "/api/v1/products", Some(&bob), Some(json!({
+            "name": "Mug", "variants": [{"sku": "MUG-1", "price": {"amount": 900, "currency": "EUR"}, "stock": 1}]})))
+        .await;
+    let bobs_variant = bobs.body["variants"][0]["id"].as_str().unwrap().to_owned();
+    // A first read fills the cache.
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.status,
+        StatusCode::OK
+    );
+
+    let changed = app
+        .call(Method::PATCH, &path, Some(&alice), Some(json!({"variants": [
+            {"id": small, "price": {"amount": 1299, "currency": "EUR"}, "options": {"size": "S", "fit": "slim"}},
+            {"id": medium, "remove": true},
+            {"sku": "TEE-L", "options": {"size": "L"}, "price": {"amount": 1700, "currency": "EUR"}, "stock": 3}]})))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let expected = vec![("TEE-S".to_owned(), 1299), ("TEE-L".to_owned(), 1700)];
+    assert_eq!(skus(&changed.body), expected);
+    assert_eq!(changed.body["variants"][0]["options"]["fit"], "slim");
+    assert_eq!(changed.body["variants"][0]["stock"], 5, "stock untouched");
+    assert_eq!(changed.body["variants"][1]["stock"], 3);
+    let read = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(skus(&read.body), expected, "no stale read");
+
+    // A removed variant is no longer sold.
+    let buyer = app.login_new_buyer().await;
+    let add = app
+        .call(
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&buyer),
+            Some(json!({"variant_id": medium, "quantity": 1})),
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::NOT_FOUND, "{}", add.body);
+
+    // Refusals change nothing, and name the field at fault.
+    let not_ours = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"name": "Renamed", "variants": [
+            {"id": bobs_variant, "price": {"amount": 1, "currency": "EUR"}}]})),
+        )
+        .await;
+    assert_eq!(not_ours.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&not_ours), ["variants[0].id"]);
+    let removed_again = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"variants": [{"id": medium, "remove": true}]})),
+        )
+        .await;
+    assert_eq!(error_fields(&removed_again), ["variants[0].id"]);
+    let taken = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"name": "Renamed", "variants": [
+            {"id": small, "sku": "MUG-1"}]})),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_eq!(taken.body["code"], "sku_taken");
+    let last = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"variants": [
+            {"id": small, "remove": true},
+            {"id": changed.body["variants"][1]["id"], "remove": true}]})),
+        )
+        .await;
+    assert_eq!(last.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&last), ["variants"]);
+    let stock = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"variants": [{"id": small, "stock": 50}]})),
+        )
+        .await;
+    assert_eq!(error_fields(&stock), ["variants[0].stock"]);
+    let denied = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&bob),
+            Some(json!({"variants": [{"id": small, "remove": true}]})),
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let after = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(after.body["name"], "Tee");
+    assert_eq!(skus(&after.body), expected);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sellers_and_moderators_see_what_is_off_sale_and_nobody_else_does() {
+    let app = TestApp::spawn().await;
+    let alice = app
+        .account_with_role("alice@example.com", Role::Seller)
+        .await;
+    let bob = app.account_with_role("bob@example.com", Role::Seller).await;
+    let moderator = app
+        .account_with_role("mod@example.com", Role::Moderator)
+        .await;
+    let buyer = app.login_new_buyer().await;
+    let alice_id = app
+        .call(Method::GET, "/api/v1/users/me", Some(&alice), None)
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for sku in ["LAMP-1", "LAMP-2", "LAMP-3"] {
+        let p = app
+            .call(Method::POST, "/api/v1/products", Some(&alice), Some(json!({
+                "name": "Lamp", "variants": [{"sku": sku, "price": {"amount": 4000, "currency": "EUR"}, "stock": 1}]})))
+            .await;
+        ids.push(p.body["id"].as_str().unwrap().to_owned());
+    }
+    let (hidden, deleted) = (&ids[0], &ids[1]);
+    let hide = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/products/{hidden}/hide"),
+            Some(&moderator),
+            None,
+        )
+        .await;
+    assert_eq!(hide.status, StatusCode::OK);
+    let delete = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/products/{deleted}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(delete.status, StatusCode::NO_CONTENT);
+
+    let listed = |query: String, token: Option<String>| {
+        let app = &app;
+        async move {
+            let a = app
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/products?{query}"),
+                    token.as_deref(),
+                    None,
+                )
+                .await;
+            let ids: Vec<String> = a.body["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|p| p["id"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (a.status, ids)
+        }
+    };
+    let seller = format!("seller={alice_id}");
+    assert_eq!(
+        listed(String::new(), None).await,
+        (StatusCode::OK, vec![ids[2].clone()])
+    );
+    assert_eq!(
+        listed(format!("status=hidden&{seller}"), Some(alice.clone())).await,
+        (StatusCode::OK, vec![hidden.clone()])
+    );
+    assert_eq!(
+        listed(format!("status=deleted&{seller}"), Some(alice.clone())).await,
+        (StatusCode::OK, vec![deleted.clone()])
+    );
+    assert_eq!(
+        listed("status=hidden".into(), Some(moderator.clone())).await,
+        (StatusCode::OK, vec![hidden.clone()])
+    );
+    assert_eq!(
+        listed("status=hidden".into(), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        listed("status=hidden".into(), Some(buyer.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        listed(format!("status=hidden&{seller}"), Some(bob.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        listed("status=hidden".into(), Some(alice.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let bad = app
+        .call(Method::GET, "/api/v1/products?status=sold", None, None)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["status"], 400, "a problem document: {}", bad.body);
+
+    // One product read: the seller and moderators see it off sale; others do not.
+    let path = format!("/api/v1/products/{hidden}");
+    for (who, token, expected) in [
+        ("the seller", Some(&alice), StatusCode::OK),
+        ("a moderator", Some(&moderator), StatusCode::OK),
+        ("another seller", Some(&bob), StatusCode::NOT_FOUND),
+        ("a buyer", Some(&buyer), StatusCode::NOT_FOUND),
+        ("anyone", None, StatusCode::NOT_FOUND),
+    ] {
+        let a = app
+            .call(Method::GET, &path, token.map(String::as_str), None)
+            .await;
+        assert_eq!(a.status, expected, "{who}");
+        if expected == StatusCode::OK {
+            assert_eq!(a.body["status"], "hidden", "{who}");
+        }
+    }
+    app.stop().await;
+}

@@ -11,6 +11,7 @@ use crate::error::Error;
 pub const MAX_IMAGES: usize = 10;
 pub const MAX_VARIANTS: usize = 100;
 pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
+pub const MAX_STOCK: i64 = 1_000_000_000;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct MoneyIn {
@@ -62,34 +63,104 @@ pub struct NewVariant {
     pub stock: i64,
 }
 
-fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usize, max: usize) {
-    let n = value.trim().chars().count();
-    if n < min {
-        errors.push(FieldError::new(field, "is required"));
-    } else if n > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-}
+/// The field errors found so far; each check adds to it.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
 
-fn check_images(errors: &mut Vec<FieldError>, images: &[String]) {
-    if images.len() > MAX_IMAGES {
-        errors.push(FieldError::new(
-            "images",
-            format!("at most {MAX_IMAGES} images"),
-        ));
+impl Errors {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
     }
-    for (i, url) in images.iter().enumerate() {
-        let ok = (url.starts_with("https://") || url.starts_with("http://"))
-            && url.len() <= 2048
-            && !url.chars().any(char::is_whitespace);
+
+    fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        let n = value.trim().chars().count();
+        if n < min {
+            self.add(field, "is required");
+        } else if n > max {
+            self.add(field, format!("must be at most {max} characters"));
+        }
+    }
+
+    fn images(&mut self, images: &[String]) {
+        if images.len() > MAX_IMAGES {
+            self.add("images", format!("at most {MAX_IMAGES} images"));
+        }
+        for (i, url) in images.iter().enumerate() {
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && url.len() <= 2048
+                && !url.chars().any(char::is_whitespace);
+            if !ok {
+                self.add(format!("images[{i}]"), "must be an http or https URL");
+            }
+        }
+    }
+
+    /// An object no bigger than `max_bytes`; `null` stands for an empty one.
+    fn object(
+        &mut self,
+        field: &str,
+        value: serde_json::Value,
+        max_bytes: usize,
+    ) -> serde_json::Value {
+        match value {
+            serde_json::Value::Null => serde_json::json!({}),
+            v @ serde_json::Value::Object(_) => {
+                if v.to_string().len() > max_bytes {
+                    self.add(field, format!("must be at most {} KiB", max_bytes / 1024));
+                }
+                v
+            }
+            _ => {
+                self.add(field, "must be an object");
+                serde_json::json!({})
+            }
+        }
+    }
+
+    fn sku(&mut self, field: &str, sku: &str) {
+        let ok = (1..=64).contains(&sku.len())
+            && sku
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if !ok {
-            errors.push(FieldError::new(
-                format!("images[{i}]"),
-                "must be an http or https URL",
-            ));
+            self.add(field, "1 to 64 letters, digits, '-', '_' or '.'");
+        }
+    }
+
+    fn price(&mut self, field: &str, price: MoneyIn) -> Money {
+        if price.amount < 0 {
+            self.add(format!("{field}.amount"), "must not be negative");
+        }
+        let currency = parse_currency(&price.currency);
+        if currency.is_none() {
+            self.add(
+                format!("{field}.currency"),
+                "must be an ISO 4217 code like EUR",
+            );
+        }
+        Money {
+            amount: price.amount,
+            currency: currency.unwrap_or_default(),
+        }
+    }
+
+    fn stock(&mut self, field: &str, stock: i64) {
+        if !(0..=MAX_STOCK).contains(&stock) {
+            self.add(field, format!("must be between 0 and {MAX_STOCK}"));
+        }
+    }
+
+    fn variant_count(&mut self, n: usize) {
+        if n > MAX_VARIANTS {
+            self.add("variants", format!("at most {MAX_VARIANTS} variants"));
+        }
+    }
+
+    fn done<T>(self, value: T) -> Result<T, Error> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(Error::Validation(self.0))
         }
     }
 }
@@ -98,80 +169,39 @@ pub fn parse_currency(raw: &str) -> Option<String> {
     (raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase())).then(|| raw.to_owned())
 }
 
+const OPTIONS_MAX_BYTES: usize = 4 * 1024;
+
+impl VariantIn {
+    fn parse(self, e: &mut Errors, field: &str) -> NewVariant {
+        e.sku(&format!("{field}.sku"), &self.sku);
+        e.stock(&format!("{field}.stock"), self.stock);
+        NewVariant {
+            options: e.object(&format!("{field}.options"), self.options, OPTIONS_MAX_BYTES),
+            price: e.price(&format!("{field}.price"), self.price),
+            sku: self.sku,
+            stock: self.stock,
+        }
+    }
+}
+
 impl ProductIn {
     pub fn parse(self) -> Result<NewProduct, Error> {
-        let mut e = Vec::new();
-        check_text(&mut e, "name", &self.name, 1, 200);
-        check_text(&mut e, "description", &self.description, 0, 10_000);
-        check_images(&mut e, &self.images);
-        let attributes = match self.attributes {
-            serde_json::Value::Null => serde_json::json!({}),
-            v @ serde_json::Value::Object(_) => v,
-            _ => {
-                e.push(FieldError::new("attributes", "must be an object"));
-                serde_json::json!({})
-            }
-        };
-        if attributes.to_string().len() > MAX_ATTRIBUTES_BYTES {
-            e.push(FieldError::new("attributes", "must be at most 16 KiB"));
+        let mut e = Errors::default();
+        e.text("name", &self.name, 1, 200);
+        e.text("description", &self.description, 0, 10_000);
+        e.images(&self.images);
+        let attributes = e.object("attributes", self.attributes, MAX_ATTRIBUTES_BYTES);
+        if self.variants.is_empty() {
+            e.add("variants", "a product needs at least one variant");
         }
-        if self.variants.is_empty() || self.variants.len() > MAX_VARIANTS {
-            e.push(FieldError::new(
-                "variants",
-                format!("1 to {MAX_VARIANTS} variants"),
-            ));
-        }
-        let mut variants = Vec::with_capacity(self.variants.len());
-        for (i, v) in self.variants.into_iter().enumerate() {
-            let f = |name: &str| format!("variants[{i}].{name}");
-            let sku_ok = (1..=64).contains(&v.sku.len())
-                && v.sku
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            if !sku_ok {
-                e.push(FieldError::new(
-                    f("sku"),
-                    "1 to 64 letters, digits, '-', '_' or '.'",
-                ));
-            }
-            if v.price.amount < 0 {
-                e.push(FieldError::new(f("price.amount"), "must not be negative"));
-            }
-            let currency = parse_currency(&v.price.currency);
-            if currency.is_none() {
-                e.push(FieldError::new(
-                    f("price.currency"),
-                    "must be an ISO 4217 code like EUR",
-                ));
-            }
-            if !(0..=1_000_000_000).contains(&v.stock) {
-                e.push(FieldError::new(
-                    f("stock"),
-                    "must be between 0 and 1000000000",
-                ));
-            }
-            let options = match v.options {
-                serde_json::Value::Null => serde_json::json!({}),
-                o @ serde_json::Value::Object(_) => o,
-                _ => {
-                    e.push(FieldError::new(f("options"), "must be an object"));
-                    serde_json::json!({})
-                }
-            };
-            variants.push(NewVariant {
-                sku: v.sku,
-                options,
-                price: Money {
-                    amount: v.price.amount,
-                    currency: currency.unwrap_or_default(),
-                },
-                stock: v.stock,
-            });
-        }
-        if !e.is_empty() {
-            return Err(Error::Validation(e));
-        }
-        Ok(NewProduct {
+        e.variant_count(self.variants.len());
+        let variants = self
+            .variants
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| v.parse(&mut e, &format!("variants[{i}]")))
+            .collect();
+        e.done(NewProduct {
             name: self.name.trim().to_owned(),
             description: self.description.trim().to_owned(),
             category_ids: self.category_ids,
@@ -180,6 +210,45 @@ impl ProductIn {
             variants,
         })
     }
+}
+
+/// One variant in a product PATCH. With an `id` it changes that variant (or removes it);
+/// without one it adds a variant, and then `sku` and `price` are required. Variants not
+/// listed stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantPatch {
+    pub id: Option<Uuid>,
+    pub sku: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub options: Option<serde_json::Value>,
+    pub price: Option<MoneyIn>,
+    /// Only for a new variant (default 0). An existing variant's stock changes through
+    /// `PATCH /api/v1/variants/{id}/stock`, which knows what is reserved.
+    pub stock: Option<i64>,
+    /// `true` stops selling the variant. Orders keep their references, reservations
+    /// already held finish normally, and its SKU stays taken.
+    #[serde(default)]
+    pub remove: bool,
+}
+
+/// A validated variant change; `index` is its place in the request, for error messages.
+pub enum VariantChange {
+    Add {
+        index: usize,
+        variant: NewVariant,
+    },
+    Edit {
+        index: usize,
+        id: Uuid,
+        sku: Option<String>,
+        options: Option<serde_json::Value>,
+        price: Option<Money>,
+    },
+    Remove {
+        index: usize,
+        id: Uuid,
+    },
 }
 
 /// A partial change to a product: absent fields stay as they are.
@@ -192,38 +261,206 @@ pub struct ProductPatch {
     pub images: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Value>,
+    /// Variants to add, change or remove.
+    pub variants: Option<Vec<VariantPatch>>,
+}
+
+/// A product change that passed validation.
+pub struct ProductChange {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category_ids: Option<Vec<Uuid>>,
+    pub images: Option<Vec<String>>,
+    pub attributes: Option<serde_json::Value>,
+    pub variants: Vec<VariantChange>,
+}
+
+impl VariantPatch {
+    fn parse(self, e: &mut Errors, index: usize) -> Option<VariantChange> {
+        let field = format!("variants[{index}]");
+        let f = |name: &str| format!("{field}.{name}");
+        if let Some(sku) = &self.sku {
+            e.sku(&f("sku"), sku);
+        }
+        let options = self
+            .options
+            .map(|o| e.object(&f("options"), o, OPTIONS_MAX_BYTES));
+        let price = self.price.map(|p| e.price(&f("price"), p));
+        match self.id {
+            Some(id) if self.remove => {
+                if self.sku.is_some()
+                    || options.is_some()
+                    || price.is_some()
+                    || self.stock.is_some()
+                {
+                    e.add(field, "a removed variant takes no other fields than id");
+                }
+                Some(VariantChange::Remove { index, id })
+            }
+            Some(id) => {
+                if self.stock.is_some() {
+                    e.add(
+                        f("stock"),
+                        "change an existing variant's stock with PATCH /api/v1/variants/{id}/stock",
+                    );
+                }
+                Some(VariantChange::Edit {
+                    index,
+                    id,
+                    sku: self.sku,
+                    options,
+                    price,
+                })
+            }
+            None => {
+                if self.remove {
+                    e.add(f("id"), "is required to remove a variant");
+                }
+                if self.sku.is_none() {
+                    e.add(f("sku"), "is required for a new variant");
+                }
+                if price.is_none() {
+                    e.add(f("price"), "is required for a new variant");
+                }
+                let stock = self.stock.unwrap_or(0);
+                e.stock(&f("stock"), stock);
+                Some(VariantChange::Add {
+                    index,
+                    variant: NewVariant {
+                        sku: self.sku?,
+                        options: options.unwrap_or_else(|| serde_json::json!({})),
+                        price: price?,
+                        stock,
+                    },
+                })
+            }
+        }
+    }
 }
 
 impl ProductPatch {
     /// Checks the fields given with the same rules as a new product.
-    pub fn validate(mut self) -> Result<Self, Error> {
-        let mut e = Vec::new();
+    pub fn parse(self) -> Result<ProductChange, Error> {
+        let mut e = Errors::default();
         if let Some(name) = &self.name {
-            check_text(&mut e, "name", name, 1, 200);
+            e.text("name", name, 1, 200);
         }
         if let Some(d) = &self.description {
-            check_text(&mut e, "description", d, 0, 10_000);
+            e.text("description", d, 0, 10_000);
         }
         if let Some(images) = &self.images {
-            check_images(&mut e, images);
+            e.images(images);
         }
-        if let Some(a) = &self.attributes {
-            if !a.is_object() {
-                e.push(FieldError::new("attributes", "must be an object"));
-            } else if a.to_string().len() > MAX_ATTRIBUTES_BYTES {
-                e.push(FieldError::new("attributes", "must be at most 16 KiB"));
-            }
-        }
-        if let Some(ids) = &mut self.category_ids {
+        let attributes = self
+            .attributes
+            .map(|a| e.object("attributes", a, MAX_ATTRIBUTES_BYTES));
+        let category_ids = self.category_ids.map(|mut ids| {
             ids.sort();
             ids.dedup();
+            ids
+        });
+        let patches = self.variants.unwrap_or_default();
+        e.variant_count(patches.len());
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in patches.iter().enumerate() {
+            if let Some(id) = p.id
+                && !seen.insert(id)
+            {
+                e.add(format!("variants[{i}].id"), "names a variant listed before");
+            }
         }
-        self.name = self.name.map(|n| n.trim().to_owned());
-        self.description = self.description.map(|d| d.trim().to_owned());
-        if e.is_empty() {
-            Ok(self)
-        } else {
-            Err(Error::Validation(e))
+        let variants = patches
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.parse(&mut e, i))
+            .collect();
+        e.done(ProductChange {
+            name: self.name.map(|n| n.trim().to_owned()),
+            description: self.description.map(|d| d.trim().to_owned()),
+            category_ids,
+            images: self.images,
+            attributes,
+            variants,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(err: Error) -> Vec<String> {
+        match err {
+            Error::Validation(errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
         }
+    }
+
+    fn patch(json: serde_json::Value) -> Result<ProductChange, Error> {
+        serde_json::from_value::<ProductPatch>(json)
+            .unwrap()
+            .parse()
+    }
+
+    #[test]
+    fn a_new_variant_needs_a_sku_and_a_price() {
+        let err = patch(serde_json::json!({"variants": [{"options": {"size": "M"}}]}));
+        assert_eq!(
+            fields(err.err().unwrap()),
+            ["variants[0].sku", "variants[0].price"]
+        );
+    }
+
+    #[test]
+    fn an_existing_variant_changes_stock_elsewhere() {
+        let id = Uuid::now_v7();
+        let err = patch(serde_json::json!({"variants": [{"id": id, "stock": 5}]}));
+        assert_eq!(fields(err.err().unwrap()), ["variants[0].stock"]);
+    }
+
+    #[test]
+    fn every_bad_field_is_named_with_its_place() {
+        let id = Uuid::now_v7();
+        let err = patch(serde_json::json!({
+            "name": " ",
+            "variants": [
+                {"id": id, "price": {"amount": -1, "currency": "eur"}},
+                {"id": id, "remove": true, "sku": "X"},
+                {"sku": "bad sku!", "price": {"amount": 100, "currency": "EUR"}, "stock": -2},
+            ]
+        }));
+        assert_eq!(
+            fields(err.err().unwrap()),
+            [
+                "name",
+                "variants[1].id",
+                "variants[0].price.amount",
+                "variants[0].price.currency",
+                "variants[1]",
+                "variants[2].sku",
+                "variants[2].stock",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_valid_patch_lists_its_changes_in_order() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let change = patch(serde_json::json!({
+            "variants": [
+                {"id": a, "price": {"amount": 1299, "currency": "EUR"}},
+                {"id": b, "remove": true},
+                {"sku": "TEE-XL", "price": {"amount": 1499, "currency": "EUR"}},
+            ]
+        }))
+        .unwrap();
+        assert!(matches!(
+            &change.variants[..],
+            [
+                VariantChange::Edit { index: 0, price: Some(p), .. },
+                VariantChange::Remove { index: 1, .. },
+                VariantChange::Add { index: 2, variant },
+            ] if p.amount == 1299 && variant.stock == 0 && variant.sku == "TEE-XL"
+        ));
     }
 }

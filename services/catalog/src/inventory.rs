@@ -50,9 +50,12 @@ pub async fn reserve(
     }
     let expires_at = Utc::now() + Duration::seconds(ttl_secs as i64);
     for line in &lines {
+        // Only variants on sale: not removed, of an active product.
         let changed = sqlx::query(
-            "UPDATE variants SET reserved = reserved + $2, updated_at = now()
-             WHERE id = $1 AND stock - reserved >= $2",
+            "UPDATE variants v SET reserved = v.reserved + $2, updated_at = now()
+             FROM products p
+             WHERE v.id = $1 AND p.id = v.product_id AND p.status = 'active'
+               AND v.removed_at IS NULL AND v.stock - v.reserved >= $2",
         )
         .bind(line.variant_id)
         .bind(line.quantity)
@@ -186,13 +189,15 @@ pub struct VariantInfo {
     pub price_amount: i64,
     pub currency: String,
     pub available: i64,
+    /// The product's status, or `removed` for a variant no longer sold.
     pub status: String,
 }
 
 pub async fn variant_info(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<VariantInfo>> {
     Ok(sqlx::query_as(
         "SELECT v.id, v.product_id, p.name, v.sku, v.price_amount, v.currency,
-                v.stock - v.reserved AS available, p.status
+                v.stock - v.reserved AS available,
+                CASE WHEN v.removed_at IS NULL THEN p.status ELSE 'removed' END AS status
          FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = ANY($1)",
     )
     .bind(ids)

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     SOURCE,
-    domain::NewProduct,
+    domain::{MAX_VARIANTS, NewProduct, NewVariant, ProductChange, VariantChange},
     error::{Error, Result},
 };
 
@@ -66,19 +66,10 @@ const VARIANT_COLUMNS: &str = "id, product_id, sku, options, price_amount, curre
 
 pub async fn create(pool: &PgPool, seller: Uuid, p: NewProduct) -> Result<Product> {
     let mut tx = pool.begin().await?;
-    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM categories WHERE id = ANY($1)")
-        .bind(&p.category_ids)
-        .fetch_one(&mut *tx)
-        .await?;
     let mut wanted = p.category_ids.clone();
     wanted.sort();
     wanted.dedup();
-    if known != wanted.len() as i64 {
-        return Err(Error::Validation(vec![kazna_kernel::FieldError::new(
-            "category_ids",
-            "names a category that does not exist",
-        )]));
-    }
+    check_categories(&mut tx, &wanted).await?;
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO products (id, seller_id, name, description, category_ids, images, attributes)
@@ -94,33 +85,40 @@ pub async fn create(pool: &PgPool, seller: Uuid, p: NewProduct) -> Result<Produc
     .execute(&mut *tx)
     .await?;
     for v in &p.variants {
-        let inserted = sqlx::query(
-            "INSERT INTO variants (id, product_id, sku, options, price_amount, currency, stock)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(id)
-        .bind(&v.sku)
-        .bind(&v.options)
-        .bind(v.price.amount)
-        .bind(&v.price.currency)
-        .bind(v.stock)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some("variants_sku_key") => {
-                return Err(Error::SkuTaken(v.sku.clone()));
-            }
-            other => {
-                other?;
-            }
-        }
+        insert_variant(&mut tx, id, v).await?;
     }
     let product = load(&mut tx, id).await?.ok_or(Error::NotFound("Product"))?;
     let snapshot = snapshot(&mut tx, &product).await?;
     kazna_events::enqueue(&mut tx, SOURCE, &ProductCreated(snapshot)).await?;
     tx.commit().await?;
     Ok(product)
+}
+
+async fn insert_variant(conn: &mut PgConnection, product: Uuid, v: &NewVariant) -> Result<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO variants (id, product_id, sku, options, price_amount, currency, stock)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(product)
+    .bind(&v.sku)
+    .bind(&v.options)
+    .bind(v.price.amount)
+    .bind(&v.price.currency)
+    .bind(v.stock)
+    .execute(conn)
+    .await;
+    sku_taken(inserted, &v.sku).map(|_| ())
+}
+
+/// Turns a unique-SKU violation into the error that names the SKU.
+fn sku_taken<T>(r: std::result::Result<T, sqlx::Error>, sku: &str) -> Result<T> {
+    match r {
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("variants_sku_key") => {
+            Err(Error::SkuTaken(sku.to_owned()))
+        }
+        other => Ok(other?),
+    }
 }
 
 /// One product with its variants, whatever its status.
@@ -143,7 +141,7 @@ pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Product>> 
 
 async fn variants_of(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Variant>>> {
     let rows: Vec<Variant> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id = ANY($1) ORDER BY id"
+        "SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id = ANY($1) AND removed_at IS NULL ORDER BY id"
     )))
     .bind(ids)
     .fetch_all(conn)
@@ -159,21 +157,43 @@ async fn variants_of(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uu
     Ok(by_product)
 }
 
+/// Where a product stands: on sale, hidden by a moderator, or deleted by its seller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Active,
+    Hidden,
+    Deleted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Hidden => "hidden",
+            Status::Deleted => "deleted",
+        }
+    }
+}
+
 pub struct ListFilter {
+    pub status: Status,
     pub category: Option<Uuid>,
     pub seller: Option<Uuid>,
     pub cursor: Option<Uuid>,
     pub limit: i64,
 }
 
-/// Active products, newest first; a category includes its descendants. Two queries per page
+/// Products with one status, newest first; a category includes its descendants. Two queries per page
 /// (three with a category). Only the filters given are in the SQL, so each shape gets a plan
 /// that walks the `(status, id)` index from the cursor.
 pub async fn list(pool: &PgPool, f: ListFilter) -> Result<Vec<Product>> {
     let mut conn = pool.acquire().await?;
     let mut q = sqlx::QueryBuilder::new(format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products WHERE status = 'active'"
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE status = "
     ));
+    q.push_bind(f.status.as_str());
     if let Some(category) = f.category {
         let tree: Vec<Uuid> = sqlx::query_scalar(
             "WITH RECURSIVE tree AS (
@@ -262,26 +282,17 @@ async fn check_owner(
     }
 }
 
-/// Changes the fields given; announces the new state.
+/// Changes the fields and variants given, all or nothing; announces the new state.
 pub async fn update(
     pool: &PgPool,
     id: Uuid,
     actor: &kazna_kernel::AuthUser,
-    p: crate::domain::ProductPatch,
+    p: ProductChange,
 ) -> Result<Product> {
     let mut tx = pool.begin().await?;
     check_owner(&mut tx, id, actor).await?;
     if let Some(ids) = &p.category_ids {
-        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM categories WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_one(&mut *tx)
-            .await?;
-        if known != ids.len() as i64 {
-            return Err(Error::Validation(vec![kazna_kernel::FieldError::new(
-                "category_ids",
-                "names a category that does not exist",
-            )]));
-        }
+        check_categories(&mut tx, ids).await?;
     }
     sqlx::query(
         "UPDATE products SET name = coalesce($2, name), description = coalesce($3, description),
@@ -297,9 +308,100 @@ pub async fn update(
     .bind(&p.attributes)
     .execute(&mut *tx)
     .await?;
+    for change in &p.variants {
+        change_variant(&mut tx, id, change).await?;
+    }
+    if !p.variants.is_empty() {
+        let live: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM variants WHERE product_id = $1 AND removed_at IS NULL",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let problem = match live {
+            0 => Some("a product keeps at least one variant".to_owned()),
+            n if n > MAX_VARIANTS as i64 => Some(format!("at most {MAX_VARIANTS} variants")),
+            _ => None,
+        };
+        if let Some(message) = problem {
+            return Err(Error::Validation(vec![kazna_kernel::FieldError::new(
+                "variants", message,
+            )]));
+        }
+    }
     let product = announce(&mut tx, id).await?;
     tx.commit().await?;
     Ok(product)
+}
+
+/// Applies one variant change to product `product`; a variant of another product, or one
+/// already removed, is refused with the field that named it.
+async fn change_variant(
+    conn: &mut PgConnection,
+    product: Uuid,
+    change: &VariantChange,
+) -> Result<()> {
+    let (index, changed) = match change {
+        VariantChange::Add { variant, .. } => return insert_variant(conn, product, variant).await,
+        VariantChange::Edit {
+            index,
+            id,
+            sku,
+            options,
+            price,
+        } => {
+            let changed = sqlx::query(
+                "UPDATE variants SET sku = coalesce($3, sku), options = coalesce($4, options),
+                     price_amount = coalesce($5, price_amount), currency = coalesce($6, currency),
+                     updated_at = now()
+                 WHERE id = $1 AND product_id = $2 AND removed_at IS NULL",
+            )
+            .bind(id)
+            .bind(product)
+            .bind(sku)
+            .bind(options)
+            .bind(price.as_ref().map(|p| p.amount))
+            .bind(price.as_ref().map(|p| &p.currency))
+            .execute(&mut *conn)
+            .await;
+            (
+                index,
+                sku_taken(changed, sku.as_deref().unwrap_or_default())?,
+            )
+        }
+        VariantChange::Remove { index, id } => {
+            let changed = sqlx::query(
+                "UPDATE variants SET removed_at = now(), updated_at = now()
+                 WHERE id = $1 AND product_id = $2 AND removed_at IS NULL",
+            )
+            .bind(id)
+            .bind(product)
+            .execute(&mut *conn)
+            .await?;
+            (index, changed)
+        }
+    };
+    if changed.rows_affected() == 0 {
+        return Err(Error::Validation(vec![kazna_kernel::FieldError::new(
+            format!("variants[{index}].id"),
+            "is not a variant of this product",
+        )]));
+    }
+    Ok(())
+}
+
+async fn check_categories(conn: &mut PgConnection, ids: &[Uuid]) -> Result<()> {
+    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM categories WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_one(conn)
+        .await?;
+    if known != ids.len() as i64 {
+        return Err(Error::Validation(vec![kazna_kernel::FieldError::new(
+            "category_ids",
+            "names a category that does not exist",
+        )]));
+    }
+    Ok(())
 }
 
 /// Sets the status (`active`, `hidden`, `deleted`); deletion is soft, so orders keep their
@@ -307,7 +409,7 @@ pub async fn update(
 pub async fn set_status(
     pool: &PgPool,
     id: Uuid,
-    status: &str,
+    status: Status,
     owner_check: Option<&kazna_kernel::AuthUser>,
 ) -> Result<Product> {
     let mut tx = pool.begin().await?;
@@ -326,7 +428,7 @@ pub async fn set_status(
     }
     sqlx::query("UPDATE products SET status = $2, updated_at = now() WHERE id = $1")
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .execute(&mut *tx)
         .await?;
     let product = announce(&mut tx, id).await?;

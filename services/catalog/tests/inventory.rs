@@ -128,3 +128,67 @@ async fn committed_units_leave_stock_and_released_units_come_back_once() {
     ));
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn only_variants_on_sale_can_be_reserved_and_held_units_still_finish() {
+    let (env, pool, variant) = setup(5).await;
+    let product = inventory::variant_info(&pool, &[variant])
+        .await
+        .expect("info")[0]
+        .product_id;
+    let seller = sqlx::query_scalar::<_, Uuid>("SELECT seller_id FROM products WHERE id = $1")
+        .bind(product)
+        .fetch_one(&pool)
+        .await
+        .expect("seller");
+    let owner = kazna_kernel::AuthUser(kazna_kernel::auth::Claims {
+        iss: String::new(),
+        aud: String::new(),
+        sub: seller,
+        email: "seller@example.com".into(),
+        roles: vec![kazna_kernel::Role::Seller],
+        exp: 0,
+        iat: 0,
+        jti: Uuid::now_v7(),
+    });
+    let held = Uuid::now_v7();
+    inventory::reserve(&pool, held, &one(variant), 900)
+        .await
+        .expect("reserve while on sale");
+
+    products::set_status(&pool, product, products::Status::Hidden, None)
+        .await
+        .expect("hidden");
+    let refused = inventory::reserve(&pool, Uuid::now_v7(), &one(variant), 900).await;
+    assert!(matches!(refused, Err(Error::InsufficientStock(id)) if id == variant));
+    products::set_status(&pool, product, products::Status::Active, None)
+        .await
+        .expect("restored");
+
+    // A second variant keeps the product alive while the first is removed.
+    let change = serde_json::from_value::<kazna_catalog::domain::ProductPatch>(serde_json::json!({
+        "variants": [
+            {"id": variant, "remove": true},
+            {"sku": format!("NEW-{}", Uuid::new_v4().simple()), "price": {"amount": 100, "currency": "EUR"}},
+        ]
+    }))
+    .expect("patch")
+    .parse()
+    .expect("valid");
+    products::update(&pool, product, &owner, change)
+        .await
+        .expect("updated");
+    let info = inventory::variant_info(&pool, &[variant])
+        .await
+        .expect("info");
+    assert_eq!(info[0].status, "removed");
+    let refused = inventory::reserve(&pool, Uuid::now_v7(), &one(variant), 900).await;
+    assert!(matches!(refused, Err(Error::InsufficientStock(id)) if id == variant));
+
+    inventory::commit(&pool, held)
+        .await
+        .expect("a reservation held before the removal still commits");
+    let s = inventory::stock(&pool, variant).await.expect("stock");
+    assert_eq!((s.stock, s.reserved, s.available), (4, 0, 4));
+    env.cleanup().await;
+}

@@ -4,7 +4,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use kazna_kernel::{
-    AuthUser, FieldError, Json, ModeratorOrAdmin, Problem, Require, SellerOrAdmin,
+    AuthUser, FieldError, Json, MaybeUser, ModeratorOrAdmin, Problem, Require, Role, SellerOrAdmin,
     page::{Page, PageQuery},
 };
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use crate::{
     domain::{ProductIn, ProductPatch},
     error::{Error, Result},
     inventory::{self, Stock, StockChange},
-    products::{self, ListFilter, Product},
+    products::{self, ListFilter, Product, Status},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,21 +47,39 @@ fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// Whether `viewer` may see products that are not on sale: the seller's own, or any for
+/// moderators and admins.
+fn sees_unlisted(viewer: &AuthUser, seller: Option<Uuid>) -> bool {
+    viewer.0.has(Role::Admin)
+        || viewer.0.has(Role::Moderator)
+        || seller.is_some_and(|s| s == viewer.id())
+}
+
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
+    description = "An active product, to anyone. A hidden or deleted one only to its seller, moderators and admins; to others it does not exist.",
     responses((status = 200, body = Product), (status = 400, body = Problem), (status = 404, body = Problem)))]
-async fn get_product(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Response> {
+async fn get_product(
+    State(s): State<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
     let (key, cached) = cache::product_page(&s, id).await.unzip();
     if let Some(page) = cached.flatten() {
         return Ok(json_response(page));
     }
     let mut conn = s.pool.acquire().await?;
-    match products::load(&mut conn, id).await? {
-        Some(p) if p.status == "active" => {
+    let product = products::load(&mut conn, id).await?;
+    drop(conn);
+    match product {
+        Some(p) if p.status == Status::Active.as_str() => {
             let body = serde_json::to_string(&p).map_err(|_| Problem::internal())?;
             if let Some(key) = &key {
                 cache::put(&s, key, &body).await;
             }
             Ok(json_response(body))
+        }
+        Some(p) if viewer.is_some_and(|v| sees_unlisted(&v, Some(p.seller_id))) => {
+            Ok(Json(p).into_response())
         }
         _ => Err(Error::NotFound("Product")),
     }
@@ -77,7 +95,7 @@ async fn update_product(
     Path(id): Path<Uuid>,
     Json(patch): Json<ProductPatch>,
 ) -> Result<Json<Product>> {
-    let p = products::update(&s.pool, id, &user, patch.validate()?).await?;
+    let p = products::update(&s.pool, id, &user, patch.parse()?).await?;
     cache::changed(&s, &[id]).await?;
     Ok(Json(p))
 }
@@ -89,7 +107,7 @@ async fn delete_product(
     Require(user, _): Require<SellerOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Response> {
-    products::set_status(&s.pool, id, "deleted", Some(&user)).await?;
+    products::set_status(&s.pool, id, Status::Deleted, Some(&user)).await?;
     cache::changed(&s, &[id]).await?;
     Ok(kazna_kernel::server::no_content())
 }
@@ -101,7 +119,7 @@ async fn hide_product(
     _: Require<ModeratorOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
-    let p = products::set_status(&s.pool, id, "hidden", None).await?;
+    let p = products::set_status(&s.pool, id, Status::Hidden, None).await?;
     cache::changed(&s, &[id]).await?;
     Ok(Json(p))
 }
@@ -113,7 +131,7 @@ async fn restore_product(
     _: Require<ModeratorOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
-    let p = products::set_status(&s.pool, id, "active", None).await?;
+    let p = products::set_status(&s.pool, id, Status::Active, None).await?;
     cache::changed(&s, &[id]).await?;
     Ok(Json(p))
 }
@@ -162,6 +180,9 @@ struct ListQuery {
     /// Only products in this category or its descendants.
     category: Option<Uuid>,
     seller: Option<Uuid>,
+    /// `active` (the default) for anyone. `hidden` and `deleted` for moderators and admins,
+    /// or for sellers listing their own (`seller` set to their id).
+    status: Option<Status>,
     /// 1–100, default 20.
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
@@ -169,22 +190,45 @@ struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
-    responses((status = 200, body = Page<Product>), (status = 422, body = Problem)))]
-async fn list_products(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response> {
+    responses((status = 200, body = Page<Product>), (status = 400, body = Problem),
+              (status = 401, description = "a status other than active, without a token", body = Problem),
+              (status = 403, description = "a status other than active, for products one may not see", body = Problem),
+              (status = 422, body = Problem)))]
+async fn list_products(
+    State(s): State<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response> {
+    let status = q.status.unwrap_or_default();
+    if status != Status::Active {
+        match &viewer {
+            None => return Err(Problem::unauthorized().into()),
+            Some(v) if !sees_unlisted(v, q.seller) => {
+                return Err(Problem::forbidden()
+                    .with_detail("only moderators and admins, or sellers for their own products, list hidden or deleted products")
+                    .into());
+            }
+            Some(_) => {}
+        }
+    }
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
     };
     let limit = page.limit()?;
     let filter = ListFilter {
+        status,
         category: q.category,
         seller: q.seller,
         cursor: page.cursor_id()?,
         limit,
     };
     let name = format!(
-        "{:?}:{:?}:{:?}:{limit}",
-        filter.category, filter.seller, filter.cursor
+        "{}:{:?}:{:?}:{:?}:{limit}",
+        status.as_str(),
+        filter.category,
+        filter.seller,
+        filter.cursor
     );
     let (key, cached) = cache::list_page(&s, &name).await.unzip();
     if let Some(page) = cached.flatten() {
