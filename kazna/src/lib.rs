@@ -105,7 +105,19 @@ impl Platform {
         let ctx = Context::new(settings.clone());
         let mut apps = Vec::new();
         for (svc, listener) in listeners {
-            apps.push(svc.build(ctx.clone(), listener, shutdown.clone()).await?);
+            let app = svc.build(ctx.clone(), listener, shutdown.clone()).await?;
+            // Calls to the services of this process skip the loopback hop.
+            let here = settings
+                .services
+                .all()
+                .into_iter()
+                .find(|(name, _)| *name == app.name);
+            if let Some((_, ep)) = here
+                && svc != Service::Gateway
+            {
+                ctx.local.register(&ep.url, app.router().clone());
+            }
+            apps.push(app);
         }
         Ok(Self { settings, apps })
     }

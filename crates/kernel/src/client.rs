@@ -1,18 +1,25 @@
 //! The HTTP client services use to call each other: it carries the internal credential and
-//! the current request id, and turns problem answers into typed errors.
+//! the current request id, and turns problem answers into typed errors. A service running in
+//! the same process is called through its router, without a loopback hop.
 
 use std::time::Duration;
 
-use crate::secret::Secret;
-use reqwest::{Method, StatusCode};
+use axum::body::{Body, Bytes, to_bytes};
+use reqwest::{Method, StatusCode, header};
 use serde::{Serialize, de::DeserializeOwned};
+use tower::ServiceExt;
 
-use crate::{auth::INTERNAL_HEADER, request_id};
+use crate::{auth::INTERNAL_HEADER, local::LocalServices, request_id, secret::Secret};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read from another service.
+const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct ServiceClient {
     http: reqwest::Client,
     internal_token: Secret,
+    local: LocalServices,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -20,8 +27,18 @@ pub enum CallError {
     /// The other service answered with an error status; `code` is its problem code.
     #[error("{status} {code}")]
     Status { status: StatusCode, code: String },
+    /// No answer: the connection failed, timed out or broke off.
     #[error("transport: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(String),
+    /// An answer that is not the JSON expected.
+    #[error("undecodable answer: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+impl From<reqwest::Error> for CallError {
+    fn from(e: reqwest::Error) -> Self {
+        CallError::Transport(e.to_string())
+    }
 }
 
 impl CallError {
@@ -29,38 +46,27 @@ impl CallError {
     pub fn code(&self) -> Option<&str> {
         match self {
             CallError::Status { code, .. } => Some(code),
-            CallError::Transport(_) => None,
+            CallError::Transport(_) | CallError::Decode(_) => None,
         }
     }
 }
 
 impl ServiceClient {
-    pub fn new(internal_token: Secret) -> Self {
+    pub fn new(internal_token: Secret, local: LocalServices) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(TIMEOUT)
             .pool_max_idle_per_host(64)
             .build()
             .unwrap_or_default();
         Self {
             http,
             internal_token,
+            local,
         }
-    }
-
-    fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
-        let mut rb = self
-            .http
-            .request(method, url)
-            .header(INTERNAL_HEADER, self.internal_token.expose());
-        if let Some(id) = request_id::current() {
-            rb = rb.header(request_id::HEADER.as_str(), id);
-        }
-        rb
     }
 
     pub async fn get<T: DeserializeOwned>(&self, url: &str) -> Result<T, CallError> {
-        let res = self.request(Method::GET, url).send().await?;
-        decode(res).await
+        decode(self.send(Method::GET, url, None).await?)
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(
@@ -68,30 +74,76 @@ impl ServiceClient {
         url: &str,
         body: &B,
     ) -> Result<T, CallError> {
-        let res = self.request(Method::POST, url).json(body).send().await?;
-        decode(res).await
+        let body = serde_json::to_vec(body)?;
+        decode(self.send(Method::POST, url, Some(body)).await?)
     }
 
     pub async fn delete(&self, url: &str) -> Result<(), CallError> {
-        let res = self.request(Method::DELETE, url).send().await?;
-        check(res).await.map(|_| ())
+        check(self.send(Method::DELETE, url, None).await?).map(|_| ())
+    }
+
+    /// One call: through the service's router when it runs here, else over HTTP.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), CallError> {
+        let mut headers = header::HeaderMap::new();
+        if let Ok(v) = header::HeaderValue::from_str(self.internal_token.expose()) {
+            headers.insert(INTERNAL_HEADER, v);
+        }
+        if let Some(id) = request_id::current()
+            && let Ok(v) = header::HeaderValue::from_str(&id)
+        {
+            headers.insert(request_id::HEADER, v);
+        }
+        if body.is_some() {
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+        }
+        if let Some((router, path)) = self.local.route(url) {
+            let mut req = http::Request::new(Body::from(body.unwrap_or_default()));
+            *req.method_mut() = method;
+            *req.uri_mut() = path
+                .parse()
+                .map_err(|_| CallError::Transport(format!("bad URL {url}")))?;
+            *req.headers_mut() = headers;
+            let answer = async {
+                let res = router.oneshot(req).await.unwrap_or_else(|e| match e {});
+                let status = res.status();
+                let bytes = to_bytes(res.into_body(), MAX_ANSWER_BYTES)
+                    .await
+                    .map_err(|e| CallError::Transport(e.to_string()))?;
+                Ok((status, bytes))
+            };
+            return tokio::time::timeout(TIMEOUT, answer)
+                .await
+                .map_err(|_| CallError::Transport(format!("{url} timed out")))?;
+        }
+        let mut rb = self.http.request(method, url).headers(headers);
+        if let Some(body) = body {
+            rb = rb.body(body);
+        }
+        let res = rb.send().await?;
+        let status = res.status();
+        Ok((status, res.bytes().await?))
     }
 }
 
-async fn check(res: reqwest::Response) -> Result<reqwest::Response, CallError> {
-    let status = res.status();
+fn check((status, body): (StatusCode, Bytes)) -> Result<Bytes, CallError> {
     if status.is_success() {
-        return Ok(res);
+        return Ok(body);
     }
-    let code = res
-        .json::<serde_json::Value>()
-        .await
+    let code = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
         .unwrap_or_else(|| "unknown".into());
     Err(CallError::Status { status, code })
 }
 
-async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, CallError> {
-    Ok(check(res).await?.json().await?)
+fn decode<T: DeserializeOwned>(answer: (StatusCode, Bytes)) -> Result<T, CallError> {
+    Ok(serde_json::from_slice(&check(answer)?)?)
 }

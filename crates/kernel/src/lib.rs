@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod json;
+pub mod local;
 pub mod metrics;
 pub mod page;
 pub mod problem;
@@ -24,6 +25,7 @@ pub use auth::{
 pub use client::{CallError, ServiceClient};
 pub use config::Settings;
 pub use json::Json;
+pub use local::LocalServices;
 pub use problem::{FieldError, Problem};
 pub use secret::Secret;
 
@@ -51,6 +53,8 @@ pub struct Context {
     pub verifier: Arc<Verifier>,
     pub client: ServiceClient,
     pub internal: InternalToken,
+    /// The services running in this process; empty when each runs on its own.
+    pub local: LocalServices,
 }
 
 impl Context {
@@ -65,13 +69,15 @@ impl Context {
             &settings.auth.audience,
             std::time::Duration::from_secs(settings.auth.jwks_cache_secs),
         ));
-        let client = ServiceClient::new(settings.auth.internal_token.clone());
+        let local = LocalServices::default();
+        let client = ServiceClient::new(settings.auth.internal_token.clone(), local.clone());
         let internal = InternalToken(settings.auth.internal_token.clone());
         Self {
             settings,
             verifier,
             client,
             internal,
+            local,
         }
     }
 }

@@ -155,6 +155,11 @@ impl App {
         self
     }
 
+    /// The service's whole router, layers included.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }

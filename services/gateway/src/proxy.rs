@@ -1,15 +1,17 @@
 //! The reverse proxy: streams requests and answers through, status, headers and request id
-//! included, minus hop-by-hop headers.
+//! included, minus hop-by-hop headers. A service running in this process gets the request
+//! through its router, with no loopback hop.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
+    http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use kazna_kernel::{Problem, auth::INTERNAL_HEADER};
+use tower::ServiceExt;
 
 use crate::{AppState, routes};
 
@@ -48,30 +50,52 @@ pub async fn forward(State(s): State<AppState>, req: Request) -> Response {
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or(path);
-    let Ok(uri) = format!("{base}{pq}").parse::<Uri>() else {
+    let local = s.ctx.local.get(base);
+    // A service in this process takes the path alone; one elsewhere, the full URL.
+    let target = if local.is_some() {
+        pq
+    } else {
+        format!("{base}{pq}")
+    };
+    let Ok(uri) = target.parse::<Uri>() else {
         return Problem::bad_request("bad_uri", "The request URI is not valid").into_response();
     };
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
     let (mut parts, body) = req.into_parts();
+    let peer = parts.extensions.remove::<ConnectInfo<SocketAddr>>();
+    // Nothing the gateway's own layers attached travels on, as over the network.
+    parts.extensions = Extensions::new();
     parts.uri = uri;
     strip(&mut parts.headers);
     parts.headers.remove(header::HOST);
     // Only services hold the internal credential; a client cannot pass one through.
     parts.headers.remove(INTERNAL_HEADER);
-    if let Some(ip) = peer
-        && let Ok(v) = HeaderValue::from_str(&ip)
-    {
-        parts.headers.append("x-forwarded-for", v);
+    if let Some(ConnectInfo(addr)) = peer {
+        if let Ok(v) = HeaderValue::from_str(&addr.ip().to_string()) {
+            parts.headers.append("x-forwarded-for", v);
+        }
+        if local.is_some() {
+            parts.extensions.insert(ConnectInfo(addr));
+        }
     }
     let upstream = Request::from_parts(parts, body);
-    match tokio::time::timeout(Duration::from_secs(30), s.client.request(upstream)).await {
+    let answer = async {
+        match local {
+            Some(router) => Ok(router
+                .oneshot(upstream)
+                .await
+                .unwrap_or_else(|e| match e {})),
+            None => s
+                .client
+                .request(upstream)
+                .await
+                .map(|res| res.map(Body::new)),
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(30), answer).await {
         Ok(Ok(res)) => {
             let (mut parts, body) = res.into_parts();
             strip(&mut parts.headers);
-            Response::from_parts(parts, Body::new(body))
+            Response::from_parts(parts, body)
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, upstream = base, "upstream failed");
