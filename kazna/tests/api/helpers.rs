@@ -46,6 +46,56 @@ impl TestApp {
         }
     }
 
+    /// Every service in a platform of its own, as one container each would run them: the
+    /// gateway and the services reach each other over HTTP only, never in-process.
+    pub async fn spawn_separately() -> Self {
+        let mut env = TestEnv::new().expect("test env");
+        let s = &mut env.settings;
+        for (_, ep) in s.services.all_mut() {
+            // A free port, known before any service starts, so each can name the others.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            ep.bind.set_port(port);
+            ep.url = format!("http://127.0.0.1:{port}");
+        }
+        s.gateway.public_url = s.services.gateway.url.clone();
+        s.payments.sandbox_webhook_url =
+            format!("{}/webhooks/payments/sandbox", s.services.gateway.url);
+        let stop = CancellationToken::new();
+        let mut platforms = Vec::new();
+        for svc in Service::ALL {
+            let platform = Platform::build(env.settings.clone(), &[svc], stop.clone())
+                .await
+                .expect("service builds");
+            platforms.push(platform);
+        }
+        let settings = platforms[0].settings.clone();
+        let all_stop = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut running = tokio::task::JoinSet::new();
+            for p in platforms {
+                running.spawn(p.run(all_stop.clone()));
+            }
+            let mut outcome = Ok(());
+            while let Some(done) = running.join_next().await {
+                if let Ok(Err(e)) = done {
+                    outcome = Err(e);
+                }
+            }
+            outcome
+        });
+        Self {
+            base: settings.gateway.public_url.clone(),
+            settings,
+            env,
+            http: reqwest::Client::new(),
+            stop,
+            task,
+        }
+    }
+
     /// Stops the platform the way SIGTERM does and checks that it drains and exits cleanly.
     pub async fn stop(self) {
         self.stop.cancel();

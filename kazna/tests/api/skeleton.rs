@@ -9,8 +9,17 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn a_buyer_finds_buys_and_pays_for_a_product_and_is_told_so() {
-    let app = TestApp::spawn().await;
+    journey(TestApp::spawn().await).await;
+}
 
+/// The same journey with every service on its own, as on Kubernetes: the gateway proxies over
+/// HTTP and the services call each other over HTTP.
+#[tokio::test]
+async fn the_journey_works_the_same_with_every_service_in_its_own_process() {
+    journey(TestApp::spawn_separately().await).await;
+}
+
+async fn journey(app: TestApp) {
     // A buyer registers and signs in.
     let reg = app
         .register("ada@example.com", "correct horse battery")
