@@ -1,14 +1,12 @@
 //! Products and their variants: creation, reads, listing, and the snapshot sent to others.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use kazna_contracts::{
     Money,
     catalog::{ProductCreated, ProductSnapshot, VariantSnapshot},
 };
-use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool, types::Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -18,26 +16,19 @@ use crate::{
     error::{Error, Result},
 };
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MoneyOut {
     pub amount: i64,
     pub currency: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Variant {
     pub id: Uuid,
-    #[serde(skip)]
-    pub product_id: Uuid,
     pub sku: String,
     #[schema(value_type = Object)]
     pub options: serde_json::Value,
-    #[sqlx(skip)]
-    pub price: Option<MoneyOut>,
-    #[serde(skip)]
-    pub price_amount: i64,
-    #[serde(skip)]
-    pub currency: String,
+    pub price: MoneyOut,
     pub stock: i64,
     pub reserved: i64,
     pub available: i64,
@@ -51,18 +42,28 @@ pub struct Product {
     pub description: String,
     pub category_ids: Vec<Uuid>,
     #[schema(value_type = Vec<String>)]
-    pub images: sqlx::types::Json<Vec<String>>,
+    pub images: Json<Vec<String>>,
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     pub status: String,
-    #[sqlx(skip)]
-    pub variants: Vec<Variant>,
+    #[schema(value_type = Vec<Variant>)]
+    pub variants: Json<Vec<Variant>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const PRODUCT_COLUMNS: &str = "id, seller_id, name, description, category_ids, images, attributes, status, created_at, updated_at";
-const VARIANT_COLUMNS: &str = "id, product_id, sku, options, price_amount, currency, stock, reserved, stock - reserved AS available";
+/// A product row with its live variants, built by the database in the shape clients see, so
+/// a product or a whole page of them is one query.
+const PRODUCT_SELECT: &str =
+    "SELECT p.id, p.seller_id, p.name, p.description, p.category_ids, p.images,
+        p.attributes, p.status, p.created_at, p.updated_at,
+        coalesce((SELECT json_agg(json_build_object(
+                'id', v.id, 'sku', v.sku, 'options', v.options,
+                'price', json_build_object('amount', v.price_amount, 'currency', v.currency),
+                'stock', v.stock, 'reserved', v.reserved, 'available', v.stock - v.reserved)
+                ORDER BY v.id)
+            FROM variants v WHERE v.product_id = p.id AND v.removed_at IS NULL), '[]') AS variants
+    FROM products p";
 
 pub async fn create(pool: &PgPool, seller: Uuid, p: NewProduct) -> Result<Product> {
     let mut tx = pool.begin().await?;
@@ -80,7 +81,7 @@ pub async fn create(pool: &PgPool, seller: Uuid, p: NewProduct) -> Result<Produc
     .bind(&p.name)
     .bind(&p.description)
     .bind(&wanted)
-    .bind(sqlx::types::Json(&p.images))
+    .bind(Json(&p.images))
     .bind(&p.attributes)
     .execute(&mut *tx)
     .await?;
@@ -123,38 +124,12 @@ fn sku_taken<T>(r: std::result::Result<T, sqlx::Error>, sku: &str) -> Result<T> 
 
 /// One product with its variants, whatever its status.
 pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Product>> {
-    let product: Option<Product> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PRODUCT_SELECT} WHERE p.id = $1"
     )))
     .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(mut product) = product else {
-        return Ok(None);
-    };
-    product.variants = variants_of(conn, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    Ok(Some(product))
-}
-
-async fn variants_of(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Variant>>> {
-    let rows: Vec<Variant> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id = ANY($1) AND removed_at IS NULL ORDER BY id"
-    )))
-    .bind(ids)
-    .fetch_all(conn)
-    .await?;
-    let mut by_product: HashMap<Uuid, Vec<Variant>> = HashMap::new();
-    for mut v in rows {
-        v.price = Some(MoneyOut {
-            amount: v.price_amount,
-            currency: v.currency.clone(),
-        });
-        by_product.entry(v.product_id).or_default().push(v);
-    }
-    Ok(by_product)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Where a product stands: on sale, hidden by a moderator, or deleted by its seller.
@@ -185,14 +160,12 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-/// Products with one status, newest first; a category includes its descendants. Two queries per page
-/// (three with a category). Only the filters given are in the SQL, so each shape gets a plan
-/// that walks the `(status, id)` index from the cursor.
+/// Products with one status, newest first, with their variants; a category includes its
+/// descendants. One query per page (two with a category). Only the filters given are in the
+/// SQL, so each shape gets a plan that walks the `(status, id)` index from the cursor.
 pub async fn list(pool: &PgPool, f: ListFilter) -> Result<Vec<Product>> {
     let mut conn = pool.acquire().await?;
-    let mut q = sqlx::QueryBuilder::new(format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products WHERE status = "
-    ));
+    let mut q = sqlx::QueryBuilder::new(format!("{PRODUCT_SELECT} WHERE p.status = "));
     q.push_bind(f.status.as_str());
     if let Some(category) = f.category {
         let tree: Vec<Uuid> = sqlx::query_scalar(
@@ -204,22 +177,16 @@ pub async fn list(pool: &PgPool, f: ListFilter) -> Result<Vec<Product>> {
         .bind(category)
         .fetch_all(&mut *conn)
         .await?;
-        q.push(" AND category_ids && ").push_bind(tree);
+        q.push(" AND p.category_ids && ").push_bind(tree);
     }
     if let Some(seller) = f.seller {
-        q.push(" AND seller_id = ").push_bind(seller);
+        q.push(" AND p.seller_id = ").push_bind(seller);
     }
     if let Some(cursor) = f.cursor {
-        q.push(" AND id < ").push_bind(cursor);
+        q.push(" AND p.id < ").push_bind(cursor);
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(f.limit + 1);
-    let mut products: Vec<Product> = q.build_query_as().fetch_all(&mut *conn).await?;
-    let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
-    let mut variants = variants_of(&mut conn, &ids).await?;
-    for p in &mut products {
-        p.variants = variants.remove(&p.id).unwrap_or_default();
-    }
-    Ok(products)
+    q.push(" ORDER BY p.id DESC LIMIT ").push_bind(f.limit + 1);
+    Ok(q.build_query_as().fetch_all(&mut *conn).await?)
 }
 
 /// What search and the others are told about a product.
@@ -248,8 +215,8 @@ pub async fn snapshot(conn: &mut PgConnection, p: &Product) -> Result<ProductSna
                 id: v.id,
                 sku: v.sku.clone(),
                 price: Money {
-                    amount: v.price_amount,
-                    currency: v.currency.clone(),
+                    amount: v.price.amount,
+                    currency: v.price.currency.clone(),
                 },
                 available: v.available,
             })
