@@ -21,7 +21,7 @@ last_failure = ""
 response = function(status, headers, body)
   if status >= 400 then
     failures = failures + 1
-    last_failure = status .. " " .. string.sub(string.gsub(body or "", '["\\]', "'"), 1, 200)
+    last_failure = status .. " " .. string.sub(string.gsub(body or "", '[%c"\\]', "'"), 1, 200)
   end
 end
 
@@ -33,7 +33,7 @@ done = function(summary, latency, requests)
     if f and f ~= "" then sample = f end
   end
   io.write(string.format(
-    'JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"status_errors":%d}\n',
+    'JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"status_errors":%d,"failure_sample":"%s"}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     e.connect + e.read + e.write + e.timeout + e.status, e.status, sample))
 end

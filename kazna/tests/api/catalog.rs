@@ -668,3 +668,83 @@ async fn sellers_and_moderators_see_what_is_off_sale_and_nobody_else_does() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn pages_of_products_skip_nothing_and_repeat_nothing_while_products_are_added() {
+    let app = TestApp::spawn().await;
+    let alice = app
+        .account_with_role("alice@example.com", Role::Seller)
+        .await;
+    let bob = app.account_with_role("bob@example.com", Role::Seller).await;
+    let create = |token: String, sku: String| {
+        let app = &app;
+        async move {
+            let p = app
+                .call(Method::POST, "/api/v1/products", Some(&token), Some(json!({
+                    "name": format!("Chair {sku}"),
+                    "variants": [{"sku": sku, "price": {"amount": 5000, "currency": "EUR"}, "stock": 1}]})))
+                .await;
+            assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+            p.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut older = Vec::new();
+    for i in 0..5 {
+        older.push(create(alice.clone(), format!("CHAIR-{i}")).await);
+    }
+    let bobs = create(bob.clone(), "STOOL-1".into()).await;
+
+    let alice_id = app
+        .call(Method::GET, "/api/v1/users/me", Some(&alice), None)
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut seen = Vec::new();
+    let mut query = format!("/api/v1/products?limit=2&seller={alice_id}");
+    loop {
+        let page = app.call(Method::GET, &query, None, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let items = page.body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        for p in items {
+            assert!(
+                p["variants"][0]["sku"].is_string(),
+                "variants come with each product"
+            );
+            seen.push(p["id"].as_str().unwrap().to_owned());
+        }
+        // Products added between pages belong before the first page, not in later ones.
+        create(alice.clone(), format!("NEW-{}", seen.len())).await;
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => {
+                query = format!("/api/v1/products?limit=2&seller={alice_id}&cursor={cursor}")
+            }
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = older.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first, "every product once, newest first");
+    assert!(!seen.contains(&bobs), "the seller filter holds");
+
+    let first = app
+        .call(Method::GET, "/api/v1/products?limit=1", None, None)
+        .await;
+    assert_eq!(
+        first.body["items"][0]["name"], "Chair NEW-5",
+        "a fresh first page shows the newest"
+    );
+    for bad in ["limit=0", "limit=101", "cursor=not-a-cursor"] {
+        let a = app
+            .call(Method::GET, &format!("/api/v1/products?{bad}"), None, None)
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(
+            a.body["errors"][0]["field"].is_string(),
+            "{bad}: {}",
+            a.body
+        );
+    }
+    app.stop().await;
+}
