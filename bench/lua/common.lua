@@ -18,12 +18,14 @@ setup = function(thread) track(thread) end
 
 failures = 0
 last_failure = ""
-response = function(status, headers, body)
+-- Counts a failed answer and keeps the last one as a sample.
+function note_failure(status, body)
   if status >= 400 then
     failures = failures + 1
     last_failure = status .. " " .. string.sub(string.gsub(body or "", '[%c"\\]', "'"), 1, 200)
   end
 end
+response = function(status, headers, body) note_failure(status, body) end
 
 done = function(summary, latency, requests)
   local e = summary.errors
