@@ -174,6 +174,10 @@ pub async fn demo(ctx: &Context, products: usize) -> Result<Summary, kazna_kerne
             .map_err(|e| other(&e))?;
         products_created += 1;
     }
+    if products_created > 0 {
+        // A platform already running shows the new products in its lists at once.
+        kazna_catalog::cache::products_added(&ctx.settings).await?;
+    }
     Ok(Summary {
         users_created,
         products_created,

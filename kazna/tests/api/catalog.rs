@@ -748,3 +748,24 @@ async fn pages_of_products_skip_nothing_and_repeat_nothing_while_products_are_ad
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn products_seeded_while_the_platform_runs_are_listed_at_once() {
+    let app = TestApp::spawn().await;
+    let before = app.call(Method::GET, "/api/v1/products", None, None).await;
+    assert_eq!(
+        before.body["items"],
+        json!([]),
+        "a first read fills the cache"
+    );
+    let ctx = kazna_kernel::Context::new(app.settings.clone());
+    let seeded = kazna::seed::demo(&ctx, 3).await.expect("seeded");
+    assert_eq!(seeded.products_created, 3);
+    let after = app.call(Method::GET, "/api/v1/products", None, None).await;
+    assert_eq!(
+        after.body["items"].as_array().map(Vec::len),
+        Some(3),
+        "no stale list"
+    );
+    app.stop().await;
+}

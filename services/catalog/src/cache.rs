@@ -4,6 +4,7 @@
 //! catalog's, so every later read looks under a new key. A reader that raced the change can
 //! only have filled a key nobody reads any more, so a read after a write is never stale.
 
+use kazna_kernel::Settings;
 use redis::AsyncCommands;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -16,8 +17,8 @@ fn product_version_key(s: &AppState, id: Uuid) -> String {
     s.ctx.settings.redis_key(&format!("product:{id}:version"))
 }
 
-fn catalog_version_key(s: &AppState) -> String {
-    s.ctx.settings.redis_key("catalog:version")
+fn catalog_version_key(settings: &Settings) -> String {
+    settings.redis_key("catalog:version")
 }
 
 /// Looks a page up in one round trip: reads the version, then the page under it.
@@ -54,7 +55,7 @@ pub async fn product_page(s: &AppState, id: Uuid) -> Option<(String, Option<Stri
 /// A list page (`query` names the filters, cursor and limit): its key now, and the page.
 pub async fn list_page(s: &AppState, query: &str) -> Option<(String, Option<String>)> {
     let prefix = s.ctx.settings.redis_key(&format!("products:list:{query}:"));
-    lookup(s, catalog_version_key(s), prefix).await
+    lookup(s, catalog_version_key(&s.ctx.settings), prefix).await
 }
 
 pub async fn put(s: &AppState, key: &str, json: &str) {
@@ -72,9 +73,17 @@ pub async fn changed(s: &AppState, ids: &[Uuid]) -> Result<(), redis::RedisError
     for id in ids {
         pipe.incr(product_version_key(s, *id), 1).ignore();
     }
-    pipe.incr(catalog_version_key(s), 1).ignore();
+    pipe.incr(catalog_version_key(&s.ctx.settings), 1).ignore();
     let mut conn = s.redis.clone();
     pipe.query_async(&mut conn).await
+}
+
+/// Products appeared without the service (`kazna seed` writes to the database): every list
+/// page cached so far is left behind. Their own pages were never cached.
+pub async fn products_added(settings: &Settings) -> Result<(), kazna_kernel::Error> {
+    let mut conn = kazna_kernel::db::redis(settings).await?;
+    let _: i64 = conn.incr(catalog_version_key(settings), 1).await?;
+    Ok(())
 }
 
 /// The products that own these variants.

@@ -1,7 +1,7 @@
 //! The catalog service: products with variants, the category tree, and stock that can
 //! never be oversold.
 
-mod cache;
+pub mod cache;
 pub mod categories;
 pub mod domain;
 pub mod error;
