@@ -4,6 +4,7 @@
 // A test that cannot go on should stop loudly, helpers included.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod cart;
 mod catalog;
 mod contract;
 mod helpers;

@@ -96,11 +96,20 @@ async fn quantities(s: &AppState, owner: Owner) -> Result<HashMap<Uuid, i64>> {
 /// The cart, priced now. Lines whose product is gone are left out.
 pub async fn load(s: &AppState, owner: Owner) -> Result<Cart> {
     let qty = quantities(s, owner).await?;
+    let info = variants(s, &ids(&qty)).await?;
+    Ok(priced(s, &qty, &info))
+}
+
+fn ids(qty: &HashMap<Uuid, i64>) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = qty.keys().copied().collect();
     ids.sort();
-    let info = variants(s, &ids).await?;
+    ids
+}
+
+/// Prices `qty` with what the catalog said (`info`); lines it does not sell are left out.
+fn priced(s: &AppState, qty: &HashMap<Uuid, i64>, info: &HashMap<Uuid, VariantInfo>) -> Cart {
     let mut items = Vec::new();
-    for id in ids {
+    for id in ids(qty) {
         let (Some(v), Some(q)) = (info.get(&id), qty.get(&id)) else {
             continue;
         };
@@ -129,25 +138,30 @@ pub async fn load(s: &AppState, owner: Owner) -> Result<Cart> {
         .map(|i| i.unit_price.currency.clone())
         .unwrap_or_else(|| s.ctx.settings.orders.currency.clone());
     let subtotal = items.iter().map(|i| i.line_total.amount).sum();
-    Ok(Cart {
+    Cart {
         items,
         subtotal: Money {
             amount: subtotal,
             currency: currency.clone(),
         },
         currency,
-    })
+    }
 }
 
-/// Sets a line to `quantity` (0 removes it), checking the variant and its stock.
+/// Sets a line to `quantity` (0 removes it), checking the variant and its stock. One read of
+/// the cart, one call to the catalog for every line, one write.
 pub async fn set(s: &AppState, owner: Owner, variant_id: Uuid, quantity: i64) -> Result<Cart> {
     let key = owner.key(s);
+    let mut qty = quantities(s, owner).await?;
     let mut conn = s.redis.clone();
     if quantity == 0 {
+        qty.remove(&variant_id);
+        let info = variants(s, &ids(&qty)).await?;
         let _: () = conn.hdel(&key, variant_id.to_string()).await?;
-        return load(s, owner).await;
+        return Ok(priced(s, &qty, &info));
     }
-    let info = variants(s, &[variant_id]).await?;
+    qty.insert(variant_id, quantity);
+    let info = variants(s, &ids(&qty)).await?;
     let v = info
         .get(&variant_id)
         .filter(|v| v.status == "active")
@@ -155,21 +169,26 @@ pub async fn set(s: &AppState, owner: Owner, variant_id: Uuid, quantity: i64) ->
     if quantity > v.available {
         return Err(Error::InsufficientStock);
     }
-    let current = load(s, owner).await?;
-    let others: Vec<&CartItem> = current
-        .items
-        .iter()
-        .filter(|i| i.variant_id != variant_id)
+    let others: Vec<&VariantInfo> = qty
+        .keys()
+        .filter(|id| **id != variant_id)
+        .filter_map(|id| info.get(id))
+        .filter(|o| o.status == "active")
         .collect();
-    if others.iter().any(|i| i.unit_price.currency != v.currency) {
+    if others.iter().any(|o| o.currency != v.currency) {
         return Err(Error::CurrencyMismatch);
     }
     if others.len() >= MAX_LINES {
         return Err(Error::CartFull);
     }
-    let _: () = conn.hset(&key, variant_id.to_string(), quantity).await?;
-    let _: () = conn.expire(&key, TTL_SECS).await?;
-    load(s, owner).await
+    let _: () = redis::pipe()
+        .hset(&key, variant_id.to_string(), quantity)
+        .ignore()
+        .expire(&key, TTL_SECS)
+        .ignore()
+        .query_async(&mut conn)
+        .await?;
+    Ok(priced(s, &qty, &info))
 }
 
 pub async fn quantity_of(s: &AppState, owner: Owner, variant_id: Uuid) -> Result<i64> {
