@@ -405,3 +405,107 @@ async fn one_idempotency_key_places_one_order_even_when_sent_at_once() {
     assert_eq!(reused.body["code"], "idempotency_key_reused");
     app.stop().await;
 }
+
+/// A buyer whose connection drops while the order is being placed: placing goes on to its
+/// end, and a retry with the same key gets that order instead of a key stuck in progress.
+#[tokio::test]
+async fn an_order_is_placed_once_even_when_the_buyer_hangs_up_half_way() {
+    let app = TestApp::spawn().await;
+    let seller = app
+        .account_with_role("seller@example.com", Role::Seller)
+        .await;
+    let product = app
+        .call(Method::POST, "/api/v1/products", Some(&seller), Some(json!({
+            "name": "Vase", "variants": [{"sku": "VASE-1", "price": {"amount": 3100, "currency": "EUR"}, "stock": 4}]})))
+        .await;
+    let product_id = product.body["id"].as_str().unwrap().to_owned();
+    let variant: uuid::Uuid = product.body["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let buyer = app.login_new_buyer().await;
+    let added = app
+        .call(
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&buyer),
+            Some(json!({"variant_id": variant, "quantity": 1})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK);
+
+    // Hold the variant's row, so the reservation (mid-way through placing) has to wait.
+    let ctx = kazna_kernel::Context::new(app.settings.clone());
+    let catalog = kazna_catalog::database(&ctx).await.expect("catalog db");
+    let mut hold = catalog.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM variants WHERE id = $1 FOR UPDATE")
+        .bind(variant)
+        .execute(&mut *hold)
+        .await
+        .expect("lock");
+    let body = json!({"payment_method": "pm_card_visa",
+        "shipping_address": {"name": "A", "line1": "1 St", "city": "B", "postal_code": "1", "country": "DE"}});
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}/api/v1/orders", app.base))
+        .bearer_auth(&buyer)
+        .header("Idempotency-Key", "hang-up-1")
+        .json(&body)
+        .send()
+        .await;
+    assert!(
+        gave_up.as_ref().is_err_and(reqwest::Error::is_timeout),
+        "the buyer hangs up before the answer: {gave_up:?}"
+    );
+    hold.commit().await.expect("release the row");
+
+    let key = [("Idempotency-Key", "hang-up-1")];
+    let placed = kazna_testkit::eventually(15, || async {
+        let a = app
+            .call_with(
+                Method::POST,
+                "/api/v1/orders",
+                Some(&buyer),
+                Some(body.clone()),
+                &key,
+            )
+            .await;
+        match a.status {
+            StatusCode::CREATED => Some(a.body),
+            StatusCode::CONFLICT if a.body["code"] == "idempotency_in_progress" => None,
+            other => panic!("unexpected {other}: {}", a.body),
+        }
+    })
+    .await
+    .expect("the retry gets the order placed after the hang-up");
+    let orders = app
+        .call(Method::GET, "/api/v1/orders", Some(&buyer), None)
+        .await;
+    let listed: Vec<&str> = orders.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    assert_eq!(
+        listed,
+        [placed["id"].as_str().unwrap()],
+        "one order, the one the retry got"
+    );
+    let p = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/products/{product_id}"),
+            None,
+            None,
+        )
+        .await;
+    let v = &p.body["variants"][0];
+    let sold = 4 - v["stock"].as_i64().unwrap();
+    assert_eq!(sold + v["reserved"].as_i64().unwrap(), 1, "one unit taken");
+    app.stop().await;
+}
