@@ -27,32 +27,21 @@ async fn a_guest_fills_a_cart_that_follows_them_into_their_account() {
         .account_with_role("seller@example.com", Role::Seller)
         .await;
     let product = app
-        .call(
-            Method::POST,
-            "/api/v1/products",
-            Some(&seller),
-            Some(json!({
+        .create_product(
+            &seller,
+            json!({
             "name": "Socks", "variants": [
                 {"sku": "SOCK-S", "price": {"amount": 500, "currency": "EUR"}, "stock": 3},
-                {"sku": "SOCK-L", "price": {"amount": 700, "currency": "EUR"}, "stock": 10}]})),
+                {"sku": "SOCK-L", "price": {"amount": 700, "currency": "EUR"}, "stock": 10}]}),
         )
         .await;
-    let small = product.body["variants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let large = product.body["variants"][1]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let small = product["variants"][0]["id"].as_str().unwrap().to_owned();
+    let large = product["variants"][1]["id"].as_str().unwrap().to_owned();
     let dollars = app
-        .call(Method::POST, "/api/v1/products", Some(&seller), Some(json!({
-            "name": "Hat", "variants": [{"sku": "HAT-1", "price": {"amount": 900, "currency": "USD"}, "stock": 1}]})))
+        .create_product(&seller, json!({
+            "name": "Hat", "variants": [{"sku": "HAT-1", "price": {"amount": 900, "currency": "USD"}, "stock": 1}]}))
         .await;
-    let hat = dollars.body["variants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hat = dollars["variants"][0]["id"].as_str().unwrap().to_owned();
 
     // A guest's first call opens a session, returned in a header and a cookie.
     let first = app
@@ -184,7 +173,7 @@ async fn a_guest_fills_a_cart_that_follows_them_into_their_account() {
     let moderator = app
         .account_with_role("mod@example.com", Role::Moderator)
         .await;
-    let product_id = product.body["id"].as_str().unwrap();
+    let product_id = product["id"].as_str().unwrap();
     let hide = app
         .call(
             Method::POST,

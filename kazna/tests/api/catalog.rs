@@ -418,26 +418,19 @@ async fn a_patch_adds_reprices_and_removes_variants_all_or_nothing() {
         .await;
     let bob = app.account_with_role("bob@example.com", Role::Seller).await;
     let created = app
-        .call(Method::POST, "/api/v1/products", Some(&alice), Some(json!({
+        .create_product(&alice, json!({
             "name": "Tee", "variants": [
                 {"sku": "TEE-S", "options": {"size": "S"}, "price": {"amount": 1500, "currency": "EUR"}, "stock": 5},
-                {"sku": "TEE-M", "options": {"size": "M"}, "price": {"amount": 1500, "currency": "EUR"}, "stock": 2}]})))
+                {"sku": "TEE-M", "options": {"size": "M"}, "price": {"amount": 1500, "currency": "EUR"}, "stock": 2}]}))
         .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let path = format!("/api/v1/products/{}", created.body["id"].as_str().unwrap());
-    let small = created.body["variants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let medium = created.body["variants"][1]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let path = format!("/api/v1/products/{}", created["id"].as_str().unwrap());
+    let small = created["variants"][0]["id"].as_str().unwrap().to_owned();
+    let medium = created["variants"][1]["id"].as_str().unwrap().to_owned();
     let bobs = app
-        .call(Method::POST, "/api/v1/products", Some(&bob), Some(json!({
-            "name": "Mug", "variants": [{"sku": "MUG-1", "price": {"amount": 900, "currency": "EUR"}, "stock": 1}]})))
+        .create_product(&bob, json!({
+            "name": "Mug", "variants": [{"sku": "MUG-1", "price": {"amount": 900, "currency": "EUR"}, "stock": 1}]}))
         .await;
-    let bobs_variant = bobs.body["variants"][0]["id"].as_str().unwrap().to_owned();
+    let bobs_variant = bobs["variants"][0]["id"].as_str().unwrap().to_owned();
     // A first read fills the cache.
     assert_eq!(
         app.call(Method::GET, &path, None, None).await.status,
@@ -550,20 +543,14 @@ async fn sellers_and_moderators_see_what_is_off_sale_and_nobody_else_does() {
         .account_with_role("mod@example.com", Role::Moderator)
         .await;
     let buyer = app.login_new_buyer().await;
-    let alice_id = app
-        .call(Method::GET, "/api/v1/users/me", Some(&alice), None)
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alice_id = app.user_id(&alice).await;
     let mut ids = Vec::new();
     for sku in ["LAMP-1", "LAMP-2", "LAMP-3"] {
         let p = app
-            .call(Method::POST, "/api/v1/products", Some(&alice), Some(json!({
-                "name": "Lamp", "variants": [{"sku": sku, "price": {"amount": 4000, "currency": "EUR"}, "stock": 1}]})))
+            .create_product(&alice, json!({
+                "name": "Lamp", "variants": [{"sku": sku, "price": {"amount": 4000, "currency": "EUR"}, "stock": 1}]}))
             .await;
-        ids.push(p.body["id"].as_str().unwrap().to_owned());
+        ids.push(p["id"].as_str().unwrap().to_owned());
     }
     let (hidden, deleted) = (&ids[0], &ids[1]);
     let hide = app
@@ -680,12 +667,11 @@ async fn pages_of_products_skip_nothing_and_repeat_nothing_while_products_are_ad
         let app = &app;
         async move {
             let p = app
-                .call(Method::POST, "/api/v1/products", Some(&token), Some(json!({
+                .create_product(&token, json!({
                     "name": format!("Chair {sku}"),
-                    "variants": [{"sku": sku, "price": {"amount": 5000, "currency": "EUR"}, "stock": 1}]})))
+                    "variants": [{"sku": sku, "price": {"amount": 5000, "currency": "EUR"}, "stock": 1}]}))
                 .await;
-            assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
-            p.body["id"].as_str().unwrap().to_owned()
+            p["id"].as_str().unwrap().to_owned()
         }
     };
     let mut older = Vec::new();
@@ -694,13 +680,7 @@ async fn pages_of_products_skip_nothing_and_repeat_nothing_while_products_are_ad
     }
     let bobs = create(bob.clone(), "STOOL-1".into()).await;
 
-    let alice_id = app
-        .call(Method::GET, "/api/v1/users/me", Some(&alice), None)
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alice_id = app.user_id(&alice).await;
     let mut seen = Vec::new();
     let mut query = format!("/api/v1/products?limit=2&seller={alice_id}");
     loop {

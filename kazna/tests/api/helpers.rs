@@ -34,16 +34,7 @@ impl TestApp {
         let platform = Platform::build(env.settings.clone(), &Service::ALL, stop.clone())
             .await
             .expect("platform builds");
-        let settings = platform.settings.clone();
-        let task = tokio::spawn(platform.run(stop.clone()));
-        Self {
-            base: settings.gateway.public_url.clone(),
-            settings,
-            env,
-            http: reqwest::Client::new(),
-            stop,
-            task,
-        }
+        Self::run(env, vec![platform], stop)
     }
 
     /// Every service in a platform of its own, as one container each would run them: the
@@ -71,6 +62,11 @@ impl TestApp {
                 .expect("service builds");
             platforms.push(platform);
         }
+        Self::run(env, platforms, stop)
+    }
+
+    /// Runs the platforms until `stop`; the task ends with the first failure, if any.
+    fn run(env: TestEnv, platforms: Vec<Platform>, stop: CancellationToken) -> Self {
         let settings = platforms[0].settings.clone();
         let all_stop = stop.clone();
         let task = tokio::spawn(async move {
@@ -194,6 +190,23 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Creates a product as `token`'s seller and returns it as answered (201 expected).
+    pub async fn create_product(&self, token: &str, body: Value) -> Value {
+        let a = self
+            .call(Method::POST, "/api/v1/products", Some(token), Some(body))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "create product: {}", a.body);
+        a.body
+    }
+
+    /// The id of the account `token` belongs to.
+    pub async fn user_id(&self, token: &str) -> String {
+        let me = self
+            .call(Method::GET, "/api/v1/users/me", Some(token), None)
+            .await;
+        me.body["id"].as_str().expect("user id").to_owned()
+    }
+
     /// Registers a fresh buyer and returns an access token.
     pub async fn login_new_buyer(&self) -> String {
         let email = format!("buyer-{}@example.com", uuid::Uuid::new_v4().simple());

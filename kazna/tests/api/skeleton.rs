@@ -415,11 +415,11 @@ async fn an_order_is_placed_once_even_when_the_buyer_hangs_up_half_way() {
         .account_with_role("seller@example.com", Role::Seller)
         .await;
     let product = app
-        .call(Method::POST, "/api/v1/products", Some(&seller), Some(json!({
-            "name": "Vase", "variants": [{"sku": "VASE-1", "price": {"amount": 3100, "currency": "EUR"}, "stock": 4}]})))
+        .create_product(&seller, json!({
+            "name": "Vase", "variants": [{"sku": "VASE-1", "price": {"amount": 3100, "currency": "EUR"}, "stock": 4}]}))
         .await;
-    let product_id = product.body["id"].as_str().unwrap().to_owned();
-    let variant: uuid::Uuid = product.body["variants"][0]["id"]
+    let product_id = product["id"].as_str().unwrap().to_owned();
+    let variant: uuid::Uuid = product["variants"][0]["id"]
         .as_str()
         .unwrap()
         .parse()
