@@ -57,6 +57,7 @@ pub struct Consumer<H> {
     routing_keys: Vec<String>,
     handler: Arc<H>,
     concurrency: usize,
+    expires_ms: Option<u32>,
 }
 
 /// The queue names of one consuming service.
@@ -88,7 +89,15 @@ impl<H: Handler> Consumer<H> {
             routing_keys: routing_keys.iter().map(|k| (*k).to_owned()).collect(),
             handler: Arc::new(handler),
             concurrency: 1,
+            expires_ms: None,
         }
+    }
+
+    /// Lets the broker delete this consumer's queues once unused for `ms`: for queues of one
+    /// instance, which a replaced instance leaves behind.
+    pub fn expire_when_unused(mut self, ms: u32) -> Self {
+        self.expires_ms = Some(ms);
+        self
     }
 
     /// Handles up to `n` messages at once (default 1). Handlers must then tolerate events
@@ -114,7 +123,11 @@ impl<H: Handler> Consumer<H> {
             ..Default::default()
         };
         let mut base = FieldTable::default();
-        if let Some(ms) = s.queue_expires_ms {
+        let expires = match (self.expires_ms, s.queue_expires_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(ms) = expires {
             base.insert("x-expires".into(), AMQPValue::LongUInt(ms));
         }
         ch.queue_declare(q.main.as_str().into(), durable, base.clone())

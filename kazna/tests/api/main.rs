@@ -9,4 +9,5 @@ mod catalog;
 mod contract;
 mod helpers;
 mod roles;
+mod search;
 mod skeleton;

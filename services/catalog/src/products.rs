@@ -195,12 +195,16 @@ pub async fn snapshot(conn: &mut PgConnection, p: &Product) -> Result<ProductSna
         "WITH RECURSIVE up AS (
              SELECT id, name, parent_id FROM categories WHERE id = ANY($1)
              UNION SELECT c.id, c.name, c.parent_id FROM categories c JOIN up ON c.id = up.parent_id)
-         SELECT DISTINCT name FROM up",
+         SELECT DISTINCT name FROM up ORDER BY name",
     )
     .bind(&p.category_ids)
     .fetch_all(conn)
     .await?;
-    Ok(ProductSnapshot {
+    Ok(snapshot_of(p, category_path))
+}
+
+fn snapshot_of(p: &Product, category_path: Vec<String>) -> ProductSnapshot {
+    ProductSnapshot {
         id: p.id,
         seller_id: p.seller_id,
         name: p.name.clone(),
@@ -223,7 +227,56 @@ pub async fn snapshot(conn: &mut PgConnection, p: &Product) -> Result<ProductSna
             .collect(),
         created_at: p.created_at,
         updated_at: p.updated_at,
-    })
+    }
+}
+
+/// Snapshots of every product, whatever its status, in id order after `after`: what a
+/// search instance pulls to build its index. Two queries per page.
+pub async fn snapshots(
+    pool: &PgPool,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ProductSnapshot>> {
+    let mut conn = pool.acquire().await?;
+    let mut q = sqlx::QueryBuilder::new(format!("{PRODUCT_SELECT} WHERE true"));
+    if let Some(after) = after {
+        q.push(" AND p.id > ").push_bind(after);
+    }
+    q.push(" ORDER BY p.id LIMIT ").push_bind(limit);
+    let products: Vec<Product> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let mut categories: Vec<Uuid> = products
+        .iter()
+        .flat_map(|p| p.category_ids.iter().copied())
+        .collect();
+    categories.sort();
+    categories.dedup();
+    // Each category with the names of itself and its ancestors.
+    let names: Vec<(Uuid, String)> = sqlx::query_as(
+        "WITH RECURSIVE up AS (
+             SELECT id AS leaf, name, parent_id FROM categories WHERE id = ANY($1)
+             UNION SELECT up.leaf, c.name, c.parent_id FROM categories c JOIN up ON c.id = up.parent_id)
+         SELECT leaf, name FROM up",
+    )
+    .bind(&categories)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut path_of: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+    for (leaf, name) in names {
+        path_of.entry(leaf).or_default().push(name);
+    }
+    Ok(products
+        .iter()
+        .map(|p| {
+            let mut path: Vec<String> = p
+                .category_ids
+                .iter()
+                .flat_map(|c| path_of.get(c).into_iter().flatten().cloned())
+                .collect();
+            path.sort();
+            path.dedup();
+            snapshot_of(p, path)
+        })
+        .collect())
 }
 
 /// Fails with 403 unless `actor` sells this product or is an admin; 404 if it is gone.

@@ -1,4 +1,7 @@
-//! The search index: one tantivy index per instance, fed from catalog events.
+//! The search index: one tantivy index per instance, fed from catalog events and pulls.
+//!
+//! A product that is not on sale stays in the index as a tombstone (its id and `updated_at`,
+//! not live), so an older copy arriving late cannot bring it back.
 
 use std::{collections::HashMap, path::Path, sync::Mutex};
 
@@ -23,6 +26,8 @@ struct Fields {
     price: Field,
     currency: Field,
     updated_at: Field,
+    /// 1 for a product on sale, 0 for a tombstone.
+    live: Field,
 }
 
 pub struct SearchIndex {
@@ -42,6 +47,7 @@ fn schema() -> (Schema, Fields) {
         price: b.add_i64_field("price", INDEXED | FAST | STORED),
         currency: b.add_text_field("currency", STRING | STORED),
         updated_at: b.add_i64_field("updated_at", INDEXED | FAST | STORED),
+        live: b.add_i64_field("live", INDEXED),
     };
     (b.build(), f)
 }
@@ -81,12 +87,26 @@ pub struct Hit {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`, creating it when missing.
+    /// Opens the index in `dir` (a directory of its own), creating it when missing. An index
+    /// written with another schema (by an older version) is dropped: it is rebuilt from the
+    /// catalog.
     pub fn open(dir: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(dir)?;
         let (schema, f) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir)?;
-        let index = Index::open_or_create(directory, schema)?;
+        let opened = Index::open_or_create(
+            tantivy::directory::MmapDirectory::open(dir)?,
+            schema.clone(),
+        );
+        let index = match opened {
+            Ok(index) => index,
+            Err(tantivy::TantivyError::SchemaError(e)) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "search: index schema changed; rebuilding");
+                std::fs::remove_dir_all(dir)?;
+                std::fs::create_dir_all(dir)?;
+                Index::create_in_dir(dir, schema)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let writer = index.writer(32 * 1024 * 1024)?;
         let reader = index
             .reader_builder()
@@ -133,16 +153,23 @@ impl SearchIndex {
             }
             newest.insert(id, version);
             writer.delete_term(self.id_term(id));
-            if let Op::Upsert(p) = op
-                && p.status == "active"
-            {
-                writer.add_document(self.document(p))?;
-            }
+            match op {
+                Op::Upsert(p) if p.status == "active" => writer.add_document(self.document(p))?,
+                _ => writer.add_document(self.tombstone(id, version))?,
+            };
         }
         writer.commit()?;
         drop(writer);
         self.reader.reload()?;
         Ok(())
+    }
+
+    fn tombstone(&self, id: Uuid, version: i64) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        doc.add_text(self.f.id, id.to_string());
+        doc.add_i64(self.f.updated_at, version);
+        doc.add_i64(self.f.live, 0);
+        doc
     }
 
     fn document(&self, p: &ProductSnapshot) -> TantivyDocument {
@@ -158,6 +185,7 @@ impl SearchIndex {
             cheapest.map(|v| v.price.currency.as_str()).unwrap_or(""),
         );
         doc.add_i64(self.f.updated_at, p.updated_at.timestamp_millis());
+        doc.add_i64(self.f.live, 1);
         doc
     }
 
@@ -177,7 +205,7 @@ impl SearchIndex {
         };
         // Exact words count double; words within one edit still match.
         let exact = parser(false).parse_query_lenient(q).0;
-        let query: Box<dyn Query> = if q.trim().is_empty() {
+        let matching: Box<dyn Query> = if q.trim().is_empty() {
             Box::new(AllQuery)
         } else {
             Box::new(BooleanQuery::new(vec![
@@ -188,6 +216,14 @@ impl SearchIndex {
                 (Occur::Should, parser(true).parse_query_lenient(q).0),
             ]))
         };
+        let live = TermQuery::new(
+            Term::from_field_i64(self.f.live, 1),
+            IndexRecordOption::Basic,
+        );
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, matching),
+            (Occur::Must, Box::new(BoostQuery::new(Box::new(live), 0.0))),
+        ]);
         let (top, total) = searcher.search(
             &query,
             &(TopDocs::with_limit(limit).and_offset(offset), Count),
@@ -221,5 +257,72 @@ impl SearchIndex {
             });
         }
         Ok((hits, total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{TimeZone, Utc};
+    use kazna_contracts::{Money, catalog::VariantSnapshot};
+
+    use super::*;
+
+    fn lamp(id: Uuid, status: &str, at_ms: i64) -> Op {
+        let at = Utc.timestamp_millis_opt(at_ms).unwrap();
+        Op::Upsert(ProductSnapshot {
+            id,
+            seller_id: Uuid::nil(),
+            name: "Brass lamp".into(),
+            description: String::new(),
+            status: status.into(),
+            category_ids: vec![],
+            category_path: vec![],
+            variants: vec![VariantSnapshot {
+                id: Uuid::nil(),
+                sku: "L".into(),
+                price: Money {
+                    amount: 100,
+                    currency: "EUR".into(),
+                },
+                available: 1,
+            }],
+            created_at: at,
+            updated_at: at,
+        })
+    }
+
+    fn found(index: &SearchIndex) -> usize {
+        index.search("lamp", 0, 10).unwrap().1
+    }
+
+    #[test]
+    fn a_late_older_copy_never_brings_back_what_was_deleted_or_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let id = Uuid::now_v7();
+        index.apply(&[lamp(id, "active", 1_000)]).unwrap();
+        assert_eq!(found(&index), 1);
+        index.apply(&[Op::Remove(id, 3_000)]).unwrap();
+        index.apply(&[lamp(id, "active", 2_000)]).unwrap();
+        assert_eq!(found(&index), 0, "the older copy came after the deletion");
+        index.apply(&[lamp(id, "active", 4_000)]).unwrap();
+        assert_eq!(found(&index), 1, "a newer copy counts");
+        index
+            .apply(&[lamp(id, "hidden", 5_000), lamp(id, "active", 4_500)])
+            .unwrap();
+        assert_eq!(found(&index), 0, "hidden, whatever came after in the batch");
+    }
+
+    #[test]
+    fn an_index_of_another_schema_is_rebuilt_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Schema::builder();
+        b.add_text_field("title", TEXT | STORED);
+        Index::create_in_dir(dir.path(), b.build()).unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        index.apply(&[lamp(Uuid::now_v7(), "active", 1)]).unwrap();
+        assert_eq!(found(&index), 1);
     }
 }

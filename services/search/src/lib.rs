@@ -1,6 +1,8 @@
-//! The search service: a full-text index of the catalog, built by each instance from the
-//! catalog's events.
+//! The search service: a full-text index of the catalog. Each instance builds its own: it
+//! pulls every product from the catalog when it starts, and follows the catalog's events
+//! through a queue of its own, so read capacity grows with the instances.
 
+mod bootstrap;
 mod consumer;
 pub mod error;
 mod http;
@@ -10,13 +12,16 @@ mod indexer;
 use std::sync::Arc;
 
 use kazna_events::{Broker, Consumer};
-use kazna_kernel::{Context, server::App};
+use kazna_kernel::{Context, health::Check, server::App};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub const NAME: &str = "search";
+
+/// An instance's queue outlives a restart, not a replacement: unused for a day, it goes.
+const INSTANCE_QUEUE_EXPIRES_MS: u32 = 24 * 3600 * 1000;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -35,24 +40,39 @@ pub async fn build(
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
     let dir = ctx.settings.search.data_dir.clone();
-    let index = index::SearchIndex::open(&dir).map_err(|e| {
+    let data_error = |e: &dyn std::fmt::Display| {
         kazna_kernel::Error::Other(format!("search.data_dir {}: {e}", dir.display()))
-    })?;
+    };
+    let index = index::SearchIndex::open(&dir.join("index")).map_err(|e| data_error(&e))?;
     let index = Arc::new(index);
+    let instance = bootstrap::instance_id(&dir).map_err(|e| data_error(&e))?;
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(
         broker.clone(),
-        NAME,
+        &format!("{NAME}.{instance}"),
         consumer::ROUTING_KEYS,
         consumer::CatalogEvents(indexer::Indexer::start(index.clone())),
     )
-    .with_concurrency(consumer::CONCURRENCY);
+    .with_concurrency(consumer::CONCURRENCY)
+    .expire_when_unused(INSTANCE_QUEUE_EXPIRES_MS);
+    // The queue exists before the pull starts: nothing changed during the pull is missed.
     consumer.declare_or_warn().await;
+    let pulled = bootstrap::Pulled::default();
+    let pull = bootstrap::pull(ctx.clone(), index.clone(), pulled.clone(), shutdown.clone());
     let state = AppState { ctx, index };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();
-    let checks = vec![broker.readiness()];
+    let index_ready = Check::new("index", move || {
+        let done = pulled.done();
+        async move {
+            done.then_some(())
+                .ok_or_else(|| "pulling the catalog into the index".to_owned())
+        }
+    });
+    let checks = vec![broker.readiness(), index_ready];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
-    Ok(App::new(NAME, listener, router).worker(consumer.run(shutdown)))
+    Ok(App::new(NAME, listener, router)
+        .worker(consumer.run(shutdown))
+        .worker(pull))
 }

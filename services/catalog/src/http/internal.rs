@@ -20,6 +20,45 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reserve))
         .routes(routes!(commit))
         .routes(routes!(release))
+        .routes(routes!(snapshots))
+}
+
+#[derive(Deserialize, IntoParams)]
+struct SnapshotsQuery {
+    /// The `next_cursor` of the previous page.
+    after: Option<Uuid>,
+    /// 1–1000, default 500.
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SnapshotPage {
+    /// Every product, whatever its status, as the `catalog.product.*` events carry them.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<kazna_contracts::catalog::ProductSnapshot>,
+    next_cursor: Option<Uuid>,
+}
+
+/// Every product in id order, a page at a time: what a search instance pulls to build its index.
+#[utoipa::path(get, path = "/internal/products/snapshots", tag = "internal", params(SnapshotsQuery),
+    responses((status = 200, body = SnapshotPage), (status = 422, body = Problem)))]
+async fn snapshots(
+    State(s): State<AppState>,
+    _: Internal,
+    Query(q): Query<SnapshotsQuery>,
+) -> Result<Json<SnapshotPage>> {
+    let limit = q.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::Validation(vec![FieldError::new(
+            "limit",
+            "must be between 1 and 1000",
+        )]));
+    }
+    let items = crate::products::snapshots(&s.pool, q.after, limit).await?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|p| p.id))
+        .flatten();
+    Ok(Json(SnapshotPage { items, next_cursor }))
 }
 
 #[derive(Deserialize, IntoParams)]

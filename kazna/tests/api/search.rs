@@ -1,0 +1,100 @@
+//! Search instances: each builds its own index, from a pull of the catalog and from events.
+
+use kazna::{Platform, Service};
+use kazna_kernel::Role;
+use kazna_testkit::eventually;
+use reqwest::Method;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn every_search_instance_finds_every_product_even_one_started_later() {
+    let app = TestApp::spawn().await;
+    let seller = app
+        .account_with_role("seller@example.com", Role::Seller)
+        .await;
+    let product = |name: &'static str, sku: &'static str| json!({"name": name, "variants": [{"sku": sku, "price": {"amount": 9000, "currency": "EUR"}, "stock": 2}]});
+    let desk = app
+        .create_product(&seller, product("Walnut desk", "DESK-1"))
+        .await;
+    let hidden = app
+        .create_product(&seller, product("Walnut stool", "STOOL-1"))
+        .await;
+    let moderator = app
+        .account_with_role("mod@example.com", Role::Moderator)
+        .await;
+    let hide = format!("/api/v1/products/{}/hide", hidden["id"].as_str().unwrap());
+    app.call(Method::POST, &hide, Some(&moderator), None).await;
+
+    // A second instance, started after both products exist, with an index of its own.
+    let mut settings = (*app.settings).clone();
+    settings.search.data_dir = app.settings.search.data_dir.join("second");
+    settings.services.search.bind.set_port(0);
+    let stop = CancellationToken::new();
+    let second = Platform::build(settings, &[Service::Search], stop.clone())
+        .await
+        .expect("a second search instance");
+    let second_url = second.settings.services.search.url.clone();
+    let running = tokio::spawn(second.run(stop.clone()));
+    let http = reqwest::Client::new();
+    let ready = eventually(15, || async {
+        let r = http
+            .get(format!("{second_url}/health/ready"))
+            .send()
+            .await
+            .ok()?;
+        r.status().is_success().then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "ready once it has pulled the catalog");
+
+    let names = |base: String| {
+        let http = http.clone();
+        async move {
+            let found: serde_json::Value = http
+                .get(format!("{base}/api/v1/search?q=walnut"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let mut names: Vec<String> = found["items"]
+                .as_array()?
+                .iter()
+                .filter_map(|i| i["name"].as_str().map(str::to_owned))
+                .collect();
+            names.sort();
+            Some(names)
+        }
+    };
+    let both_show = |expected: Vec<&'static str>| {
+        let (names, gateway, second) = (&names, app.base.clone(), second_url.clone());
+        async move {
+            eventually(15, || async {
+                let (a, b) = (names(gateway.clone()).await?, names(second.clone()).await?);
+                (a == expected && b == expected).then_some(())
+            })
+            .await
+            .is_some()
+        }
+    };
+    assert!(
+        both_show(vec!["Walnut desk"]).await,
+        "the pull brought the desk, and not the hidden stool"
+    );
+
+    // From now on both follow the catalog's events, each through a queue of its own.
+    app.create_product(&seller, product("Walnut shelf", "SHELF-1"))
+        .await;
+    assert!(both_show(vec!["Walnut desk", "Walnut shelf"]).await);
+    let delete = format!("/api/v1/products/{}", desk["id"].as_str().unwrap());
+    app.call(Method::DELETE, &delete, Some(&seller), None).await;
+    assert!(both_show(vec!["Walnut shelf"]).await);
+
+    stop.cancel();
+    let _ = running.await;
+    app.stop().await;
+}
