@@ -77,6 +77,28 @@ impl Broker {
 }
 
 impl Broker {
+    /// Deletes the queues of consumer `name` (main, retries, dead letters) unless something
+    /// consumes them: for queue layouts an older version left behind. A missing queue is fine.
+    pub async fn delete_unused_queues(&self, name: &str) -> Result<(), Error> {
+        let s = &self.settings;
+        let q = crate::consumer::Queues::new(&s.queue_prefix, name, &s.retry_delays_ms);
+        let names = q
+            .retries
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .chain([q.main.as_str(), q.dead.as_str()]);
+        for queue in names {
+            // A refusal closes the channel: one per queue.
+            let ch = self.channel().await?;
+            let opts = lapin::options::QueueDeleteOptions {
+                if_unused: true,
+                ..Default::default()
+            };
+            ch.queue_delete(queue.into(), opts).await?;
+        }
+        Ok(())
+    }
+
     /// Deletes the events exchange (test clean-up).
     pub async fn delete_exchange(&self) -> Result<(), Error> {
         let ch = self.channel().await?;

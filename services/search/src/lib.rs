@@ -57,6 +57,10 @@ pub async fn build(
     .expire_when_unused(INSTANCE_QUEUE_EXPIRES_MS);
     // The queue exists before the pull starts: nothing changed during the pull is missed.
     consumer.declare_or_warn().await;
+    // Before instances had queues of their own, they shared one; nothing reads it any more.
+    if let Err(e) = broker.delete_unused_queues(NAME).await {
+        tracing::debug!(error = %e, "search: the old shared queue stays (in use, or no broker)");
+    }
     let pulled = bootstrap::Pulled::default();
     let pull = bootstrap::pull(ctx.clone(), index.clone(), pulled.clone(), shutdown.clone());
     let state = AppState { ctx, index };
