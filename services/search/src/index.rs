@@ -9,7 +9,7 @@ use kazna_contracts::catalog::ProductSnapshot;
 use tantivy::{
     Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
     collector::{Count, TopDocs},
-    query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery},
+    query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery},
     schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value},
     snippet::SnippetGenerator,
 };
@@ -205,8 +205,12 @@ impl SearchIndex {
         };
         // Exact words count double; words within one edit still match.
         let exact = parser(false).parse_query_lenient(q).0;
-        let matching: Box<dyn Query> = if q.trim().is_empty() {
-            Box::new(AllQuery)
+        // Tombstones hold no text, so only the empty query needs to leave them out.
+        let query: Box<dyn Query> = if q.trim().is_empty() {
+            Box::new(TermQuery::new(
+                Term::from_field_i64(self.f.live, 1),
+                IndexRecordOption::Basic,
+            ))
         } else {
             Box::new(BooleanQuery::new(vec![
                 (
@@ -216,14 +220,6 @@ impl SearchIndex {
                 (Occur::Should, parser(true).parse_query_lenient(q).0),
             ]))
         };
-        let live = TermQuery::new(
-            Term::from_field_i64(self.f.live, 1),
-            IndexRecordOption::Basic,
-        );
-        let query = BooleanQuery::new(vec![
-            (Occur::Must, matching),
-            (Occur::Must, Box::new(BoostQuery::new(Box::new(live), 0.0))),
-        ]);
         let (top, total) = searcher.search(
             &query,
             &(TopDocs::with_limit(limit).and_offset(offset), Count),
@@ -293,8 +289,12 @@ mod tests {
         })
     }
 
+    /// Matches for a word, and for the empty query (everything on sale); they must agree.
     fn found(index: &SearchIndex) -> usize {
-        index.search("lamp", 0, 10).unwrap().1
+        let by_word = index.search("lamp", 0, 10).unwrap().1;
+        let all = index.search("", 0, 10).unwrap().1;
+        assert_eq!(by_word, all, "tombstones never match");
+        by_word
     }
 
     #[test]
