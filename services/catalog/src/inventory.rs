@@ -91,7 +91,8 @@ async fn reservations(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<Res
 }
 
 /// Units of a held reservation are sold: they leave stock and reserved together.
-/// Committing twice is harmless; committing a released reservation is refused.
+/// Committing twice is harmless. A reservation that expired before its payment arrived is
+/// sold from what is available now, all lines or none (`insufficient_stock` otherwise).
 pub async fn commit(pool: &PgPool, order_id: Uuid) -> Result<Vec<Reservation>> {
     finish(pool, order_id, "committed").await
 }
@@ -117,6 +118,23 @@ async fn finish(pool: &PgPool, order_id: Uuid, to: &'static str) -> Result<Vec<R
         match (r.status.as_str(), to) {
             ("held", _) => {}
             (s, t) if s == t => continue,
+            ("released", "committed") => {
+                let taken = sqlx::query(
+                    "UPDATE variants SET stock = stock - $2, updated_at = now()
+                     WHERE id = $1 AND stock - reserved >= $2",
+                )
+                .bind(r.variant_id)
+                .bind(r.quantity)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if taken == 0 {
+                    return Err(Error::InsufficientStock(r.variant_id));
+                }
+                set_status(&mut tx, order_id, r.variant_id, to).await?;
+                stock_changed(&mut tx, r.variant_id).await?;
+                continue;
+            }
             _ => return Err(Error::ReservationNotHeld),
         }
         let sql = if to == "committed" {
@@ -129,19 +147,29 @@ async fn finish(pool: &PgPool, order_id: Uuid, to: &'static str) -> Result<Vec<R
             .bind(r.quantity)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE reservations SET status = $3, updated_at = now() WHERE order_id = $1 AND variant_id = $2",
-        )
-        .bind(order_id)
-        .bind(r.variant_id)
-        .bind(to)
-        .execute(&mut *tx)
-        .await?;
+        set_status(&mut tx, order_id, r.variant_id, to).await?;
         stock_changed(&mut tx, r.variant_id).await?;
     }
     let out = reservations(&mut tx, order_id).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+async fn set_status(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    variant_id: Uuid,
+    status: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE reservations SET status = $3, updated_at = now() WHERE order_id = $1 AND variant_id = $2",
+    )
+    .bind(order_id)
+    .bind(variant_id)
+    .bind(status)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Releases reservations whose time ran out; returns the variants whose stock came back.

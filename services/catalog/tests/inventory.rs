@@ -8,7 +8,7 @@ use std::sync::Arc;
 use kazna_catalog::{
     domain::{MoneyIn, ProductIn, VariantIn},
     error::Error,
-    inventory::{self, Line},
+    inventory::{self, Line, StockChange},
     products,
 };
 use kazna_kernel::Context;
@@ -122,10 +122,68 @@ async fn committed_units_leave_stock_and_released_units_come_back_once() {
         inventory::release(&pool, sold).await,
         Err(Error::ReservationNotHeld)
     ));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
+    let (env, pool, variant) = setup(3).await;
+    let (late, later, rival) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let two = |order| {
+        let pool = pool.clone();
+        async move {
+            let lines = [Line {
+                variant_id: variant,
+                quantity: 2,
+            }];
+            inventory::reserve(&pool, order, &lines, 900).await
+        }
+    };
+    two(late).await.expect("reserve");
+    sqlx::query("UPDATE reservations SET expires_at = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .expect("expire");
+    assert_eq!(
+        inventory::release_expired(&pool).await.expect("sweep"),
+        [variant]
+    );
+
+    // Units still there: the late payment gets them.
+    let sold = inventory::commit(&pool, late)
+        .await
+        .expect("commit after expiry");
+    assert_eq!(sold[0].status, "committed");
+    let s = inventory::stock(&pool, variant).await.expect("stock");
+    assert_eq!((s.stock, s.reserved, s.available), (1, 0, 1));
+
+    // Units gone to someone else meanwhile: refused, and nothing moves.
+    inventory::adjust(&pool, variant, StockChange::Delta(2))
+        .await
+        .expect("restock");
+    two(later).await.expect("reserve");
+    sqlx::query(
+        "UPDATE reservations SET expires_at = now() - interval '1 second' WHERE order_id = $1",
+    )
+    .bind(later)
+    .execute(&pool)
+    .await
+    .expect("expire");
+    inventory::release_expired(&pool).await.expect("sweep");
+    two(rival).await.expect("the rival takes two of three");
     assert!(matches!(
-        inventory::commit(&pool, dropped).await,
-        Err(Error::ReservationNotHeld)
+        inventory::commit(&pool, later).await,
+        Err(Error::InsufficientStock(id)) if id == variant
     ));
+    let s = inventory::stock(&pool, variant).await.expect("stock");
+    assert_eq!((s.stock, s.reserved, s.available), (3, 2, 1));
+    assert!(
+        matches!(
+            inventory::release(&pool, late).await,
+            Err(Error::ReservationNotHeld)
+        ),
+        "sold units do not come back"
+    );
     env.cleanup().await;
 }
 
