@@ -12,6 +12,9 @@ pub const MAX_IMAGES: usize = 10;
 pub const MAX_VARIANTS: usize = 100;
 pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
 pub const MAX_STOCK: i64 = 1_000_000_000;
+pub const MAX_CATEGORIES: usize = 20;
+/// 10^12 minor units: a cart of 100 lines of 1000 units each still sums within an `i64`.
+pub const MAX_PRICE: i64 = 1_000_000_000_000;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct MoneyIn {
@@ -128,8 +131,11 @@ impl Errors {
     }
 
     fn price(&mut self, field: &str, price: MoneyIn) -> Money {
-        if price.amount < 0 {
-            self.add(format!("{field}.amount"), "must not be negative");
+        if !(0..=MAX_PRICE).contains(&price.amount) {
+            self.add(
+                format!("{field}.amount"),
+                format!("must be between 0 and {MAX_PRICE} minor units"),
+            );
         }
         let currency = parse_currency(&price.currency);
         if currency.is_none() {
@@ -147,6 +153,15 @@ impl Errors {
     fn stock(&mut self, field: &str, stock: i64) {
         if !(0..=MAX_STOCK).contains(&stock) {
             self.add(field, format!("must be between 0 and {MAX_STOCK}"));
+        }
+    }
+
+    fn categories(&mut self, ids: &[Uuid]) {
+        if ids.len() > MAX_CATEGORIES {
+            self.add(
+                "category_ids",
+                format!("at most {MAX_CATEGORIES} categories"),
+            );
         }
     }
 
@@ -190,6 +205,7 @@ impl ProductIn {
         e.text("name", &self.name, 1, 200);
         e.text("description", &self.description, 0, 10_000);
         e.images(&self.images);
+        e.categories(&self.category_ids);
         let attributes = e.object("attributes", self.attributes, MAX_ATTRIBUTES_BYTES);
         if self.variants.is_empty() {
             e.add("variants", "a product needs at least one variant");
@@ -357,6 +373,7 @@ impl ProductPatch {
         let category_ids = self.category_ids.map(|mut ids| {
             ids.sort();
             ids.dedup();
+            e.categories(&ids);
             ids
         });
         let patches = self.variants.unwrap_or_default();
@@ -400,6 +417,29 @@ mod tests {
         serde_json::from_value::<ProductPatch>(json)
             .unwrap()
             .parse()
+    }
+
+    #[test]
+    fn a_product_is_in_at_most_twenty_categories() {
+        let ids: Vec<Uuid> = (0..21).map(|_| Uuid::now_v7()).collect();
+        let err = patch(serde_json::json!({ "category_ids": ids }));
+        assert_eq!(fields(err.err().unwrap()), ["category_ids"]);
+        assert!(patch(serde_json::json!({ "category_ids": &ids[..20] })).is_ok());
+    }
+
+    #[test]
+    fn prices_stay_under_a_ceiling_so_totals_cannot_overflow() {
+        let id = Uuid::now_v7();
+        let priced = |amount: i64| {
+            patch(
+                serde_json::json!({"variants": [{"id": id, "price": {"amount": amount, "currency": "EUR"}}]}),
+            )
+        };
+        assert!(priced(MAX_PRICE).is_ok());
+        assert_eq!(
+            fields(priced(MAX_PRICE + 1).err().unwrap()),
+            ["variants[0].price.amount"]
+        );
     }
 
     #[test]
