@@ -58,12 +58,16 @@ pub async fn list_page(s: &AppState, query: &str) -> Option<(String, Option<Stri
     lookup(s, catalog_version_key(&s.ctx.settings), prefix).await
 }
 
-pub async fn put(s: &AppState, key: &str, json: &str) {
+/// Stores a page under `key` in the background: the answer does not wait for it. A late
+/// write is harmless, since a change moves readers to a new key.
+pub fn put(s: &AppState, key: String, json: String) {
     let mut conn = s.redis.clone();
-    let stored: Result<(), _> = conn.set_ex(key, json, TTL_SECS).await;
-    if let Err(e) = stored {
-        tracing::warn!(error = %e, "could not cache a catalog page");
-    }
+    tokio::spawn(async move {
+        let stored: Result<(), _> = conn.set_ex(key, json, TTL_SECS).await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "could not cache a catalog page");
+        }
+    });
 }
 
 /// These products changed (or a product appeared): later reads of them and of every list

@@ -73,8 +73,8 @@ async fn get_product(
     match product {
         Some(p) if p.status == Status::Active.as_str() => {
             let body = serde_json::to_string(&p).map_err(|_| Problem::internal())?;
-            if let Some(key) = &key {
-                cache::put(&s, key, &body).await;
+            if let Some(key) = key {
+                cache::put(&s, key, body.clone());
             }
             Ok(json_response(body))
         }
@@ -237,8 +237,8 @@ async fn list_products(
     let rows = products::list(&s.pool, filter).await?;
     let page = Page::from_rows(rows, limit, |p| p.id);
     let body = serde_json::to_string(&page).map_err(|_| Problem::internal())?;
-    if let Some(key) = &key {
-        cache::put(&s, key, &body).await;
+    if let Some(key) = key {
+        cache::put(&s, key, body.clone());
     }
     Ok(json_response(body))
 }
