@@ -6,8 +6,10 @@
 
 mod cart;
 mod catalog;
+mod categories;
 mod contract;
 mod helpers;
+mod listing;
 mod roles;
 mod search;
 mod skeleton;
