@@ -377,3 +377,68 @@ async fn a_patch_adds_reprices_and_removes_variants_all_or_nothing() {
     assert_eq!(skus(&after.body), expected);
     app.stop().await;
 }
+
+/// Readers racing every write fill the cache as fast as they can; still, each read that
+/// starts after a write has answered sees that write.
+#[tokio::test]
+async fn no_read_after_a_write_is_stale_even_with_readers_racing_the_writes() {
+    let app = TestApp::spawn().await;
+    let seller = app
+        .account_with_role("seller@example.com", Role::Seller)
+        .await;
+    let product = app
+        .create_product(&seller, json!({
+            "name": "Kettle 0", "variants": [{"sku": "KETTLE-0", "price": {"amount": 100, "currency": "EUR"}, "stock": 1}]}))
+        .await;
+    let path = format!("/api/v1/products/{}", product["id"].as_str().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let page = format!("{}{path}", app.base);
+            let list = format!("{}/api/v1/products", app.base);
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut reads = 0;
+                while !stop.is_cancelled() {
+                    let _ = http.get(&page).send().await;
+                    let _ = http.get(&list).send().await;
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for i in 1..=25 {
+        let name = format!("Kettle {i}");
+        let price = 100 + i;
+        let changed = app
+            .call(Method::PATCH, &path, Some(&seller), Some(json!({
+                "name": name, "variants": [{"id": product["variants"][0]["id"], "price": {"amount": price, "currency": "EUR"}}]})))
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+        let read = app.call(Method::GET, &path, None, None).await;
+        assert_eq!(
+            read.body["name"],
+            name.as_str(),
+            "product page after write {i}"
+        );
+        assert_eq!(read.body["variants"][0]["price"]["amount"], price);
+        let listed = app.call(Method::GET, "/api/v1/products", None, None).await;
+        assert_eq!(
+            listed.body["items"][0]["name"],
+            name.as_str(),
+            "list after write {i}"
+        );
+    }
+    stop.cancel();
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    assert!(
+        reads > 25,
+        "the readers really raced the writes ({reads} reads)"
+    );
+    app.stop().await;
+}
