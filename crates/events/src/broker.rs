@@ -77,16 +77,17 @@ impl Broker {
 }
 
 impl Broker {
-    /// Deletes the queues of consumer `name` (main, retries, dead letters) unless something
-    /// consumes them: for queue layouts an older version left behind. A missing queue is fine.
+    /// Deletes the queues of consumer `name`, parked messages included, unless something
+    /// consumes its main queue: for queue layouts an older version left behind. The main queue
+    /// goes first, so a consumer still running keeps its retry and dead-letter queues. A
+    /// missing queue is fine.
     pub async fn delete_unused_queues(&self, name: &str) -> Result<(), Error> {
         let s = &self.settings;
         let q = crate::consumer::Queues::new(&s.queue_prefix, name, &s.retry_delays_ms);
-        let names = q
-            .retries
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .chain([q.main.as_str(), q.dead.as_str()]);
+        let names = [q.main.as_str()]
+            .into_iter()
+            .chain(q.retries.iter().map(|(n, _)| n.as_str()))
+            .chain([q.dead.as_str()]);
         for queue in names {
             // A refusal closes the channel: one per queue.
             let ch = self.channel().await?;

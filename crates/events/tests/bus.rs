@@ -311,3 +311,96 @@ async fn a_redelivered_event_has_exactly_one_effect() {
     }
     env.cleanup().await;
 }
+
+/// Whether a queue exists, asked on a channel of its own (a refused passive declare closes it).
+async fn queue_exists(broker: &Broker, name: &str) -> bool {
+    let ch = broker.channel().await.expect("channel");
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    ch.queue_declare(name.into(), passive, FieldTable::default())
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn queues_left_by_an_old_layout_go_unless_something_consumes_them() {
+    let env = TestEnv::new().expect("env");
+    let broker = Broker::new(env.settings.amqp.clone());
+    let idle = Consumer::new(
+        broker.clone(),
+        "old-idle",
+        &["test.#"],
+        FailsOnOne::default(),
+    );
+    idle.declare().await.expect("declare");
+    let busy = Consumer::new(
+        broker.clone(),
+        "old-busy",
+        &["test.#"],
+        FailsOnOne::default(),
+    );
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(busy.run(stop.clone()));
+    let busy_queues = Consumer::new(
+        broker.clone(),
+        "old-busy",
+        &["test.#"],
+        FailsOnOne::default(),
+    )
+    .queues();
+    let consumed = eventually(10, || async {
+        let ch = broker.channel().await.ok()?;
+        let q = ch
+            .queue_declare(
+                busy_queues.main.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .ok()?;
+        (q.consumer_count() > 0).then_some(())
+    })
+    .await;
+    assert!(consumed.is_some(), "the busy queue has its consumer");
+
+    broker
+        .delete_unused_queues("old-idle")
+        .await
+        .expect("delete idle");
+    let idle_queues = idle.queues();
+    for name in idle_queues
+        .retries
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .chain([idle_queues.main.as_str(), idle_queues.dead.as_str()])
+    {
+        assert!(!queue_exists(&broker, name).await, "{name} is gone");
+    }
+    assert!(
+        broker.delete_unused_queues("old-busy").await.is_err(),
+        "a queue in use is refused"
+    );
+    for name in busy_queues
+        .retries
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .chain([busy_queues.main.as_str(), busy_queues.dead.as_str()])
+    {
+        assert!(
+            queue_exists(&broker, name).await,
+            "{name} stays with its consumer"
+        );
+    }
+    assert!(
+        broker.delete_unused_queues("never-declared").await.is_ok(),
+        "missing queues are fine"
+    );
+    stop.cancel();
+    running.await.expect("consumer stops");
+    env.cleanup().await;
+}
