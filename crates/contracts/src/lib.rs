@@ -4,6 +4,7 @@
 //! dependency on a web framework or a database driver (CI checks this).
 
 pub mod catalog;
+pub mod currency;
 pub mod envelope;
 pub mod orders;
 pub mod payments;

@@ -141,7 +141,7 @@ impl Errors {
         if currency.is_none() {
             self.add(
                 format!("{field}.currency"),
-                "must be an ISO 4217 code like EUR",
+                "must be an ISO 4217 currency code like EUR",
             );
         }
         Money {
@@ -181,7 +181,7 @@ impl Errors {
 }
 
 pub fn parse_currency(raw: &str) -> Option<String> {
-    (raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase())).then(|| raw.to_owned())
+    kazna_contracts::currency::is_known(raw).then(|| raw.to_owned())
 }
 
 const OPTIONS_MAX_BYTES: usize = 4 * 1024;
@@ -464,7 +464,7 @@ mod tests {
         let err = patch(serde_json::json!({
             "name": " ",
             "variants": [
-                {"id": id, "price": {"amount": -1, "currency": "eur"}},
+                {"id": id, "price": {"amount": -1, "currency": "XYZ"}},
                 {"id": id, "remove": true, "sku": "X"},
                 {"sku": "bad sku!", "price": {"amount": 100, "currency": "EUR"}, "stock": -2},
             ]

@@ -2,12 +2,9 @@
 
 use minijinja::{Environment, Value};
 
+/// The digits of the currency's minor unit; two for a code ISO 4217 does not list.
 fn exponent(currency: &str) -> u32 {
-    match currency {
-        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "HUF" => 0,
-        "BHD" | "KWD" | "OMR" | "JOD" | "TND" => 3,
-        _ => 2,
-    }
+    kazna_contracts::currency::minor_digits(currency).unwrap_or(2)
 }
 
 /// Formats an amount of minor units: `money(1999, "EUR")` is `19.99 EUR`.
