@@ -45,6 +45,10 @@ pub struct Args {
     /// Run only the scenarios whose name contains this.
     #[arg(long)]
     pub only: Option<String>,
+    /// Run every service in a process of its own (`kazna serve`), so the gateway and the
+    /// services reach each other over HTTP, as on Kubernetes; the default is `kazna up`.
+    #[arg(long)]
+    pub separate: bool,
 }
 
 #[tokio::main]
@@ -57,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("bench: seeding {} products", args.products);
     let seed_secs = bench.seed(args.products).await?;
-    let running = bench.start(&out.join("kazna.log")).await?;
+    let running = bench.start(&out.join("kazna.log"), args.separate).await?;
     eprintln!(
         "bench: platform up in {:.2} s, idle RSS {} MiB",
         running.startup_secs,

@@ -31,9 +31,9 @@ pub struct Lists {
     pub queries: String,
 }
 
+/// The platform's processes: one running `kazna up`, or one per service with `--separate`.
 pub struct Running {
-    child: Child,
-    pid: u32,
+    children: Vec<(Child, u32)>,
     pub startup_secs: f64,
 }
 
@@ -50,32 +50,44 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
 }
 
 impl Running {
+    /// Resident memory of all the platform's processes together.
     pub fn rss_kib(&self) -> u64 {
-        proc_status_kib(self.pid, "VmRSS:")
+        self.children
+            .iter()
+            .map(|(_, pid)| proc_status_kib(*pid, "VmRSS:"))
+            .sum()
     }
 
+    /// The sum of each process's peak.
     pub fn peak_rss_kib(&self) -> u64 {
-        proc_status_kib(self.pid, "VmHWM:")
+        self.children
+            .iter()
+            .map(|(_, pid)| proc_status_kib(*pid, "VmHWM:"))
+            .sum()
     }
 
-    /// SIGTERM, then waits for the drain; returns how long the shutdown took.
-    pub async fn stop(mut self) -> anyhow::Result<f64> {
+    /// SIGTERM to every process, then waits for the drain; returns how long the shutdown took.
+    pub async fn stop(self) -> anyhow::Result<f64> {
         let start = Instant::now();
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .status()
-            .await?;
-        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
-            Ok(status) => {
-                let status = status?;
-                if !status.success() {
-                    bail!("kazna exited with {status} after SIGTERM");
+        for (_, pid) in &self.children {
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await?;
+        }
+        for (mut child, _) in self.children {
+            match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+                Ok(status) => {
+                    let status = status?;
+                    if !status.success() {
+                        bail!("kazna exited with {status} after SIGTERM");
+                    }
                 }
-            }
-            Err(_) => {
-                self.child.kill().await?;
-                bail!("kazna did not stop within 30 s of SIGTERM");
+                Err(_) => {
+                    child.kill().await?;
+                    bail!("kazna did not stop within 30 s of SIGTERM");
+                }
             }
         }
         Ok(start.elapsed().as_secs_f64())
@@ -192,18 +204,33 @@ impl Bench {
         Ok(start.elapsed().as_secs_f64())
     }
 
-    /// Starts `kazna up` and waits until every service is ready.
-    pub async fn start(&self, log: &Path) -> anyhow::Result<Running> {
+    /// Starts `kazna up` (or, `separate`, one `kazna serve` per service, as containers would
+    /// run them) and waits until every service is ready.
+    pub async fn start(&self, log: &Path, separate: bool) -> anyhow::Result<Running> {
         let start = Instant::now();
         let log = std::fs::File::create(log)?;
-        let child = self
-            .command()
-            .arg("up")
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()?;
-        let pid = child.id().context("no pid")?;
+        let commands: Vec<Vec<&str>> = if separate {
+            self.settings
+                .services
+                .all()
+                .iter()
+                .map(|(name, _)| vec!["serve", name])
+                .collect()
+        } else {
+            vec![vec!["up"]]
+        };
+        let mut children = Vec::new();
+        for args in commands {
+            let child = self
+                .command()
+                .args(args)
+                .stdout(log.try_clone()?)
+                .stderr(log.try_clone()?)
+                .kill_on_drop(true)
+                .spawn()?;
+            let pid = child.id().context("no pid")?;
+            children.push((child, pid));
+        }
         for (_, ep) in self.settings.services.all() {
             let url = &ep.url;
             loop {
@@ -218,8 +245,7 @@ impl Bench {
             }
         }
         Ok(Running {
-            child,
-            pid,
+            children,
             startup_secs: start.elapsed().as_secs_f64(),
         })
     }

@@ -43,6 +43,8 @@ pub struct Report {
     pub products: usize,
     pub duration_secs: u64,
     pub connections: u32,
+    /// `kazna up` (one process), or one process per service.
+    pub processes: &'static str,
     pub seed_secs: f64,
     pub index_secs: f64,
     pub idle_rss_mib: f64,
@@ -85,6 +87,11 @@ impl Report {
             products: args.products,
             duration_secs: args.duration,
             connections: args.connections,
+            processes: if args.separate {
+                "one per service"
+            } else {
+                "one (kazna up)"
+            },
             seed_secs,
             index_secs,
             idle_rss_mib: idle_rss_kib as f64 / 1024.0,
@@ -100,8 +107,8 @@ impl Report {
     #[allow(clippy::print_stdout)]
     pub fn print(&self) {
         println!(
-            "\nKazna bench: {} products, {} s per scenario, {} connections\n",
-            self.products, self.duration_secs, self.connections
+            "\nKazna bench: {} products, {} s per scenario, {} connections, processes: {}\n",
+            self.products, self.duration_secs, self.connections, self.processes
         );
         println!("| scenario | req/s | p50 ms | p99 ms | errors | ratio to ceiling |");
         println!("|---|---:|---:|---:|---:|---|");
