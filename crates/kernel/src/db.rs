@@ -66,9 +66,17 @@ pub async fn drop_database(settings: &Settings, name: &str) -> Result<(), Error>
     Ok(())
 }
 
-/// Opens a Redis connection manager, which reconnects by itself.
+/// Opens a Redis connection manager, which reconnects by itself. While Redis is away a
+/// command fails within a few hundred milliseconds (two quick reconnection attempts), so
+/// callers that can do without Redis, like catalog reads, go on without waiting seconds.
 pub async fn redis(settings: &Settings) -> Result<redis::aio::ConnectionManager, Error> {
     let client = redis::Client::open(settings.redis.url.as_str())
         .map_err(|e| Error::Config(format!("redis.url: {e}")))?;
-    Ok(redis::aio::ConnectionManager::new(client).await?)
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(2)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(200))
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_response_timeout(Some(Duration::from_secs(1)));
+    Ok(redis::aio::ConnectionManager::new_with_config(client, config).await?)
 }

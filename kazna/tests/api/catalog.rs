@@ -442,3 +442,61 @@ async fn no_read_after_a_write_is_stale_even_with_readers_racing_the_writes() {
     );
     app.stop().await;
 }
+
+/// Redis only speeds reads up: while it is away, writes still answer what they did and reads
+/// come from the database.
+#[tokio::test]
+async fn writes_succeed_and_reads_stay_fresh_while_redis_is_away() {
+    let redis: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
+    let proxy = kazna_testkit::TcpProxy::start(redis, true).await.unwrap();
+    let app = TestApp::spawn_with(|s| s.redis.url = format!("redis://{}", proxy.addr)).await;
+    let seller = app
+        .account_with_role("seller@example.com", Role::Seller)
+        .await;
+    let product = app
+        .create_product(&seller, json!({
+            "name": "Ladle", "variants": [{"sku": "LADLE-1", "price": {"amount": 900, "currency": "EUR"}, "stock": 3}]}))
+        .await;
+    let path = format!("/api/v1/products/{}", product["id"].as_str().unwrap());
+    assert_eq!(
+        app.call(Method::GET, &path, None, None).await.body["name"],
+        "Ladle"
+    );
+
+    proxy.down();
+    let renamed = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&seller),
+            Some(json!({"name": "Steel ladle"})),
+        )
+        .await;
+    assert_eq!(
+        renamed.status,
+        StatusCode::OK,
+        "the change is made: {}",
+        renamed.body
+    );
+    assert_eq!(renamed.body["name"], "Steel ladle");
+    let read = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body["name"], "Steel ladle", "read from the database");
+
+    proxy.up();
+    let again = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&seller),
+            Some(json!({"name": "Copper ladle"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    let read = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(
+        read.body["name"], "Copper ladle",
+        "fresh once Redis is back"
+    );
+    app.stop().await;
+}

@@ -20,8 +20,6 @@ pub enum Error {
     CategoryInUse,
     #[error("stock would fall below what is reserved")]
     StockBelowReserved,
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
     #[error(transparent)]
     Problem(#[from] Problem),
     #[error("database: {0}")]
@@ -60,7 +58,7 @@ impl IntoResponse for Error {
                 "Stock cannot go below the units reserved for unpaid orders, nor below zero",
             ),
             Error::Problem(p) => p,
-            Error::Database(_) | Error::Events(_) | Error::Redis(_) => {
+            Error::Database(_) | Error::Events(_) => {
                 tracing::error!(error = %self, "catalog: internal error");
                 Problem::internal()
             }

@@ -79,9 +79,7 @@ async fn sweep(s: AppState, shutdown: CancellationToken) {
                 let products = cache::products_of(&s.pool, &variants)
                     .await
                     .unwrap_or_default();
-                if let Err(e) = cache::changed(&s, &products).await {
-                    tracing::warn!(error = %e, "could not drop cached products");
-                }
+                cache::changed(&s, &products).await;
             }
             Err(e) => tracing::warn!(error = %e, "reservation sweep failed"),
         }

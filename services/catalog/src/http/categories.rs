@@ -74,7 +74,7 @@ async fn update_category(
 ) -> Result<Json<Category>> {
     let updated = categories::update(&s.pool, id, patch.name.as_deref(), patch.parent_id).await?;
     // Listings by category include descendants: a move changes them.
-    cache::changed(&s, &[]).await?;
+    cache::changed(&s, &[]).await;
     Ok(Json(updated))
 }
 
@@ -94,6 +94,6 @@ async fn delete_category(
     Query(q): Query<DeleteQuery>,
 ) -> Result<Response> {
     let moved = categories::delete(&s.pool, id, q.reassign_to).await?;
-    cache::changed(&s, &moved).await?;
+    cache::changed(&s, &moved).await;
     Ok(kazna_kernel::server::no_content())
 }

@@ -39,7 +39,7 @@ async fn create_product(
     Json(body): Json<ProductIn>,
 ) -> Result<(StatusCode, Json<Product>)> {
     let product = products::create(&s.pool, user.id(), body.parse()?).await?;
-    cache::changed(&s, &[product.id]).await?;
+    cache::changed(&s, &[product.id]).await;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -96,7 +96,7 @@ async fn update_product(
     Json(patch): Json<ProductPatch>,
 ) -> Result<Json<Product>> {
     let p = products::update(&s.pool, id, &user, patch.parse()?).await?;
-    cache::changed(&s, &[id]).await?;
+    cache::changed(&s, &[id]).await;
     Ok(Json(p))
 }
 
@@ -108,7 +108,7 @@ async fn delete_product(
     Path(id): Path<Uuid>,
 ) -> Result<Response> {
     products::set_status(&s.pool, id, Status::Deleted, Some(&user)).await?;
-    cache::changed(&s, &[id]).await?;
+    cache::changed(&s, &[id]).await;
     Ok(kazna_kernel::server::no_content())
 }
 
@@ -120,7 +120,7 @@ async fn hide_product(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
     let p = products::set_status(&s.pool, id, Status::Hidden, None).await?;
-    cache::changed(&s, &[id]).await?;
+    cache::changed(&s, &[id]).await;
     Ok(Json(p))
 }
 
@@ -132,7 +132,7 @@ async fn restore_product(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
     let p = products::set_status(&s.pool, id, Status::Active, None).await?;
-    cache::changed(&s, &[id]).await?;
+    cache::changed(&s, &[id]).await;
     Ok(Json(p))
 }
 
@@ -171,7 +171,7 @@ async fn adjust_stock(
     }
     let stock = inventory::adjust(&s.pool, id, change).await?;
     let products = cache::products_of(&s.pool, &[id]).await?;
-    cache::changed(&s, &products).await?;
+    cache::changed(&s, &products).await;
     Ok(Json(stock))
 }
 
