@@ -190,3 +190,42 @@ async fn a_guest_fills_a_cart_that_follows_them_into_their_account() {
     assert_eq!(cart.body["subtotal"]["amount"], 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn without_redis_the_cart_says_it_is_unavailable_and_comes_back_with_it() {
+    let redis: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
+    let proxy = kazna_testkit::TcpProxy::start(redis, true).await.unwrap();
+    let app = TestApp::spawn_with(|s| s.redis.url = format!("redis://{}", proxy.addr)).await;
+    let seller = app
+        .account_with_role("seller@example.com", Role::Seller)
+        .await;
+    let product = app
+        .create_product(&seller, json!({
+            "name": "Spoon", "variants": [{"sku": "SPOON-1", "price": {"amount": 300, "currency": "EUR"}, "stock": 5}]}))
+        .await;
+    let add = json!({"variant_id": product["variants"][0]["id"], "quantity": 1});
+
+    proxy.down();
+    let refused = app
+        .call(Method::POST, "/api/v1/cart/items", None, Some(add.clone()))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.body["code"], "service_unavailable");
+
+    proxy.up();
+    let added = kazna_testkit::eventually(10, || async {
+        let a = app
+            .call(Method::POST, "/api/v1/cart/items", None, Some(add.clone()))
+            .await;
+        (a.status == StatusCode::OK).then_some(a.body)
+    })
+    .await
+    .expect("the cart works again once Redis is back");
+    assert_eq!(lines(&added), [("SPOON-1".to_owned(), 1)]);
+    app.stop().await;
+}

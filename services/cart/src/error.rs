@@ -41,7 +41,7 @@ impl IntoResponse for Error {
             }
             Error::Redis(_) => {
                 tracing::error!(error = %self, "cart: redis failed");
-                Problem::internal()
+                Problem::unavailable("The cart store did not answer")
             }
         }
         .into_response()
