@@ -10,6 +10,7 @@ mod categories;
 mod contract;
 mod helpers;
 mod listing;
+mod outages;
 mod roles;
 mod search;
 mod skeleton;

@@ -58,7 +58,11 @@ impl IntoResponse for Error {
                 return res;
             }
             Error::Problem(p) => p,
-            Error::Database(_) | Error::Events(_) | Error::Redis(_) | Error::Internal(_) => {
+            Error::Redis(_) => {
+                tracing::error!(error = %self, "users: redis failed");
+                Problem::unavailable("Sign-in is unavailable for a moment")
+            }
+            Error::Database(_) | Error::Events(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "users: internal error");
                 Problem::internal()
             }

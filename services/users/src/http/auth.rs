@@ -179,7 +179,7 @@ async fn verify_email(
     Json(req): Json<VerifyRequest>,
 ) -> Result<Response> {
     let user = accounts::verify_email(&s.pool, &req.token).await?;
-    crate::cache::forget(&s, user).await?;
+    crate::cache::forget(&s, user).await;
     Ok(no_content())
 }
 
@@ -219,7 +219,7 @@ async fn password_reset_confirm(
     Json(req): Json<ResetConfirm>,
 ) -> Result<Response> {
     let user = accounts::confirm_password_reset(&s.pool, &req.token, &req.new_password).await?;
-    crate::cache::forget(&s, user).await?;
+    crate::cache::forget(&s, user).await;
     Ok(no_content())
 }
 

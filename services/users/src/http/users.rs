@@ -79,7 +79,7 @@ async fn update_me(
         return Err(Error::Validation(errors));
     }
     let p = accounts::update_profile(&s.pool, user.id(), name, phone).await?;
-    cache::forget(&s, user.id()).await?;
+    cache::forget(&s, user.id()).await;
     Ok(Json(p))
 }
 
@@ -130,6 +130,6 @@ async fn set_roles(
         )]));
     }
     let p = accounts::set_roles(&s.pool, admin.id(), id, &req.roles).await?;
-    cache::forget(&s, id).await?;
+    cache::forget(&s, id).await;
     Ok(Json(p))
 }
