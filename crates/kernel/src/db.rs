@@ -80,3 +80,23 @@ pub async fn redis(settings: &Settings) -> Result<redis::aio::ConnectionManager,
         .set_response_timeout(Some(Duration::from_secs(1)));
     Ok(redis::aio::ConnectionManager::new_with_config(client, config).await?)
 }
+
+/// Moves readers of versioned cache entries to new keys by bumping each version key. It runs
+/// after a change has committed, so it never fails the change: a failure is tried once more,
+/// then logged. While Redis is away nothing is read from it either; only a Redis that comes
+/// back holding old entries could serve them, until they expire.
+pub async fn bump_versions(redis: &redis::aio::ConnectionManager, version_keys: &[String]) {
+    let mut pipe = redis::pipe();
+    for key in version_keys {
+        pipe.incr(key, 1).ignore();
+    }
+    let mut conn = redis.clone();
+    let mut outcome: Result<(), redis::RedisError> = pipe.query_async(&mut conn).await;
+    if outcome.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outcome = pipe.query_async(&mut conn).await;
+    }
+    if let Err(e) = outcome {
+        tracing::error!(error = %e, keys = version_keys.len(), "could not bump cache versions");
+    }
+}

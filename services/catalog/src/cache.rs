@@ -71,25 +71,11 @@ pub fn put(s: &AppState, key: String, json: String) {
 }
 
 /// These products changed (or a product appeared): later reads of them and of every list
-/// look under new keys. Runs after the change committed, so it cannot fail the change: a
-/// failed bump is tried once more, then logged. While Redis is down no page is read from it
-/// either; only a Redis that comes back with its old pages could serve them, until they
-/// expire (5 minutes).
+/// look under new keys. Never fails the change it follows (see `db::bump_versions`).
 pub async fn changed(s: &AppState, ids: &[Uuid]) {
-    let mut pipe = redis::pipe();
-    for id in ids {
-        pipe.incr(product_version_key(s, *id), 1).ignore();
-    }
-    pipe.incr(catalog_version_key(&s.ctx.settings), 1).ignore();
-    let mut conn = s.redis.clone();
-    let mut outcome: Result<(), redis::RedisError> = pipe.query_async(&mut conn).await;
-    if outcome.is_err() {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        outcome = pipe.query_async(&mut conn).await;
-    }
-    if let Err(e) = outcome {
-        tracing::error!(error = %e, products = ids.len(), "could not move catalog readers to new cache keys");
-    }
+    let mut keys: Vec<String> = ids.iter().map(|id| product_version_key(s, *id)).collect();
+    keys.push(catalog_version_key(&s.ctx.settings));
+    kazna_kernel::db::bump_versions(&s.redis, &keys).await;
 }
 
 /// Products appeared without the service (`kazna seed` writes to the database): every list

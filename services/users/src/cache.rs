@@ -44,19 +44,8 @@ pub async fn put(s: &AppState, key: &str, p: &Profile) {
     }
 }
 
-/// The profile changed: later reads look under a new key. Runs after the change committed,
-/// so it cannot fail the change: a failed bump is tried once more, then logged. While Redis
-/// is away no profile is read from it either; only a Redis that comes back holding the old
-/// profile could serve it, until it expires (`users.profile_cache_secs`).
+/// The profile changed: later reads look under a new key. Never fails the change it follows
+/// (see `db::bump_versions`).
 pub async fn forget(s: &AppState, id: Uuid) {
-    let mut conn = s.redis.clone();
-    let key = version_key(s, id);
-    let mut bumped: Result<u64, redis::RedisError> = conn.incr(&key, 1).await;
-    if bumped.is_err() {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        bumped = conn.incr(&key, 1).await;
-    }
-    if let Err(e) = bumped {
-        tracing::error!(error = %e, "could not move profile readers to a new cache key");
-    }
+    kazna_kernel::db::bump_versions(&s.redis, &[version_key(s, id)]).await;
 }
