@@ -4,6 +4,8 @@
 //! currency: no precious metals, fund or testing codes, and none withdrawn (HRK, SLL, ZWL, CUC,
 //! ANG). The minor-unit digits are the standard's, so `HUF` and `IDR` have two.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 /// `(code, minor-unit digits)`, sorted by code.
 #[rustfmt::skip]
 const CURRENCIES: &[(&str, u32)] = &[
@@ -32,18 +34,118 @@ const CURRENCIES: &[(&str, u32)] = &[
     ("ZMW", 2), ("ZWG", 2),
 ];
 
-/// The digits of `code`'s minor unit (2 for EUR, 0 for JPY, 3 for KWD), if prices may be in it.
-pub fn minor_digits(code: &str) -> Option<u32> {
-    CURRENCIES
-        .binary_search_by(|(c, _)| (*c).cmp(code))
-        .ok()
-        .map(|i| CURRENCIES[i].1)
+/// A currency of the table: three capital letters that ISO 4217 lists. It is `Copy`, so money
+/// moves by value; once one exists, it is a real code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency {
+    /// Its place in the table.
+    index: u16,
 }
 
-/// Whether prices may be in `code`.
-pub fn is_known(code: &str) -> bool {
-    minor_digits(code).is_some()
+/// A code that is not an active ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an ISO 4217 currency code")]
+pub struct UnknownCurrency(pub String);
+
+impl Currency {
+    pub const EUR: Currency = Currency::known("EUR");
+    pub const USD: Currency = Currency::known("USD");
+
+    /// `EUR`, `JPY`…; anything else (`eur`, `XYZ`, `XAU`) is refused.
+    pub fn parse(code: &str) -> Result<Self, UnknownCurrency> {
+        CURRENCIES
+            .binary_search_by(|(c, _)| (*c).cmp(code))
+            .map(|i| Currency { index: i as u16 })
+            .map_err(|_| UnknownCurrency(code.to_owned()))
+    }
+
+    /// For codes written in this crate: a code not in the table fails to compile.
+    const fn known(code: &str) -> Currency {
+        let mut i = 0;
+        while i < CURRENCIES.len() {
+            if eq(CURRENCIES[i].0.as_bytes(), code.as_bytes()) {
+                return Currency { index: i as u16 };
+            }
+            i += 1;
+        }
+        panic!("not in the ISO 4217 table")
+    }
+
+    pub fn code(self) -> &'static str {
+        CURRENCIES[self.index as usize].0
+    }
+
+    /// The digits of the minor unit: 2 for EUR, 0 for JPY, 3 for KWD.
+    pub fn minor_digits(self) -> u32 {
+        CURRENCIES[self.index as usize].1
+    }
 }
+
+const fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::fmt::Debug for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::str::FromStr for Currency {
+    type Err = UnknownCurrency;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Currency::parse(s)
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = UnknownCurrency;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Currency::parse(&s)
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Currency::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[A-Z]{3}$"))
+            .description(Some("An ISO 4217 currency code"))
+            .examples(["EUR"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
 
 #[cfg(test)]
 mod tests {
@@ -54,17 +156,30 @@ mod tests {
         assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
         for (code, digits) in CURRENCIES {
             assert_eq!(code.len(), 3);
-            assert_eq!(minor_digits(code), Some(*digits), "{code}");
+            let c = Currency::parse(code).unwrap();
+            assert_eq!((c.code(), c.minor_digits()), (*code, *digits));
         }
     }
 
     #[test]
     fn real_codes_pass_and_others_do_not() {
-        assert_eq!(minor_digits("EUR"), Some(2));
-        assert_eq!(minor_digits("JPY"), Some(0));
-        assert_eq!(minor_digits("KWD"), Some(3));
+        assert_eq!(Currency::parse("EUR").map(Currency::minor_digits), Ok(2));
+        assert_eq!(Currency::parse("JPY").map(Currency::minor_digits), Ok(0));
+        assert_eq!(Currency::parse("KWD").map(Currency::minor_digits), Ok(3));
+        assert_eq!(Currency::EUR.code(), "EUR");
         for bad in ["XYZ", "eur", "EU", "EURO", "XAU", "HRK", ""] {
-            assert!(!is_known(bad), "{bad}");
+            assert!(Currency::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn it_travels_as_its_code() {
+        let json = serde_json::to_string(&Currency::USD).unwrap();
+        assert_eq!(json, "\"USD\"");
+        assert_eq!(
+            serde_json::from_str::<Currency>(&json).unwrap(),
+            Currency::USD
+        );
+        assert!(serde_json::from_str::<Currency>("\"usd\"").is_err());
     }
 }

@@ -1,20 +1,19 @@
-//! Event payloads that cross service boundaries, and the envelope they travel in.
+//! The contract between services: event payloads, the envelope they travel in, the bodies of
+//! internal endpoints, money and the states every service names.
 //!
-//! This crate is the contract between services: plain serde types, versioned, with no
-//! dependency on a web framework or a database driver (CI checks this).
+//! Plain serde types, versioned, with no dependency on a web framework or a database driver
+//! (CI checks this). Schemas for the OpenAPI documents come with them.
 
+pub mod cart;
 pub mod catalog;
 pub mod currency;
 pub mod envelope;
+pub mod label;
+pub mod money;
 pub mod orders;
 pub mod payments;
 pub mod users;
 
+pub use currency::Currency;
 pub use envelope::{Envelope, Event};
-
-/// Money as an integer number of minor units plus an ISO 4217 currency code.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Money {
-    pub amount: i64,
-    pub currency: String,
-}
+pub use money::{Money, MoneyError};

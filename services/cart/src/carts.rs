@@ -2,9 +2,12 @@
 
 use std::collections::HashMap;
 
+use kazna_contracts::{
+    Money,
+    cart::{Cart, CartLine},
+    catalog::VariantInfo,
+};
 use redis::AsyncCommands;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
@@ -30,44 +33,6 @@ impl Owner {
             Owner::Guest(id) => s.ctx.settings.redis_key(&format!("cart:g:{id}")),
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Money {
-    pub amount: i64,
-    pub currency: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct CartItem {
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
-    pub name: String,
-    pub sku: String,
-    pub quantity: i64,
-    pub unit_price: Money,
-    pub line_total: Money,
-    pub available: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Cart {
-    pub items: Vec<CartItem>,
-    pub subtotal: Money,
-    pub currency: String,
-}
-
-/// What the catalog says of a variant.
-#[derive(Debug, Clone, Deserialize)]
-pub struct VariantInfo {
-    pub id: Uuid,
-    pub product_id: Uuid,
-    pub name: String,
-    pub sku: String,
-    pub price_amount: i64,
-    pub currency: String,
-    pub available: i64,
-    pub status: String,
 }
 
 async fn variants(s: &AppState, ids: &[Uuid]) -> Result<HashMap<Uuid, VariantInfo>> {
@@ -97,7 +62,7 @@ async fn quantities(s: &AppState, owner: Owner) -> Result<HashMap<Uuid, i64>> {
 pub async fn load(s: &AppState, owner: Owner) -> Result<Cart> {
     let qty = quantities(s, owner).await?;
     let info = variants(s, &ids(&qty)).await?;
-    Ok(priced(s, &qty, &info))
+    priced(s, &qty, &info)
 }
 
 fn ids(qty: &HashMap<Uuid, i64>) -> Vec<Uuid> {
@@ -106,46 +71,44 @@ fn ids(qty: &HashMap<Uuid, i64>) -> Vec<Uuid> {
     ids
 }
 
-/// Prices `qty` with what the catalog said (`info`); lines it does not sell are left out.
-fn priced(s: &AppState, qty: &HashMap<Uuid, i64>, info: &HashMap<Uuid, VariantInfo>) -> Cart {
-    let mut items = Vec::new();
+/// Prices `qty` with what the catalog said (`info`). Lines it does not sell are left out, and
+/// so are lines repriced into another currency than the cart's (that of its first line) since
+/// they were added: a cart is in one currency.
+fn priced(
+    s: &AppState,
+    qty: &HashMap<Uuid, i64>,
+    info: &HashMap<Uuid, VariantInfo>,
+) -> Result<Cart> {
+    let mut items: Vec<CartLine> = Vec::new();
     for id in ids(qty) {
         let (Some(v), Some(q)) = (info.get(&id), qty.get(&id)) else {
             continue;
         };
-        if v.status != "active" {
+        if !v.status.on_sale()
+            || items
+                .first()
+                .is_some_and(|f| f.unit_price.currency != v.price.currency)
+        {
             continue;
         }
-        items.push(CartItem {
+        items.push(CartLine {
             variant_id: id,
             product_id: v.product_id,
             name: v.name.clone(),
             sku: v.sku.clone(),
             quantity: *q,
-            unit_price: Money {
-                amount: v.price_amount,
-                currency: v.currency.clone(),
-            },
-            line_total: Money {
-                amount: v.price_amount.saturating_mul(*q),
-                currency: v.currency.clone(),
-            },
+            unit_price: v.price,
+            line_total: v.price.checked_mul(*q)?,
             available: v.available,
         });
     }
-    let currency = items
-        .first()
-        .map(|i| i.unit_price.currency.clone())
-        .unwrap_or_else(|| s.ctx.settings.orders.currency.clone());
-    let subtotal = items.iter().map(|i| i.line_total.amount).sum();
-    Cart {
+    let currency = items.first().map_or(s.currency, |i| i.unit_price.currency);
+    let subtotal = Money::sum(currency, items.iter().map(|i| i.line_total))?;
+    Ok(Cart {
         items,
-        subtotal: Money {
-            amount: subtotal,
-            currency: currency.clone(),
-        },
+        subtotal,
         currency,
-    }
+    })
 }
 
 /// Sets a line to `quantity` (0 removes it), checking the variant and its stock. One read of
@@ -158,13 +121,13 @@ pub async fn set(s: &AppState, owner: Owner, variant_id: Uuid, quantity: i64) ->
         qty.remove(&variant_id);
         let info = variants(s, &ids(&qty)).await?;
         let _: () = conn.hdel(&key, variant_id.to_string()).await?;
-        return Ok(priced(s, &qty, &info));
+        return priced(s, &qty, &info);
     }
     qty.insert(variant_id, quantity);
     let info = variants(s, &ids(&qty)).await?;
     let v = info
         .get(&variant_id)
-        .filter(|v| v.status == "active")
+        .filter(|v| v.status.on_sale())
         .ok_or(Error::UnknownVariant)?;
     if quantity > v.available {
         return Err(Error::InsufficientStock);
@@ -173,9 +136,9 @@ pub async fn set(s: &AppState, owner: Owner, variant_id: Uuid, quantity: i64) ->
         .keys()
         .filter(|id| **id != variant_id)
         .filter_map(|id| info.get(id))
-        .filter(|o| o.status == "active")
+        .filter(|o| o.status.on_sale())
         .collect();
-    if others.iter().any(|o| o.currency != v.currency) {
+    if others.iter().any(|o| o.price.currency != v.price.currency) {
         return Err(Error::CurrencyMismatch);
     }
     if others.len() >= MAX_LINES {
@@ -188,7 +151,7 @@ pub async fn set(s: &AppState, owner: Owner, variant_id: Uuid, quantity: i64) ->
         .ignore()
         .query_async(&mut conn)
         .await?;
-    Ok(priced(s, &qty, &info))
+    priced(s, &qty, &info)
 }
 
 pub async fn quantity_of(s: &AppState, owner: Owner, variant_id: Uuid) -> Result<i64> {

@@ -19,6 +19,8 @@ pub enum Error {
     Redis(#[from] redis::RedisError),
     #[error("catalog: {0}")]
     Catalog(#[from] CallError),
+    #[error("money: {0}")]
+    Money(#[from] kazna_contracts::MoneyError),
 }
 
 impl IntoResponse for Error {
@@ -38,6 +40,10 @@ impl IntoResponse for Error {
             Error::Catalog(_) => {
                 tracing::error!(error = %self, "cart: catalog call failed");
                 Problem::unavailable("The catalog did not answer")
+            }
+            Error::Money(_) => {
+                tracing::error!(error = %self, "cart: a total has no answer");
+                Problem::internal()
             }
             Error::Redis(_) => {
                 tracing::error!(error = %self, "cart: redis failed");

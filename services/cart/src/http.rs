@@ -3,6 +3,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
+use kazna_contracts::cart::Cart;
 use kazna_kernel::{AuthUser, FieldError, Internal, Json, MaybeUser, Problem, server::no_content};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    carts::{self, Cart, MAX_QUANTITY, Owner},
+    carts::{self, MAX_QUANTITY, Owner},
     error::{Error, Result},
 };
 

@@ -4,6 +4,7 @@ pub mod carts;
 pub mod error;
 mod http;
 
+use kazna_contracts::Currency;
 use kazna_kernel::{Context, health::Check, server::App};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +17,8 @@ pub const NAME: &str = "cart";
 pub struct AppState {
     pub ctx: Context,
     pub redis: redis::aio::ConnectionManager,
+    /// The currency of an empty cart.
+    pub currency: Currency,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -28,10 +31,13 @@ pub async fn build(
     listener: TcpListener,
     _shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
+    let currency = Currency::parse(&ctx.settings.orders.currency)
+        .map_err(|e| kazna_kernel::Error::Config(format!("orders.currency: {e}")))?;
     let redis = kazna_kernel::db::redis(&ctx.settings).await?;
     let state = AppState {
         ctx,
         redis: redis.clone(),
+        currency,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())

@@ -1,6 +1,6 @@
 //! Catalog values, validated at the edge with every bad field named.
 
-use kazna_contracts::Money;
+use kazna_contracts::{Currency, Money};
 use kazna_kernel::FieldError;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -16,6 +16,8 @@ pub const MAX_CATEGORIES: usize = 20;
 /// 10^12 minor units: a cart of 100 lines of 1000 units each still sums within an `i64`.
 pub const MAX_PRICE: i64 = 1_000_000_000_000;
 
+/// A price as sent, before it is checked: a bad currency is then named with its field, like
+/// every other bad field, instead of failing the whole body.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct MoneyIn {
     /// Minor units (cents).
@@ -137,17 +139,14 @@ impl Errors {
                 format!("must be between 0 and {MAX_PRICE} minor units"),
             );
         }
-        let currency = parse_currency(&price.currency);
-        if currency.is_none() {
+        let currency = Currency::parse(&price.currency).unwrap_or_else(|_| {
             self.add(
                 format!("{field}.currency"),
                 "must be an ISO 4217 currency code like EUR",
             );
-        }
-        Money {
-            amount: price.amount,
-            currency: currency.unwrap_or_default(),
-        }
+            Currency::EUR
+        });
+        Money::new(price.amount, currency)
     }
 
     fn stock(&mut self, field: &str, stock: i64) {
@@ -178,10 +177,6 @@ impl Errors {
             Err(Error::Validation(self.0))
         }
     }
-}
-
-pub fn parse_currency(raw: &str) -> Option<String> {
-    kazna_contracts::currency::is_known(raw).then(|| raw.to_owned())
 }
 
 const OPTIONS_MAX_BYTES: usize = 4 * 1024;
@@ -500,7 +495,7 @@ mod tests {
                 VariantChange::Edit { index: 0, price: Some(p), .. },
                 VariantChange::Remove { index: 1, .. },
                 VariantChange::Add { index: 2, variant },
-            ] if p.amount == 1299 && variant.stock == 0 && variant.sku == "TEE-XL"
+            ] if p.amount_minor == 1299 && variant.stock == 0 && variant.sku == "TEE-XL"
         ));
     }
 }

@@ -3,10 +3,14 @@
 //! `reserved > stock` or negative stock, whatever runs on how many instances.
 
 use chrono::{Duration, Utc};
-use kazna_contracts::catalog::StockChanged;
-use serde::{Deserialize, Serialize};
+use kazna_contracts::{
+    Currency, Money,
+    catalog::{
+        ReservationLine, ReservationStatus, ReservedLine, Stock, StockChanged, VariantInfo,
+        VariantStatus,
+    },
+};
 use sqlx::{PgConnection, PgPool};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
@@ -14,17 +18,23 @@ use crate::{
     error::{Error, Result},
 };
 
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-pub struct Line {
-    pub variant_id: Uuid,
-    pub quantity: i64,
+/// A reservation line as stored.
+#[derive(sqlx::FromRow)]
+struct ReservationRow {
+    variant_id: Uuid,
+    quantity: i64,
+    #[sqlx(try_from = "String")]
+    status: ReservationStatus,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Reservation {
-    pub variant_id: Uuid,
-    pub quantity: i64,
-    pub status: String,
+impl From<ReservationRow> for ReservedLine {
+    fn from(r: ReservationRow) -> Self {
+        ReservedLine {
+            variant_id: r.variant_id,
+            quantity: r.quantity,
+            status: r.status,
+        }
+    }
 }
 
 /// Reserves every line for `order_id`, or none. Reserving again for the same order returns
@@ -32,9 +42,9 @@ pub struct Reservation {
 pub async fn reserve(
     pool: &PgPool,
     order_id: Uuid,
-    lines: &[Line],
+    lines: &[ReservationLine],
     ttl_secs: u64,
-) -> Result<Vec<Reservation>> {
+) -> Result<Vec<ReservedLine>> {
     let mut lines = lines.to_vec();
     // A fixed lock order: two orders over the same variants cannot deadlock.
     lines.sort_by_key(|l| l.variant_id);
@@ -81,30 +91,55 @@ pub async fn reserve(
     Ok(held)
 }
 
-async fn reservations(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<Reservation>> {
-    Ok(sqlx::query_as(
+async fn reservations(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<ReservedLine>> {
+    let rows: Vec<ReservationRow> = sqlx::query_as(
         "SELECT variant_id, quantity, status FROM reservations WHERE order_id = $1 ORDER BY variant_id",
     )
     .bind(order_id)
     .fetch_all(conn)
-    .await?)
+    .await?;
+    Ok(rows.into_iter().map(ReservedLine::from).collect())
 }
 
 /// Units of a held reservation are sold: they leave stock and reserved together.
 /// Committing twice is harmless. A reservation that expired before its payment arrived is
 /// sold from what is available now, all lines or none (`insufficient_stock` otherwise).
-pub async fn commit(pool: &PgPool, order_id: Uuid) -> Result<Vec<Reservation>> {
-    finish(pool, order_id, "committed").await
+pub async fn commit(pool: &PgPool, order_id: Uuid) -> Result<Vec<ReservedLine>> {
+    finish(pool, order_id, ReservationStatus::Committed).await
 }
 
 /// Units of a held reservation come back to `available`. Releasing twice is harmless.
-pub async fn release(pool: &PgPool, order_id: Uuid) -> Result<Vec<Reservation>> {
-    finish(pool, order_id, "released").await
+pub async fn release(pool: &PgPool, order_id: Uuid) -> Result<Vec<ReservedLine>> {
+    finish(pool, order_id, ReservationStatus::Released).await
 }
 
-async fn finish(pool: &PgPool, order_id: Uuid, to: &'static str) -> Result<Vec<Reservation>> {
+/// What finishing one line takes, from where it is to where it goes.
+enum Step {
+    /// Already there: nothing to do.
+    Done,
+    /// Held units are sold: out of stock and reserved.
+    Sell,
+    /// Held units go back to available.
+    Free,
+    /// Released units are sold after all, if they are still available.
+    SellAgain,
+    Refuse,
+}
+
+fn step(from: ReservationStatus, to: ReservationStatus) -> Step {
+    use ReservationStatus::*;
+    match (from, to) {
+        (Held, Committed) => Step::Sell,
+        (Held, Released) => Step::Free,
+        (Committed, Committed) | (Released, Released) => Step::Done,
+        (Released, Committed) => Step::SellAgain,
+        (Committed, Released) | (Held | Committed | Released, Held) => Step::Refuse,
+    }
+}
+
+async fn finish(pool: &PgPool, order_id: Uuid, to: ReservationStatus) -> Result<Vec<ReservedLine>> {
     let mut tx = pool.begin().await?;
-    let held: Vec<Reservation> = sqlx::query_as(
+    let held: Vec<ReservationRow> = sqlx::query_as(
         "SELECT variant_id, quantity, status FROM reservations WHERE order_id = $1
          ORDER BY variant_id FOR UPDATE",
     )
@@ -115,38 +150,30 @@ async fn finish(pool: &PgPool, order_id: Uuid, to: &'static str) -> Result<Vec<R
         return Err(Error::NotFound("Reservation"));
     }
     for r in &held {
-        match (r.status.as_str(), to) {
-            ("held", _) => {}
-            (s, t) if s == t => continue,
-            ("released", "committed") => {
-                let taken = sqlx::query(
-                    "UPDATE variants SET stock = stock - $2, updated_at = now()
-                     WHERE id = $1 AND stock - reserved >= $2",
-                )
-                .bind(r.variant_id)
-                .bind(r.quantity)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if taken == 0 {
-                    return Err(Error::InsufficientStock(r.variant_id));
-                }
-                set_status(&mut tx, order_id, r.variant_id, to).await?;
-                stock_changed(&mut tx, r.variant_id).await?;
-                continue;
+        let sql = match step(r.status, to) {
+            Step::Done => continue,
+            Step::Refuse => return Err(Error::ReservationNotHeld),
+            Step::Sell => {
+                "UPDATE variants SET stock = stock - $2, reserved = reserved - $2, updated_at = now()
+                 WHERE id = $1"
             }
-            _ => return Err(Error::ReservationNotHeld),
-        }
-        let sql = if to == "committed" {
-            "UPDATE variants SET stock = stock - $2, reserved = reserved - $2, updated_at = now() WHERE id = $1"
-        } else {
-            "UPDATE variants SET reserved = reserved - $2, updated_at = now() WHERE id = $1"
+            Step::Free => {
+                "UPDATE variants SET reserved = reserved - $2, updated_at = now() WHERE id = $1"
+            }
+            Step::SellAgain => {
+                "UPDATE variants SET stock = stock - $2, updated_at = now()
+                 WHERE id = $1 AND stock - reserved >= $2"
+            }
         };
-        sqlx::query(sql)
+        let changed = sqlx::query(sql)
             .bind(r.variant_id)
             .bind(r.quantity)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(Error::InsufficientStock(r.variant_id));
+        }
         set_status(&mut tx, order_id, r.variant_id, to).await?;
         stock_changed(&mut tx, r.variant_id).await?;
     }
@@ -159,14 +186,14 @@ async fn set_status(
     conn: &mut PgConnection,
     order_id: Uuid,
     variant_id: Uuid,
-    status: &str,
+    status: ReservationStatus,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE reservations SET status = $3, updated_at = now() WHERE order_id = $1 AND variant_id = $2",
     )
     .bind(order_id)
     .bind(variant_id)
-    .bind(status)
+    .bind(status.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -207,22 +234,23 @@ async fn stock_changed(conn: &mut PgConnection, variant_id: Uuid) -> Result<()> 
     Ok(())
 }
 
-/// What the cart and orders need to know of variants.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct VariantInfo {
-    pub id: Uuid,
-    pub product_id: Uuid,
-    pub name: String,
-    pub sku: String,
-    pub price_amount: i64,
-    pub currency: String,
-    pub available: i64,
-    /// The product's status, or `removed` for a variant no longer sold.
-    pub status: String,
+#[derive(sqlx::FromRow)]
+struct VariantRow {
+    id: Uuid,
+    product_id: Uuid,
+    name: String,
+    sku: String,
+    price_amount: i64,
+    #[sqlx(try_from = "String")]
+    currency: Currency,
+    available: i64,
+    #[sqlx(try_from = "String")]
+    status: VariantStatus,
 }
 
+/// What the cart and orders need to know of these variants (the ones that exist).
 pub async fn variant_info(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<VariantInfo>> {
-    Ok(sqlx::query_as(
+    let rows: Vec<VariantRow> = sqlx::query_as(
         "SELECT v.id, v.product_id, p.name, v.sku, v.price_amount, v.currency,
                 v.stock - v.reserved AS available,
                 CASE WHEN v.removed_at IS NULL THEN p.status ELSE 'removed' END AS status
@@ -230,25 +258,34 @@ pub async fn variant_info(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<VariantInfo
     )
     .bind(ids)
     .fetch_all(pool)
-    .await?)
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Stock {
-    pub id: Uuid,
-    pub stock: i64,
-    pub reserved: i64,
-    pub available: i64,
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| VariantInfo {
+            id: r.id,
+            product_id: r.product_id,
+            name: r.name,
+            sku: r.sku,
+            price: Money::new(r.price_amount, r.currency),
+            available: r.available,
+            status: r.status,
+        })
+        .collect())
 }
 
 pub async fn stock(pool: &PgPool, variant_id: Uuid) -> Result<Stock> {
-    sqlx::query_as(
-        "SELECT id, stock, reserved, stock - reserved AS available FROM variants WHERE id = $1",
-    )
-    .bind(variant_id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(Error::NotFound("Variant"))
+    let row: Option<(Uuid, i64, i64)> =
+        sqlx::query_as("SELECT id, stock, reserved FROM variants WHERE id = $1")
+            .bind(variant_id)
+            .fetch_optional(pool)
+            .await?;
+    let (id, stock, reserved) = row.ok_or(Error::NotFound("Variant"))?;
+    Ok(Stock {
+        id,
+        stock,
+        reserved,
+        available: stock - reserved,
+    })
 }
 
 /// Changes a variant's stock by `delta`, or sets it. Stock may never fall below what is

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use kazna_contracts::{
     Money,
-    catalog::{ProductCreated, ProductSnapshot, VariantSnapshot},
+    catalog::{ProductCreated, ProductSnapshot, ProductStatus, VariantSnapshot},
 };
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, types::Json};
@@ -17,18 +17,12 @@ use crate::{
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct MoneyOut {
-    pub amount: i64,
-    pub currency: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Variant {
     pub id: Uuid,
     pub sku: String,
     #[schema(value_type = Object)]
     pub options: serde_json::Value,
-    pub price: MoneyOut,
+    pub price: Money,
     pub stock: i64,
     pub reserved: i64,
     pub available: i64,
@@ -45,7 +39,8 @@ pub struct Product {
     pub images: Json<Vec<String>>,
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ProductStatus,
     #[schema(value_type = Vec<Variant>)]
     pub variants: Json<Vec<Variant>>,
     pub created_at: DateTime<Utc>,
@@ -104,8 +99,8 @@ async fn insert_variant(conn: &mut PgConnection, product: Uuid, v: &NewVariant) 
     .bind(product)
     .bind(&v.sku)
     .bind(&v.options)
-    .bind(v.price.amount)
-    .bind(&v.price.currency)
+    .bind(v.price.amount_minor)
+    .bind(v.price.currency.code())
     .bind(v.stock)
     .execute(conn)
     .await;
@@ -132,28 +127,8 @@ pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Product>> 
     .await?)
 }
 
-/// Where a product stands: on sale, hidden by a moderator, or deleted by its seller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    #[default]
-    Active,
-    Hidden,
-    Deleted,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Hidden => "hidden",
-            Status::Deleted => "deleted",
-        }
-    }
-}
-
 pub struct ListFilter {
-    pub status: Status,
+    pub status: ProductStatus,
     pub category: Option<Uuid>,
     pub seller: Option<Uuid>,
     pub cursor: Option<Uuid>,
@@ -209,7 +184,7 @@ fn snapshot_of(p: &Product, category_path: Vec<String>) -> ProductSnapshot {
         seller_id: p.seller_id,
         name: p.name.clone(),
         description: p.description.clone(),
-        status: p.status.clone(),
+        status: p.status,
         category_ids: p.category_ids.clone(),
         category_path,
         variants: p
@@ -218,10 +193,7 @@ fn snapshot_of(p: &Product, category_path: Vec<String>) -> ProductSnapshot {
             .map(|v| VariantSnapshot {
                 id: v.id,
                 sku: v.sku.clone(),
-                price: Money {
-                    amount: v.price.amount,
-                    currency: v.price.currency.clone(),
-                },
+                price: v.price,
                 available: v.available,
             })
             .collect(),
@@ -285,21 +257,37 @@ async fn check_owner(
     id: Uuid,
     actor: &kazna_kernel::AuthUser,
 ) -> Result<()> {
-    let seller: Option<(Uuid, String)> =
-        sqlx::query_as("SELECT seller_id, status FROM products WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    match seller {
-        None => Err(Error::NotFound("Product")),
-        Some((_, status)) if status == "deleted" => Err(Error::NotFound("Product")),
-        Some((seller, _)) if seller == actor.id() || actor.0.has(kazna_kernel::Role::Admin) => {
+    let Some(row) = lock_product(conn, id).await? else {
+        return Err(Error::NotFound("Product"));
+    };
+    match row.status {
+        ProductStatus::Deleted => Err(Error::NotFound("Product")),
+        ProductStatus::Active | ProductStatus::Hidden
+            if row.seller_id == actor.id() || actor.0.has(kazna_kernel::Role::Admin) =>
+        {
             Ok(())
         }
-        Some(_) => Err(kazna_kernel::Problem::forbidden()
+        ProductStatus::Active | ProductStatus::Hidden => Err(kazna_kernel::Problem::forbidden()
             .with_detail("only the product's seller or an admin may change it")
             .into()),
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct Owner {
+    seller_id: Uuid,
+    #[sqlx(try_from = "String")]
+    status: ProductStatus,
+}
+
+/// Locks a product's row for a change; `None` if there is no such product.
+async fn lock_product(conn: &mut PgConnection, id: Uuid) -> Result<Option<Owner>> {
+    Ok(
+        sqlx::query_as("SELECT seller_id, status FROM products WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 /// Changes the fields and variants given, all or nothing; announces the new state.
@@ -380,8 +368,8 @@ async fn change_variant(
             .bind(product)
             .bind(sku)
             .bind(options)
-            .bind(price.as_ref().map(|p| p.amount))
-            .bind(price.as_ref().map(|p| &p.currency))
+            .bind(price.as_ref().map(|p| p.amount_minor))
+            .bind(price.as_ref().map(|p| p.currency.code()))
             .execute(&mut *conn)
             .await;
             (
@@ -429,19 +417,15 @@ async fn check_categories(conn: &mut PgConnection, ids: &[Uuid]) -> Result<()> {
 pub async fn set_status(
     pool: &PgPool,
     id: Uuid,
-    status: Status,
+    status: ProductStatus,
     owner_check: Option<&kazna_kernel::AuthUser>,
 ) -> Result<Product> {
     let mut tx = pool.begin().await?;
     match owner_check {
         Some(actor) => check_owner(&mut tx, id, actor).await?,
         None => {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT status FROM products WHERE id = $1 FOR UPDATE")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if found.is_none_or(|s| s == "deleted") {
+            let found = lock_product(&mut tx, id).await?.map(|o| o.status);
+            if found.is_none_or(|s| s == ProductStatus::Deleted) {
                 return Err(Error::NotFound("Product"));
             }
         }
@@ -459,7 +443,7 @@ pub async fn set_status(
 /// Publishes the product's new state: updated, or deleted.
 pub(crate) async fn announce(conn: &mut PgConnection, id: Uuid) -> Result<Product> {
     let product = load(conn, id).await?.ok_or(Error::NotFound("Product"))?;
-    if product.status == "deleted" {
+    if product.status == ProductStatus::Deleted {
         let event = kazna_contracts::catalog::ProductDeleted {
             id,
             updated_at: product.updated_at,

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use kazna_catalog::{
     domain::{MoneyIn, ProductIn, VariantIn},
     error::Error,
-    inventory::{self, Line, StockChange},
+    inventory::{self, StockChange},
     products,
 };
+use kazna_contracts::catalog::{ProductStatus, ReservationLine, ReservationStatus, VariantStatus};
 use kazna_kernel::Context;
 use kazna_testkit::TestEnv;
 use sqlx::PgPool;
@@ -43,8 +44,8 @@ async fn setup(stock: i64) -> (TestEnv, PgPool, Uuid) {
     (env, pool, p.variants[0].id)
 }
 
-fn one(variant_id: Uuid) -> Vec<Line> {
-    vec![Line {
+fn one(variant_id: Uuid) -> Vec<ReservationLine> {
+    vec![ReservationLine {
         variant_id,
         quantity: 1,
     }]
@@ -81,7 +82,7 @@ async fn two_hundred_buyers_at_once_get_exactly_the_twenty_units_there_are() {
 async fn an_order_reserving_twice_at_once_reserves_once() {
     let (env, pool, variant) = setup(10).await;
     let order = Uuid::now_v7();
-    let lines = vec![Line {
+    let lines = vec![ReservationLine {
         variant_id: variant,
         quantity: 3,
     }];
@@ -132,7 +133,7 @@ async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
     let two = |order| {
         let pool = pool.clone();
         async move {
-            let lines = [Line {
+            let lines = [ReservationLine {
                 variant_id: variant,
                 quantity: 2,
             }];
@@ -153,7 +154,7 @@ async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
     let sold = inventory::commit(&pool, late)
         .await
         .expect("commit after expiry");
-    assert_eq!(sold[0].status, "committed");
+    assert_eq!(sold[0].status, ReservationStatus::Committed);
     let s = inventory::stock(&pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (1, 0, 1));
 
@@ -214,12 +215,12 @@ async fn only_variants_on_sale_can_be_reserved_and_held_units_still_finish() {
         .await
         .expect("reserve while on sale");
 
-    products::set_status(&pool, product, products::Status::Hidden, None)
+    products::set_status(&pool, product, ProductStatus::Hidden, None)
         .await
         .expect("hidden");
     let refused = inventory::reserve(&pool, Uuid::now_v7(), &one(variant), 900).await;
     assert!(matches!(refused, Err(Error::InsufficientStock(id)) if id == variant));
-    products::set_status(&pool, product, products::Status::Active, None)
+    products::set_status(&pool, product, ProductStatus::Active, None)
         .await
         .expect("restored");
 
@@ -239,7 +240,7 @@ async fn only_variants_on_sale_can_be_reserved_and_held_units_still_finish() {
     let info = inventory::variant_info(&pool, &[variant])
         .await
         .expect("info");
-    assert_eq!(info[0].status, "removed");
+    assert_eq!(info[0].status, VariantStatus::Removed);
     let refused = inventory::reserve(&pool, Uuid::now_v7(), &one(variant), 900).await;
     assert!(matches!(refused, Err(Error::InsufficientStock(id)) if id == variant));
 

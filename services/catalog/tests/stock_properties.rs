@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use kazna_catalog::{
     domain::{MoneyIn, ProductIn, VariantIn},
-    inventory::{self, Line, StockChange},
+    inventory::{self, StockChange},
     products,
 };
+use kazna_contracts::catalog::ReservationLine;
 use kazna_kernel::Context;
 use kazna_testkit::TestEnv;
 use proptest::prelude::*;
@@ -71,7 +72,7 @@ async fn run(pool: PgPool, variant: Uuid, orders: Vec<Uuid>, ops: Vec<Op>) -> i6
                 let _ = inventory::reserve(
                     &pool,
                     orders[order],
-                    &[Line {
+                    &[ReservationLine {
                         variant_id: variant,
                         quantity,
                     }],

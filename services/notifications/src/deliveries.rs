@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     NAME,
+    channel::{Channel, DeliveryStatus},
     error::Result,
     outbox::{Email, FileOutbox},
     render,
@@ -27,10 +28,12 @@ pub struct Delivery {
     pub id: Uuid,
     pub event: String,
     pub event_id: Uuid,
-    pub channel: String,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
     pub recipient: String,
     pub subject: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -50,12 +53,12 @@ pub async fn deliver(
     let Some(mut tx) = inbox::begin(pool, NAME, event.id).await? else {
         return Ok(());
     };
-    let template: Option<(String, String)> = sqlx::query_as(
-        "SELECT subject, body FROM templates WHERE event = $1 AND channel = 'email'",
-    )
-    .bind(&event.event_type)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let template: Option<(String, String)> =
+        sqlx::query_as("SELECT subject, body FROM templates WHERE event = $1 AND channel = $2")
+            .bind(&event.event_type)
+            .bind(Channel::Email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
     let Some((subject, body)) = template else {
         tx.commit().await?;
         return Ok(());
@@ -74,13 +77,15 @@ pub async fn deliver(
         .await?;
     sqlx::query(
         "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, status)
-         VALUES ($1, $2, $3, 'email', $4, $5, 'sent') ON CONFLICT (event_id, channel) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, channel) DO NOTHING",
     )
     .bind(id)
     .bind(event.id)
     .bind(&event.event_type)
+    .bind(Channel::Email.as_str())
     .bind(recipient)
     .bind(&subject)
+    .bind(DeliveryStatus::Sent.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

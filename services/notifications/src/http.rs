@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     AppState,
+    channel::Channel,
     deliveries::{self, Delivery},
     error::{Error, Result},
     render,
@@ -51,15 +52,9 @@ pub struct Template {
     body: String,
 }
 
-fn check_channel(channel: &str) -> Result<()> {
-    if channel == "email" || channel == "sms" {
-        Ok(())
-    } else {
-        Err(Error::Validation(vec![FieldError::new(
-            "channel",
-            "email or sms",
-        )]))
-    }
+fn parse_channel(raw: &str) -> Result<Channel> {
+    raw.parse()
+        .map_err(|_| Error::Validation(vec![FieldError::new("channel", "email or sms")]))
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
@@ -69,10 +64,10 @@ async fn get_template(
     _: Require<Admin>,
     Path((event, channel)): Path<(String, String)>,
 ) -> Result<Json<Template>> {
-    check_channel(&channel)?;
+    let channel = parse_channel(&channel)?;
     sqlx::query_as("SELECT subject, body FROM templates WHERE event = $1 AND channel = $2")
         .bind(&event)
-        .bind(&channel)
+        .bind(channel.as_str())
         .fetch_optional(&s.pool)
         .await?
         .map(Json)
@@ -88,7 +83,7 @@ async fn put_template(
     Path((event, channel)): Path<(String, String)>,
     Json(t): Json<Template>,
 ) -> Result<Json<Template>> {
-    check_channel(&channel)?;
+    let channel = parse_channel(&channel)?;
     let mut errors = Vec::new();
     if !deliveries::EVENTS.contains(&event.as_str()) {
         errors.push(FieldError::new(
@@ -111,7 +106,7 @@ async fn put_template(
          ON CONFLICT (event, channel) DO UPDATE SET subject = $3, body = $4, updated_at = now()",
     )
     .bind(&event)
-    .bind(&channel)
+    .bind(channel.as_str())
     .bind(&t.subject)
     .bind(&t.body)
     .execute(&s.pool)

@@ -1,6 +1,7 @@
 //! The notifications service: emails (and later SMS) rendered from templates when events
 //! arrive, with a delivery log.
 
+pub mod channel;
 mod consumer;
 pub mod deliveries;
 pub mod error;

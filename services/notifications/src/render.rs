@@ -1,28 +1,14 @@
 //! Template rendering with minijinja, plus a `money` filter for minor units.
 
+use kazna_contracts::{Currency, Money};
 use minijinja::{Environment, Value};
 
-/// The digits of the currency's minor unit; two for a code ISO 4217 does not list.
-fn exponent(currency: &str) -> u32 {
-    kazna_contracts::currency::minor_digits(currency).unwrap_or(2)
-}
-
 /// Formats an amount of minor units: `money(1999, "EUR")` is `19.99 EUR`.
-pub fn money(amount: i64, currency: &str) -> String {
-    let exp = exponent(currency);
-    if exp == 0 {
-        return format!("{amount} {currency}");
-    }
-    let unit = 10i64.pow(exp);
-    let sign = if amount < 0 { "-" } else { "" };
-    let a = amount.unsigned_abs();
-    let u = unit.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$} {currency}",
-        a / u,
-        a % u,
-        width = exp as usize
-    )
+pub fn money(amount: i64, currency: &str) -> Result<String, minijinja::Error> {
+    let currency = Currency::parse(currency).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+    })?;
+    Ok(Money::new(amount, currency).to_string())
 }
 
 fn environment() -> Environment<'static> {
@@ -49,11 +35,12 @@ mod tests {
 
     #[test]
     fn money_uses_the_currency_exponent() {
-        assert_eq!(money(1999, "EUR"), "19.99 EUR");
-        assert_eq!(money(5, "USD"), "0.05 USD");
-        assert_eq!(money(-250, "EUR"), "-2.50 EUR");
-        assert_eq!(money(500, "JPY"), "500 JPY");
-        assert_eq!(money(1234, "KWD"), "1.234 KWD");
+        assert_eq!(money(1999, "EUR").unwrap(), "19.99 EUR");
+        assert_eq!(money(5, "USD").unwrap(), "0.05 USD");
+        assert_eq!(money(-250, "EUR").unwrap(), "-2.50 EUR");
+        assert_eq!(money(500, "JPY").unwrap(), "500 JPY");
+        assert_eq!(money(1234, "KWD").unwrap(), "1.234 KWD");
+        assert!(money(1, "XYZ").is_err());
     }
 
     #[test]

@@ -39,12 +39,6 @@ pub async fn build(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
-    let currency = &ctx.settings.orders.currency;
-    if !kazna_contracts::currency::is_known(currency) {
-        return Err(kazna_kernel::Error::Config(format!(
-            "orders.currency: {currency:?} is not an ISO 4217 currency code"
-        )));
-    }
     let pool = database(&ctx).await?;
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(

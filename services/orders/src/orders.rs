@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use kazna_contracts::{
-    Money,
+    Currency, Money,
+    cart::Cart,
+    catalog::{Reservation, ReservationLine, ReservationRequest},
     orders::{OrderLine, OrderPaid, OrderPlaced},
 };
 use kazna_kernel::Context;
@@ -14,32 +16,33 @@ use uuid::Uuid;
 use crate::{
     SOURCE,
     error::{Error, Result},
-    status::Status,
+    status::OrderStatus,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct MoneyOut {
-    pub amount: i64,
-    pub currency: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Line {
     pub variant_id: Uuid,
     pub product_id: Uuid,
     pub name: String,
     pub sku: String,
     pub quantity: i64,
-    #[sqlx(skip)]
-    pub unit_price: Option<MoneyOut>,
-    #[serde(skip)]
-    #[sqlx(rename = "unit_price")]
-    pub unit_amount: i64,
+    pub unit_price: Money,
+}
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    variant_id: Uuid,
+    product_id: Uuid,
+    name: String,
+    sku: String,
+    quantity: i64,
+    unit_price: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct HistoryEntry {
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
     pub at: DateTime<Utc>,
 }
 
@@ -52,38 +55,15 @@ pub struct PaymentRef {
 pub struct Order {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub status: Status,
+    pub status: OrderStatus,
     pub lines: Vec<Line>,
-    pub total: MoneyOut,
+    pub total: Money,
     pub payment_method: String,
     #[schema(value_type = Object)]
     pub shipping_address: serde_json::Value,
     pub payment: Option<PaymentRef>,
     pub created_at: DateTime<Utc>,
     pub history: Vec<HistoryEntry>,
-}
-
-/// The user's cart, as the cart service prices it.
-#[derive(Debug, Deserialize)]
-struct Cart {
-    items: Vec<CartItem>,
-    subtotal: CartMoney,
-}
-
-#[derive(Debug, Deserialize)]
-struct CartItem {
-    variant_id: Uuid,
-    product_id: Uuid,
-    name: String,
-    sku: String,
-    quantity: i64,
-    unit_price: CartMoney,
-}
-
-#[derive(Debug, Deserialize)]
-struct CartMoney {
-    amount: i64,
-    currency: String,
 }
 
 pub struct PlaceOrder {
@@ -111,11 +91,18 @@ pub async fn place(
         return Err(Error::CartEmpty);
     }
     let order_id = Uuid::now_v7();
-    let reservation = serde_json::json!({
-        "order_id": order_id,
-        "lines": cart.items.iter().map(|i| serde_json::json!({"variant_id": i.variant_id, "quantity": i.quantity})).collect::<Vec<_>>(),
-    });
-    let reserved: std::result::Result<serde_json::Value, _> = ctx
+    let reservation = ReservationRequest {
+        order_id,
+        lines: cart
+            .items
+            .iter()
+            .map(|i| ReservationLine {
+                variant_id: i.variant_id,
+                quantity: i.quantity,
+            })
+            .collect(),
+    };
+    let reserved: std::result::Result<Reservation, _> = ctx
         .client
         .post(
             &format!("{}/internal/reservations", urls.catalog.url),
@@ -133,7 +120,7 @@ pub async fn place(
             "{}/internal/reservations/{order_id}/release",
             urls.catalog.url
         );
-        if let Err(e) = ctx.client.post::<_, serde_json::Value>(&url, &()).await {
+        if let Err(e) = ctx.client.post::<_, Reservation>(&url, &()).await {
             tracing::warn!(order.id = %order_id, error = %e, "could not release; the sweeper will");
         }
     }
@@ -155,15 +142,16 @@ async fn write_order(
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO orders (id, user_id, email, status, total_amount, currency, payment_method, shipping_address)
-         VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $8, $4, $5, $6, $7)",
     )
     .bind(order_id)
     .bind(req.user_id)
     .bind(&req.email)
-    .bind(cart.subtotal.amount)
-    .bind(&cart.subtotal.currency)
+    .bind(cart.subtotal.amount_minor)
+    .bind(cart.subtotal.currency.code())
     .bind(&req.payment_method)
     .bind(&req.shipping_address)
+    .bind(OrderStatus::PendingPayment.as_str())
     .execute(&mut *tx)
     .await?;
     for i in &cart.items {
@@ -177,19 +165,16 @@ async fn write_order(
         .bind(&i.name)
         .bind(&i.sku)
         .bind(i.quantity)
-        .bind(i.unit_price.amount)
+        .bind(i.unit_price.amount_minor)
         .execute(&mut *tx)
         .await?;
     }
-    record(&mut tx, order_id, Status::PendingPayment, None).await?;
+    record(&mut tx, order_id, OrderStatus::PendingPayment, None).await?;
     let event = OrderPlaced {
         order_id,
         user_id: req.user_id,
         email: req.email.clone(),
-        total: Money {
-            amount: cart.subtotal.amount,
-            currency: cart.subtotal.currency.clone(),
-        },
+        total: cart.subtotal,
         payment_method: req.payment_method.clone(),
         lines: cart
             .items
@@ -199,10 +184,7 @@ async fn write_order(
                 product_id: i.product_id,
                 name: i.name.clone(),
                 quantity: i.quantity,
-                unit_price: Money {
-                    amount: i.unit_price.amount,
-                    currency: i.unit_price.currency.clone(),
-                },
+                unit_price: i.unit_price,
             })
             .collect(),
     };
@@ -217,7 +199,7 @@ async fn write_order(
 async fn record(
     conn: &mut PgConnection,
     id: Uuid,
-    status: Status,
+    status: OrderStatus,
     note: Option<&str>,
 ) -> Result<()> {
     sqlx::query("INSERT INTO order_history (order_id, status, note) VALUES ($1, $2, $3)")
@@ -233,9 +215,11 @@ async fn record(
 struct OrderRow {
     id: Uuid,
     user_id: Uuid,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: OrderStatus,
     total_amount: i64,
-    currency: String,
+    #[sqlx(try_from = "String")]
+    currency: Currency,
     payment_method: String,
     shipping_address: serde_json::Value,
     payment_id: Option<Uuid>,
@@ -252,35 +236,35 @@ pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Order>> {
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let mut lines: Vec<Line> = sqlx::query_as(
+    let lines: Vec<LineRow> = sqlx::query_as(
         "SELECT variant_id, product_id, name, sku, quantity, unit_price FROM order_lines
          WHERE order_id = $1 ORDER BY variant_id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    for l in &mut lines {
-        l.unit_price = Some(MoneyOut {
-            amount: l.unit_amount,
-            currency: row.currency.clone(),
-        });
-    }
     let history: Vec<HistoryEntry> = sqlx::query_as(
         "SELECT status, at FROM order_history WHERE order_id = $1 ORDER BY at, created_at",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let status = Status::parse(&row.status).unwrap_or(Status::PendingPayment);
     Ok(Some(Order {
         id: row.id,
         user_id: row.user_id,
-        status,
-        lines,
-        total: MoneyOut {
-            amount: row.total_amount,
-            currency: row.currency,
-        },
+        status: row.status,
+        lines: lines
+            .into_iter()
+            .map(|l| Line {
+                variant_id: l.variant_id,
+                product_id: l.product_id,
+                name: l.name,
+                sku: l.sku,
+                quantity: l.quantity,
+                unit_price: Money::new(l.unit_price, row.currency),
+            })
+            .collect(),
+        total: Money::new(row.total_amount, row.currency),
         payment_method: row.payment_method,
         shipping_address: row.shipping_address,
         payment: row.payment_id.map(|id| PaymentRef { id }),
@@ -315,6 +299,17 @@ pub async fn list(
     Ok(out)
 }
 
+#[derive(sqlx::FromRow)]
+struct Payable {
+    #[sqlx(try_from = "String")]
+    status: OrderStatus,
+    user_id: Uuid,
+    email: String,
+    total_amount: i64,
+    #[sqlx(try_from = "String")]
+    currency: Currency,
+}
+
 /// Applies a successful payment: commits the stock reservation, then marks the order paid
 /// and announces it. Runs inside the consumer's inbox transaction.
 pub async fn mark_paid(
@@ -323,38 +318,36 @@ pub async fn mark_paid(
     order_id: Uuid,
     payment_id: Uuid,
 ) -> Result<()> {
-    let row: Option<(String, Uuid, String, i64, String)> = sqlx::query_as(
+    let row: Option<Payable> = sqlx::query_as(
         "SELECT status, user_id, email, total_amount, currency FROM orders WHERE id = $1 FOR UPDATE",
     )
     .bind(order_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((status, user_id, email, amount, currency)) = row else {
+    let Some(order) = row else {
         return Err(Error::NotFound);
     };
-    let status = Status::parse(&status).unwrap_or(Status::PendingPayment);
-    if !status.can_become(Status::Paid) {
-        tracing::warn!(order.id = %order_id, status = status.as_str(), "payment for an order that cannot become paid");
+    if !order.status.can_become(OrderStatus::Paid) {
+        tracing::warn!(order.id = %order_id, status = %order.status, "payment for an order that cannot become paid");
         return Ok(());
     }
     let url = format!(
         "{}/internal/reservations/{order_id}/commit",
         ctx.settings.services.catalog.url
     );
-    ctx.client.post::<_, serde_json::Value>(&url, &()).await?;
-    sqlx::query(
-        "UPDATE orders SET status = 'paid', payment_id = $2, updated_at = now() WHERE id = $1",
-    )
-    .bind(order_id)
-    .bind(payment_id)
-    .execute(&mut *tx)
-    .await?;
-    record(tx, order_id, Status::Paid, None).await?;
+    ctx.client.post::<_, Reservation>(&url, &()).await?;
+    sqlx::query("UPDATE orders SET status = $3, payment_id = $2, updated_at = now() WHERE id = $1")
+        .bind(order_id)
+        .bind(payment_id)
+        .bind(OrderStatus::Paid.as_str())
+        .execute(&mut *tx)
+        .await?;
+    record(tx, order_id, OrderStatus::Paid, None).await?;
     let event = OrderPaid {
         order_id,
-        user_id,
-        email,
-        total: Money { amount, currency },
+        user_id: order.user_id,
+        email: order.email,
+        total: Money::new(order.total_amount, order.currency),
         payment_id,
     };
     kazna_events::enqueue(tx, SOURCE, &event).await?;

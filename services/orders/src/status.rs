@@ -1,11 +1,12 @@
 //! The order state machine: every allowed transition in one function.
 
+use kazna_contracts::labels;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum OrderStatus {
     PendingPayment,
     Paid,
     Shipped,
@@ -13,54 +14,51 @@ pub enum Status {
     Canceled,
     Refunded,
 }
+labels!(OrderStatus {
+    PendingPayment = "pending_payment",
+    Paid = "paid",
+    Shipped = "shipped",
+    Delivered = "delivered",
+    Canceled = "canceled",
+    Refunded = "refunded",
+});
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
+impl OrderStatus {
+    /// The statuses an order may go to from `self`. No wildcard arm: a new status must be
+    /// placed here deliberately.
+    pub fn next(self) -> &'static [OrderStatus] {
+        use OrderStatus::*;
         match self {
-            Status::PendingPayment => "pending_payment",
-            Status::Paid => "paid",
-            Status::Shipped => "shipped",
-            Status::Delivered => "delivered",
-            Status::Canceled => "canceled",
-            Status::Refunded => "refunded",
+            PendingPayment => &[Paid, Canceled],
+            Paid => &[Shipped, Canceled],
+            Shipped => &[Delivered],
+            Delivered => &[Refunded],
+            Canceled | Refunded => &[],
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Status::PendingPayment,
-            Status::Paid,
-            Status::Shipped,
-            Status::Delivered,
-            Status::Canceled,
-            Status::Refunded,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-
-    /// Whether an order may go from `self` to `to`. No wildcard arm: a new status must
-    /// be placed here deliberately.
-    pub fn can_become(self, to: Status) -> bool {
-        use Status::*;
-        match self {
-            PendingPayment => matches!(to, Paid | Canceled),
-            Paid => matches!(to, Shipped | Canceled),
-            Shipped => matches!(to, Delivered),
-            Delivered => matches!(to, Refunded),
-            Canceled => false,
-            Refunded => false,
-        }
+    /// Whether an order may go from `self` to `to`.
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        self.next().contains(&to)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Status::*;
+    use super::OrderStatus::{self, *};
+
+    #[test]
+    fn labels_are_the_wire_names() {
+        kazna_contracts::label::assert_labels_match_serde(OrderStatus::ALL, |s| s.as_str());
+        assert!(
+            "lost".parse::<OrderStatus>().is_err(),
+            "an unknown status is an error"
+        );
+    }
 
     #[test]
     fn only_documented_transitions_are_allowed() {
-        let all = [PendingPayment, Paid, Shipped, Delivered, Canceled, Refunded];
+        let all = OrderStatus::ALL;
         let allowed = [
             (PendingPayment, Paid),
             (PendingPayment, Canceled),
@@ -69,8 +67,8 @@ mod tests {
             (Shipped, Delivered),
             (Delivered, Refunded),
         ];
-        for from in all {
-            for to in all {
+        for &from in all {
+            for &to in all {
                 assert_eq!(
                     from.can_become(to),
                     allowed.contains(&(from, to)),

@@ -11,8 +11,9 @@ use crate::{
     AppState,
     error::{Error, Result},
     payments::{self, Payment, WebhookEvent},
-    sandbox, signature,
+    signature,
 };
+use kazna_contracts::payments::Provider;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,9 +45,9 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>> {
-    if provider != sandbox::PROVIDER {
+    let Ok(Provider::Sandbox) = provider.parse::<Provider>() else {
         return Err(Error::UnknownProvider);
-    }
+    };
     let header = headers
         .get(signature::HEADER)
         .and_then(|v| v.to_str().ok())

@@ -44,7 +44,7 @@ pub async fn build(
 ) -> Result<App, kazna_kernel::Error> {
     let pool = database(&ctx).await?;
     let cfg = &ctx.settings.payments;
-    if cfg.provider != sandbox::PROVIDER {
+    if cfg.provider != kazna_contracts::payments::Provider::Sandbox.as_str() {
         return Err(kazna_kernel::Error::Config(format!(
             "payments.provider: {:?} is not a provider this build has (sandbox)",
             cfg.provider

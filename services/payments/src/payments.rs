@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use kazna_contracts::{
-    Money,
+    Currency, Money, labels,
     orders::OrderPlaced,
-    payments::{PaymentFailed, PaymentSucceeded},
+    payments::{PaymentFailed, PaymentSucceeded, Provider},
 };
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -14,8 +14,24 @@ use uuid::Uuid;
 use crate::{
     SOURCE,
     error::{Error, Result},
-    sandbox::{Accepted, Charge, PROVIDER, Sandbox},
+    sandbox::{Accepted, Charge, Sandbox},
 };
+
+/// Where a payment stands. It starts `pending` and is settled once, by the gateway's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Refunded,
+}
+labels!(PaymentStatus {
+    Pending = "pending",
+    Succeeded = "succeeded",
+    Failed = "failed",
+    Refunded = "refunded",
+});
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct PaymentEvent {
@@ -26,20 +42,14 @@ pub struct PaymentEvent {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AmountOut {
-    pub amount: i64,
-    pub currency: String,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Payment {
     pub id: Uuid,
     pub order_id: Uuid,
     #[serde(skip)]
     pub user_id: Uuid,
-    pub status: String,
-    pub amount: AmountOut,
-    pub provider: String,
+    pub status: PaymentStatus,
+    pub amount: Money,
+    pub provider: Provider,
     pub events: Vec<PaymentEvent>,
 }
 
@@ -49,12 +59,24 @@ struct Row {
     order_id: Uuid,
     user_id: Uuid,
     amount: i64,
-    currency: String,
-    provider: String,
+    #[sqlx(try_from = "String")]
+    currency: Currency,
+    #[sqlx(try_from = "String")]
+    provider: Provider,
     payment_method: String,
     provider_ref: Option<String>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: PaymentStatus,
 }
+
+impl Row {
+    fn amount(&self) -> Money {
+        Money::new(self.amount, self.currency)
+    }
+}
+
+const COLUMNS: &str =
+    "id, order_id, user_id, amount, currency, provider, payment_method, provider_ref, status";
 
 async fn append(
     conn: &mut PgConnection,
@@ -86,39 +108,43 @@ async fn append(
 pub async fn start(pool: &PgPool, gateway: &Sandbox, order: &OrderPlaced) -> Result<()> {
     sqlx::query(
         "INSERT INTO payments (id, order_id, user_id, amount, currency, provider, payment_method, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT (order_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (order_id) DO NOTHING",
     )
     .bind(Uuid::now_v7())
     .bind(order.order_id)
     .bind(order.user_id)
-    .bind(order.total.amount)
-    .bind(&order.total.currency)
-    .bind(PROVIDER)
+    .bind(order.total.amount_minor)
+    .bind(order.total.currency.code())
+    .bind(Provider::Sandbox.as_str())
     .bind(&order.payment_method)
+    .bind(PaymentStatus::Pending.as_str())
     .execute(pool)
     .await?;
-    let p: Row = sqlx::query_as("SELECT * FROM payments WHERE order_id = $1")
-        .bind(order.order_id)
-        .fetch_one(pool)
-        .await?;
-    if p.status != "pending" || p.provider_ref.is_some() {
+    let p: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM payments WHERE order_id = $1"
+    )))
+    .bind(order.order_id)
+    .fetch_one(pool)
+    .await?;
+    if p.status != PaymentStatus::Pending || p.provider_ref.is_some() {
         return Ok(());
     }
     let accepted = gateway
         .charge(Charge {
             idempotency_key: format!("order-{}", p.order_id),
-            amount: p.amount,
-            currency: &p.currency,
+            amount: p.amount(),
             payment_method: &p.payment_method,
             payment_id: p.id,
             order_id: p.order_id,
         })
         .await?;
     let mut tx = pool.begin().await?;
-    let p: Row = sqlx::query_as("SELECT * FROM payments WHERE id = $1 FOR UPDATE")
-        .bind(p.id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let p: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM payments WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(p.id)
+    .fetch_one(&mut *tx)
+    .await?;
     match accepted {
         Accepted::Processing { intent_id } if p.provider_ref.is_none() => {
             sqlx::query("UPDATE payments SET provider_ref = $2, updated_at = now() WHERE id = $1")
@@ -136,7 +162,7 @@ pub async fn start(pool: &PgPool, gateway: &Sandbox, order: &OrderPlaced) -> Res
             .await?;
         }
         Accepted::Processing { .. } => {}
-        Accepted::Refused { reason } if p.status == "pending" => {
+        Accepted::Refused { reason } if p.status == PaymentStatus::Pending => {
             settle(&mut tx, &p, false, reason).await?;
         }
         Accepted::Refused { .. } => {}
@@ -146,22 +172,23 @@ pub async fn start(pool: &PgPool, gateway: &Sandbox, order: &OrderPlaced) -> Res
 }
 
 async fn settle(conn: &mut PgConnection, p: &Row, succeeded: bool, reason: &str) -> Result<()> {
-    let status = if succeeded { "succeeded" } else { "failed" };
+    let status = if succeeded {
+        PaymentStatus::Succeeded
+    } else {
+        PaymentStatus::Failed
+    };
     sqlx::query("UPDATE payments SET status = $2, updated_at = now() WHERE id = $1")
         .bind(p.id)
-        .bind(status)
+        .bind(status.as_str())
         .execute(&mut *conn)
         .await?;
-    let amount = Money {
-        amount: p.amount,
-        currency: p.currency.clone(),
-    };
+    let amount = p.amount();
     if succeeded {
         let e = PaymentSucceeded {
             payment_id: p.id,
             order_id: p.order_id,
             amount,
-            provider: p.provider.clone(),
+            provider: p.provider,
         };
         kazna_events::enqueue(conn, SOURCE, &e).await?;
     } else {
@@ -177,7 +204,7 @@ async fn settle(conn: &mut PgConnection, p: &Row, succeeded: bool, reason: &str)
             payment_id: p.id,
             order_id: p.order_id,
             amount,
-            provider: p.provider.clone(),
+            provider: p.provider,
             reason: reason.to_owned(),
         };
         kazna_events::enqueue(conn, SOURCE, &e).await?;
@@ -211,9 +238,10 @@ pub async fn apply_webhook(pool: &PgPool, event: WebhookEvent) -> Result<()> {
         .and_then(|s| Uuid::parse_str(s).ok());
     let mut tx = pool.begin().await?;
     // By our id first (it is committed before the charge); the intent id is the fallback.
-    let p: Option<Row> = sqlx::query_as(
-        "SELECT * FROM payments WHERE id = $1 OR provider_ref = $2 ORDER BY (id = $1) DESC LIMIT 1 FOR UPDATE",
-    )
+    let p: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM payments WHERE id = $1 OR provider_ref = $2
+         ORDER BY (id = $1) DESC LIMIT 1 FOR UPDATE"
+    )))
     .bind(payment_id)
     .bind(intent)
     .fetch_optional(&mut *tx)
@@ -230,7 +258,7 @@ pub async fn apply_webhook(pool: &PgPool, event: WebhookEvent) -> Result<()> {
         event.data.object.clone(),
     )
     .await?;
-    if first && p.status == "pending" {
+    if first && p.status == PaymentStatus::Pending {
         match event.kind.as_str() {
             "payment_intent.succeeded" => settle(&mut tx, &p, true, "").await?,
             "payment_intent.payment_failed" => {
@@ -248,11 +276,13 @@ pub async fn apply_webhook(pool: &PgPool, event: WebhookEvent) -> Result<()> {
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Payment> {
-    let p: Row = sqlx::query_as("SELECT * FROM payments WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let p: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM payments WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound)?;
     let events: Vec<PaymentEvent> = sqlx::query_as(
         "SELECT kind, data, created_at FROM payment_events WHERE payment_id = $1 ORDER BY created_at, id",
     )
@@ -264,11 +294,18 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Payment> {
         order_id: p.order_id,
         user_id: p.user_id,
         status: p.status,
-        amount: AmountOut {
-            amount: p.amount,
-            currency: p.currency,
-        },
+        amount: p.amount(),
         provider: p.provider,
         events,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_the_wire_names() {
+        kazna_contracts::label::assert_labels_match_serde(PaymentStatus::ALL, |s| s.as_str());
+    }
 }

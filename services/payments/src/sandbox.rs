@@ -10,9 +10,9 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::{error::Error, signature};
+use kazna_contracts::Money;
 
-pub const PROVIDER: &str = "sandbox";
+use crate::{error::Error, signature};
 
 #[derive(Clone)]
 pub struct Sandbox {
@@ -28,8 +28,7 @@ pub struct Sandbox {
 
 pub struct Charge<'a> {
     pub idempotency_key: String,
-    pub amount: i64,
-    pub currency: &'a str,
+    pub amount: Money,
     pub payment_method: &'a str,
     pub payment_id: Uuid,
     pub order_id: Uuid,
@@ -90,8 +89,8 @@ impl Sandbox {
         )
         .bind(&intent_id)
         .bind(&c.idempotency_key)
-        .bind(c.amount)
-        .bind(c.currency)
+        .bind(c.amount.amount_minor)
+        .bind(c.amount.currency.code())
         .bind(c.payment_method)
         .bind(&metadata)
         .fetch_optional(&self.pool)
@@ -115,7 +114,8 @@ impl Sandbox {
             "type": kind,
             "created": Utc::now().timestamp(),
             "data": {"object": {
-                "id": intent_id, "amount": c.amount, "currency": c.currency.to_lowercase(),
+                "id": intent_id, "amount": c.amount.amount_minor,
+                "currency": c.amount.currency.code().to_lowercase(),
                 "metadata": metadata, "last_payment_error": error,
             }},
         });

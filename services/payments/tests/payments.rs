@@ -3,7 +3,7 @@
 // A test that cannot go on should stop loudly, helpers included.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use kazna_contracts::{Money, orders::OrderPlaced};
+use kazna_contracts::{Currency, Money, orders::OrderPlaced};
 use kazna_payments::{payments, sandbox::Sandbox, signature};
 use kazna_testkit::{TestEnv, eventually};
 use sqlx::PgPool;
@@ -47,10 +47,7 @@ fn placed(method: &str) -> OrderPlaced {
         order_id: Uuid::now_v7(),
         user_id: Uuid::now_v7(),
         email: "ada@example.com".into(),
-        total: Money {
-            amount: 1999,
-            currency: "EUR".into(),
-        },
+        total: Money::new(1999, Currency::EUR),
         payment_method: method.into(),
         lines: vec![],
     }

@@ -10,21 +10,14 @@ use std::{
     time::Duration,
 };
 
-use kazna_contracts::catalog::ProductSnapshot;
+use kazna_contracts::catalog::SnapshotPage;
 use kazna_kernel::Context;
-use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::index::{Op, SearchIndex};
 
 const PAGE: usize = 500;
-
-#[derive(Deserialize)]
-struct SnapshotPage {
-    items: Vec<ProductSnapshot>,
-    next_cursor: Option<Uuid>,
-}
 
 /// Whether the first full pull has finished; the instance is not ready before.
 #[derive(Clone, Default)]

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
+use kazna_contracts::Money;
 use kazna_kernel::{FieldError, Json, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,16 +26,11 @@ struct SearchQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-struct Price {
-    amount: i64,
-    currency: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 struct Item {
     product_id: Uuid,
     name: String,
-    price: Price,
+    /// The cheapest variant's price.
+    price: Money,
     score: f32,
     /// The name with matched words in `<b>`.
     highlight: String,
@@ -79,10 +75,7 @@ async fn search(State(s): State<AppState>, Query(q): Query<SearchQuery>) -> Resu
         .map(|h| Item {
             product_id: h.product_id,
             name: h.name,
-            price: Price {
-                amount: h.price,
-                currency: h.currency,
-            },
+            price: h.price,
             score: h.score,
             highlight: h.highlight,
         })

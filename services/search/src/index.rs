@@ -5,7 +5,10 @@
 
 use std::{collections::HashMap, path::Path, sync::Mutex};
 
-use kazna_contracts::catalog::ProductSnapshot;
+use kazna_contracts::{
+    Currency, Money,
+    catalog::{ProductSnapshot, ProductStatus},
+};
 use tantivy::{
     Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
     collector::{Count, TopDocs},
@@ -80,8 +83,8 @@ impl Op {
 pub struct Hit {
     pub product_id: Uuid,
     pub name: String,
-    pub price: i64,
-    pub currency: String,
+    /// The cheapest variant's price.
+    pub price: Money,
     pub score: f32,
     pub highlight: String,
 }
@@ -154,7 +157,9 @@ impl SearchIndex {
             newest.insert(id, version);
             writer.delete_term(self.id_term(id));
             match op {
-                Op::Upsert(p) if p.status == "active" => writer.add_document(self.document(p))?,
+                Op::Upsert(p) if p.status == ProductStatus::Active => {
+                    writer.add_document(self.document(p))?
+                }
                 _ => writer.add_document(self.tombstone(id, version))?,
             };
         }
@@ -173,16 +178,19 @@ impl SearchIndex {
     }
 
     fn document(&self, p: &ProductSnapshot) -> TantivyDocument {
-        let cheapest = p.variants.iter().min_by_key(|v| v.price.amount);
+        let cheapest = p.variants.iter().min_by_key(|v| v.price.amount_minor);
         let mut doc = TantivyDocument::default();
         doc.add_text(self.f.id, p.id.to_string());
         doc.add_text(self.f.name, &p.name);
         doc.add_text(self.f.description, &p.description);
         doc.add_text(self.f.categories, p.category_path.join(" "));
-        doc.add_i64(self.f.price, cheapest.map(|v| v.price.amount).unwrap_or(0));
+        doc.add_i64(
+            self.f.price,
+            cheapest.map(|v| v.price.amount_minor).unwrap_or(0),
+        );
         doc.add_text(
             self.f.currency,
-            cheapest.map(|v| v.price.currency.as_str()).unwrap_or(""),
+            cheapest.map(|v| v.price.currency.code()).unwrap_or(""),
         );
         doc.add_i64(self.f.updated_at, p.updated_at.timestamp_millis());
         doc.add_i64(self.f.live, 1);
@@ -233,7 +241,11 @@ impl SearchIndex {
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default()
             };
-            let Ok(product_id) = Uuid::parse_str(&text(self.f.id)) else {
+            let (Ok(product_id), Ok(currency)) = (
+                Uuid::parse_str(&text(self.f.id)),
+                Currency::parse(&text(self.f.currency)),
+            ) else {
+                tracing::warn!(id = %text(self.f.id), "search: an indexed product without an id or a currency");
                 continue;
             };
             let highlight = match &snippets {
@@ -243,11 +255,12 @@ impl SearchIndex {
             hits.push(Hit {
                 product_id,
                 name: text(self.f.name),
-                price: doc
-                    .get_first(self.f.price)
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(0),
-                currency: text(self.f.currency),
+                price: Money::new(
+                    doc.get_first(self.f.price)
+                        .and_then(|v| v.as_i64())
+                        .unwrap_or(0),
+                    currency,
+                ),
                 score,
                 highlight,
             });
@@ -261,27 +274,24 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::{TimeZone, Utc};
-    use kazna_contracts::{Money, catalog::VariantSnapshot};
+    use kazna_contracts::catalog::VariantSnapshot;
 
     use super::*;
 
-    fn lamp(id: Uuid, status: &str, at_ms: i64) -> Op {
+    fn lamp(id: Uuid, status: ProductStatus, at_ms: i64) -> Op {
         let at = Utc.timestamp_millis_opt(at_ms).unwrap();
         Op::Upsert(ProductSnapshot {
             id,
             seller_id: Uuid::nil(),
             name: "Brass lamp".into(),
             description: String::new(),
-            status: status.into(),
+            status,
             category_ids: vec![],
             category_path: vec![],
             variants: vec![VariantSnapshot {
                 id: Uuid::nil(),
                 sku: "L".into(),
-                price: Money {
-                    amount: 100,
-                    currency: "EUR".into(),
-                },
+                price: Money::new(100, Currency::EUR),
                 available: 1,
             }],
             created_at: at,
@@ -302,15 +312,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let index = SearchIndex::open(dir.path()).unwrap();
         let id = Uuid::now_v7();
-        index.apply(&[lamp(id, "active", 1_000)]).unwrap();
+        index
+            .apply(&[lamp(id, ProductStatus::Active, 1_000)])
+            .unwrap();
         assert_eq!(found(&index), 1);
         index.apply(&[Op::Remove(id, 3_000)]).unwrap();
-        index.apply(&[lamp(id, "active", 2_000)]).unwrap();
+        index
+            .apply(&[lamp(id, ProductStatus::Active, 2_000)])
+            .unwrap();
         assert_eq!(found(&index), 0, "the older copy came after the deletion");
-        index.apply(&[lamp(id, "active", 4_000)]).unwrap();
+        index
+            .apply(&[lamp(id, ProductStatus::Active, 4_000)])
+            .unwrap();
         assert_eq!(found(&index), 1, "a newer copy counts");
         index
-            .apply(&[lamp(id, "hidden", 5_000), lamp(id, "active", 4_500)])
+            .apply(&[
+                lamp(id, ProductStatus::Hidden, 5_000),
+                lamp(id, ProductStatus::Active, 4_500),
+            ])
             .unwrap();
         assert_eq!(found(&index), 0, "hidden, whatever came after in the batch");
     }
@@ -322,7 +341,9 @@ mod tests {
         b.add_text_field("title", TEXT | STORED);
         Index::create_in_dir(dir.path(), b.build()).unwrap();
         let index = SearchIndex::open(dir.path()).unwrap();
-        index.apply(&[lamp(Uuid::now_v7(), "active", 1)]).unwrap();
+        index
+            .apply(&[lamp(Uuid::now_v7(), ProductStatus::Active, 1)])
+            .unwrap();
         assert_eq!(found(&index), 1);
     }
 }

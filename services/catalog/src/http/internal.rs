@@ -1,16 +1,19 @@
 //! Endpoints for other services only (never routed by the gateway; need the internal token).
 
 use axum::extract::{Path, Query, State};
+use kazna_contracts::catalog::{
+    Reservation, ReservationRequest, ReservedLine, SnapshotPage, Stock, VariantInfo,
+};
 use kazna_kernel::{FieldError, Internal, Json, Problem};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     AppState,
     error::{Error, Result},
-    inventory::{self, Line, Reservation, Stock, VariantInfo},
+    inventory,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,14 +32,6 @@ struct SnapshotsQuery {
     after: Option<Uuid>,
     /// 1–1000, default 500.
     limit: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct SnapshotPage {
-    /// Every product, whatever its status, as the `catalog.product.*` events carry them.
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<kazna_contracts::catalog::ProductSnapshot>,
-    next_cursor: Option<Uuid>,
 }
 
 /// Every product in id order, a page at a time: what a search instance pulls to build its index.
@@ -101,25 +96,13 @@ async fn variant_stock(
     Ok(Json(inventory::stock(&s.pool, id).await?))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ReserveRequest {
-    order_id: Uuid,
-    lines: Vec<Line>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReservationOut {
-    order_id: Uuid,
-    lines: Vec<Reservation>,
-}
-
-#[utoipa::path(post, path = "/internal/reservations", tag = "internal", request_body = ReserveRequest,
-    responses((status = 200, body = ReservationOut), (status = 409, description = "insufficient_stock", body = Problem)))]
+#[utoipa::path(post, path = "/internal/reservations", tag = "internal", request_body = ReservationRequest,
+    responses((status = 200, body = Reservation), (status = 409, description = "insufficient_stock", body = Problem)))]
 async fn reserve(
     State(s): State<AppState>,
     _: Internal,
-    Json(req): Json<ReserveRequest>,
-) -> Result<Json<ReservationOut>> {
+    Json(req): Json<ReservationRequest>,
+) -> Result<Json<Reservation>> {
     let mut errors = Vec::new();
     if req.lines.is_empty() || req.lines.len() > 100 {
         errors.push(FieldError::new("lines", "1 to 100 lines"));
@@ -144,38 +127,38 @@ async fn reserve(
     let ttl = s.ctx.settings.catalog.reservation_ttl_secs;
     let lines = inventory::reserve(&s.pool, req.order_id, &req.lines, ttl).await?;
     forget_products(&s, &lines).await?;
-    Ok(Json(ReservationOut {
+    Ok(Json(Reservation {
         order_id: req.order_id,
         lines,
     }))
 }
 
 #[utoipa::path(post, path = "/internal/reservations/{order_id}/commit", tag = "internal",
-    responses((status = 200, body = ReservationOut), (status = 409, body = Problem)))]
+    responses((status = 200, body = Reservation), (status = 409, body = Problem)))]
 async fn commit(
     State(s): State<AppState>,
     _: Internal,
     Path(order_id): Path<Uuid>,
-) -> Result<Json<ReservationOut>> {
+) -> Result<Json<Reservation>> {
     let lines = inventory::commit(&s.pool, order_id).await?;
     forget_products(&s, &lines).await?;
-    Ok(Json(ReservationOut { order_id, lines }))
+    Ok(Json(Reservation { order_id, lines }))
 }
 
 #[utoipa::path(post, path = "/internal/reservations/{order_id}/release", tag = "internal",
-    responses((status = 200, body = ReservationOut), (status = 409, body = Problem)))]
+    responses((status = 200, body = Reservation), (status = 409, body = Problem)))]
 async fn release(
     State(s): State<AppState>,
     _: Internal,
     Path(order_id): Path<Uuid>,
-) -> Result<Json<ReservationOut>> {
+) -> Result<Json<Reservation>> {
     let lines = inventory::release(&s.pool, order_id).await?;
     forget_products(&s, &lines).await?;
-    Ok(Json(ReservationOut { order_id, lines }))
+    Ok(Json(Reservation { order_id, lines }))
 }
 
 /// Stock changed: cached pages of these products are stale.
-async fn forget_products(s: &AppState, lines: &[Reservation]) -> Result<()> {
+async fn forget_products(s: &AppState, lines: &[ReservedLine]) -> Result<()> {
     let variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
     let products = crate::cache::products_of(&s.pool, &variants).await?;
     crate::cache::changed(s, &products).await;

@@ -16,9 +16,10 @@ use crate::{
     AppState, cache,
     domain::{ProductIn, ProductPatch},
     error::{Error, Result},
-    inventory::{self, Stock, StockChange},
-    products::{self, ListFilter, Product, Status},
+    inventory::{self, StockChange},
+    products::{self, ListFilter, Product},
 };
+use kazna_contracts::catalog::{ProductStatus, Stock};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -71,7 +72,7 @@ async fn get_product(
     let product = products::load(&mut conn, id).await?;
     drop(conn);
     match product {
-        Some(p) if p.status == Status::Active.as_str() => {
+        Some(p) if p.status == ProductStatus::Active => {
             let body = serde_json::to_string(&p).map_err(|_| Problem::internal())?;
             if let Some(key) = key {
                 cache::put(&s, key, body.clone());
@@ -107,7 +108,7 @@ async fn delete_product(
     Require(user, _): Require<SellerOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Response> {
-    products::set_status(&s.pool, id, Status::Deleted, Some(&user)).await?;
+    products::set_status(&s.pool, id, ProductStatus::Deleted, Some(&user)).await?;
     cache::changed(&s, &[id]).await;
     Ok(kazna_kernel::server::no_content())
 }
@@ -119,7 +120,7 @@ async fn hide_product(
     _: Require<ModeratorOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
-    let p = products::set_status(&s.pool, id, Status::Hidden, None).await?;
+    let p = products::set_status(&s.pool, id, ProductStatus::Hidden, None).await?;
     cache::changed(&s, &[id]).await;
     Ok(Json(p))
 }
@@ -131,7 +132,7 @@ async fn restore_product(
     _: Require<ModeratorOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
-    let p = products::set_status(&s.pool, id, Status::Active, None).await?;
+    let p = products::set_status(&s.pool, id, ProductStatus::Active, None).await?;
     cache::changed(&s, &[id]).await;
     Ok(Json(p))
 }
@@ -182,7 +183,7 @@ struct ListQuery {
     seller: Option<Uuid>,
     /// `active` (the default) for anyone. `hidden` and `deleted` for moderators and admins,
     /// or for sellers listing their own (`seller` set to their id).
-    status: Option<Status>,
+    status: Option<ProductStatus>,
     /// 1–100, default 20.
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
@@ -200,7 +201,7 @@ async fn list_products(
     Query(q): Query<ListQuery>,
 ) -> Result<Response> {
     let status = q.status.unwrap_or_default();
-    if status != Status::Active {
+    if status != ProductStatus::Active {
         match &viewer {
             None => return Err(Problem::unauthorized().into()),
             Some(v) if !sees_unlisted(v, q.seller) => {
