@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode, header};
 use serde::{Serialize, de::DeserializeOwned};
 use tower::ServiceExt;
 
-use crate::{auth::INTERNAL_HEADER, local::LocalServices, request_id, secret::Secret};
+use crate::{auth::INTERNAL_HEADER, code::Code, local::LocalServices, request_id, secret::Secret};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read from another service.
@@ -24,9 +24,13 @@ pub struct ServiceClient {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    /// The other service answered with an error status; `code` is its problem code.
-    #[error("{status} {code}")]
-    Status { status: StatusCode, code: String },
+    /// The other service answered with an error status; `code` is its problem's code, when
+    /// it answered with one of ours.
+    #[error("{status} {}", code.map_or("(no problem document)", Code::as_str))]
+    Status {
+        status: StatusCode,
+        code: Option<Code>,
+    },
     /// No answer: the connection failed, timed out or broke off.
     #[error("transport: {0}")]
     Transport(String),
@@ -42,10 +46,10 @@ impl From<reqwest::Error> for CallError {
 }
 
 impl CallError {
-    /// The problem code of an error answer, if it was one.
-    pub fn code(&self) -> Option<&str> {
+    /// The problem code of an error answer, if it was one: what a caller acts on.
+    pub fn code(&self) -> Option<Code> {
         match self {
-            CallError::Status { code, .. } => Some(code),
+            CallError::Status { code, .. } => *code,
             CallError::Transport(_) | CallError::Decode(_) => None,
         }
     }
@@ -137,10 +141,11 @@ fn check((status, body): (StatusCode, Bytes)) -> Result<Bytes, CallError> {
     if status.is_success() {
         return Ok(body);
     }
-    let code = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "unknown".into());
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        code: Code,
+    }
+    let code = serde_json::from_slice::<Answer>(&body).ok().map(|a| a.code);
     Err(CallError::Status { status, code })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod code;
 pub mod config;
 pub mod db;
 pub mod health;
@@ -10,11 +11,13 @@ pub mod json;
 pub mod local;
 pub mod metrics;
 pub mod page;
+pub mod params;
 pub mod problem;
 pub mod request_id;
 pub mod secret;
 pub mod server;
 pub mod telemetry;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -23,9 +26,11 @@ pub use auth::{
     SellerOrAdmin, Verifier,
 };
 pub use client::{CallError, ServiceClient};
+pub use code::Code;
 pub use config::Settings;
 pub use json::Json;
 pub use local::LocalServices;
+pub use params::{Path, Query};
 pub use problem::{FieldError, Problem};
 pub use secret::Secret;
 

@@ -7,7 +7,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::request_id;
+use crate::{code::Code, request_id};
 
 /// One invalid field of a request body or query.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -25,29 +25,31 @@ impl FieldError {
     }
 }
 
-/// An error answer: a status, a stable machine `code` and a human `title`.
+/// An error answer: a status, a stable machine `code` and a human `title`, both given by the
+/// code (see [`Code`]); `detail` says more about this case.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
+    pub kind: &'static str,
+    pub title: &'static str,
     pub status: u16,
-    pub code: String,
+    pub code: Code,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// For `validation_failed`: each bad field, by its path in the request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, code: &str, title: impl Into<String>) -> Self {
+    pub fn new(code: Code) -> Self {
         Self {
-            kind: "about:blank".into(),
-            title: title.into(),
-            status: status.as_u16(),
-            code: code.to_owned(),
+            kind: "about:blank",
+            title: code.title(),
+            status: code.status().as_u16(),
+            code,
             detail: None,
             errors: Vec::new(),
             request_id: None,
@@ -59,89 +61,46 @@ impl Problem {
         self
     }
 
-    pub fn bad_request(code: &str, title: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, title)
-    }
-
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut p = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "The request has invalid fields",
-        );
+        let mut p = Self::new(Code::ValidationFailed);
         p.errors = errors;
         p
     }
 
+    /// A validation problem with one bad field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "A valid access token is required",
-        )
+        Self::new(Code::Unauthorized)
     }
 
     pub fn forbidden() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "You are not allowed to do this",
-        )
+        Self::new(Code::Forbidden)
     }
 
+    /// The generic `not_found`, with a detail naming what was looked for.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
-    }
-
-    pub fn conflict(code: &str, title: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, title)
+        Self::new(Code::NotFound).with_detail(format!("{what} not found"))
     }
 
     /// For failures that are ours, not the client's. The cause must already be logged.
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Something went wrong on our side",
-        )
+        Self::new(Code::InternalError)
     }
 
-    pub fn unavailable(title: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            title,
-        )
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(Code::ServiceUnavailable).with_detail(detail)
     }
 
     pub fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.code.status()
     }
 
-    /// The code and title a bare status gets when nothing more specific was said.
+    /// The problem a bare error status gets when nothing more specific was said.
     pub fn from_status(status: StatusCode) -> Self {
-        let code = match status {
-            StatusCode::BAD_REQUEST => "bad_request",
-            StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::FORBIDDEN => "forbidden",
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            StatusCode::UNPROCESSABLE_ENTITY => "unprocessable_entity",
-            StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
-            StatusCode::BAD_GATEWAY => "bad_gateway",
-            StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
-            StatusCode::GATEWAY_TIMEOUT => "gateway_timeout",
-            s if s.is_server_error() => "internal_error",
-            _ => "error",
-        };
-        let title = status.canonical_reason().unwrap_or("Error");
-        Self::new(status, code, title)
+        Self::new(Code::for_status(status))
     }
 }
 

@@ -1,5 +1,5 @@
 use axum::response::{IntoResponse, Response};
-use kazna_kernel::{CallError, FieldError, Problem};
+use kazna_kernel::{CallError, Code, FieldError, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,14 +28,10 @@ impl IntoResponse for Error {
         match self {
             Error::Validation(errors) => Problem::validation(errors),
             Error::UnknownVariant => Problem::not_found("Variant"),
-            Error::InsufficientStock => {
-                Problem::conflict("insufficient_stock", "Not enough stock for this quantity")
-            }
-            Error::CurrencyMismatch => Problem::conflict(
-                "currency_mismatch",
-                "The cart already holds items priced in another currency",
-            ),
-            Error::CartFull => Problem::conflict("cart_full", "A cart holds at most 100 lines"),
+            Error::InsufficientStock => Problem::new(Code::InsufficientStock)
+                .with_detail("Not enough stock for this quantity"),
+            Error::CurrencyMismatch => Problem::new(Code::CurrencyMismatch),
+            Error::CartFull => Problem::new(Code::CartFull),
             Error::Problem(p) => p,
             Error::Catalog(_) => {
                 tracing::error!(error = %self, "cart: catalog call failed");

@@ -1,10 +1,12 @@
 use axum::{
-    extract::{FromRequestParts, Path, State},
+    extract::{FromRequestParts, State},
     http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use kazna_contracts::cart::Cart;
-use kazna_kernel::{AuthUser, FieldError, Internal, Json, MaybeUser, Problem, server::no_content};
+use kazna_kernel::{
+    AuthUser, FieldError, Internal, Json, MaybeUser, Path, Problem, server::no_content,
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};

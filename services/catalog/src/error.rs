@@ -1,5 +1,5 @@
 use axum::response::{IntoResponse, Response};
-use kazna_kernel::{FieldError, Problem};
+use kazna_kernel::{Code, FieldError, Problem};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,30 +33,14 @@ impl IntoResponse for Error {
         match self {
             Error::Validation(errors) => Problem::validation(errors),
             Error::NotFound(what) => Problem::not_found(what),
-            Error::SkuTaken(sku) => {
-                Problem::conflict("sku_taken", "A variant with this SKU exists")
-                    .with_detail(format!("sku {sku}"))
-            }
+            Error::SkuTaken(sku) => Problem::new(Code::SkuTaken).with_detail(format!("sku {sku}")),
             Error::InsufficientStock(id) => {
-                Problem::conflict("insufficient_stock", "Not enough stock")
-                    .with_detail(format!("variant {id}"))
+                Problem::new(Code::InsufficientStock).with_detail(format!("variant {id}"))
             }
-            Error::ReservationNotHeld => Problem::conflict(
-                "reservation_not_held",
-                "The reservation is not held (released or expired)",
-            ),
-            Error::CategoryCycle => Problem::conflict(
-                "category_cycle",
-                "A category cannot be placed under itself or one of its descendants",
-            ),
-            Error::CategoryInUse => Problem::conflict(
-                "category_in_use",
-                "The category has subcategories or products; pass reassign_to to move them",
-            ),
-            Error::StockBelowReserved => Problem::conflict(
-                "stock_below_reserved",
-                "Stock cannot go below the units reserved for unpaid orders, nor below zero",
-            ),
+            Error::ReservationNotHeld => Problem::new(Code::ReservationNotHeld),
+            Error::CategoryCycle => Problem::new(Code::CategoryCycle),
+            Error::CategoryInUse => Problem::new(Code::CategoryInUse),
+            Error::StockBelowReserved => Problem::new(Code::StockBelowReserved),
             Error::Problem(p) => p,
             Error::Database(_) | Error::Events(_) => {
                 tracing::error!(error = %self, "catalog: internal error");

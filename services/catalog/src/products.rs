@@ -443,20 +443,19 @@ pub async fn set_status(
 /// Publishes the product's new state: updated, or deleted.
 pub(crate) async fn announce(conn: &mut PgConnection, id: Uuid) -> Result<Product> {
     let product = load(conn, id).await?.ok_or(Error::NotFound("Product"))?;
-    if product.status == ProductStatus::Deleted {
-        let event = kazna_contracts::catalog::ProductDeleted {
-            id,
-            updated_at: product.updated_at,
-        };
-        kazna_events::enqueue(conn, SOURCE, &event).await?;
-    } else {
-        let snapshot = snapshot(conn, &product).await?;
-        kazna_events::enqueue(
-            conn,
-            SOURCE,
-            &kazna_contracts::catalog::ProductUpdated(snapshot),
-        )
-        .await?;
+    match product.status {
+        ProductStatus::Deleted => {
+            let event = kazna_contracts::catalog::ProductDeleted {
+                id,
+                updated_at: product.updated_at,
+            };
+            kazna_events::enqueue(conn, SOURCE, &event).await?;
+        }
+        ProductStatus::Active | ProductStatus::Hidden => {
+            let snapshot = snapshot(conn, &product).await?;
+            let event = kazna_contracts::catalog::ProductUpdated(snapshot);
+            kazna_events::enqueue(conn, SOURCE, &event).await?;
+        }
     }
     Ok(product)
 }

@@ -10,7 +10,7 @@ use axum::{
     http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use kazna_kernel::{Problem, auth::INTERNAL_HEADER};
+use kazna_kernel::{Code, Problem, auth::INTERNAL_HEADER};
 use tower::ServiceExt;
 
 use crate::{AppState, routes};
@@ -58,7 +58,9 @@ pub async fn forward(State(s): State<AppState>, req: Request) -> Response {
         format!("{base}{pq}")
     };
     let Ok(uri) = target.parse::<Uri>() else {
-        return Problem::bad_request("bad_uri", "The request URI is not valid").into_response();
+        return Problem::new(Code::BadRequest)
+            .with_detail("The request URI is not valid")
+            .into_response();
     };
     let (mut parts, body) = req.into_parts();
     let peer = parts.extensions.remove::<ConnectInfo<SocketAddr>>();
@@ -99,18 +101,8 @@ pub async fn forward(State(s): State<AppState>, req: Request) -> Response {
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, upstream = base, "upstream failed");
-            Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
-                "The service behind this path did not answer",
-            )
-            .into_response()
+            Problem::new(Code::BadGateway).into_response()
         }
-        Err(_) => Problem::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "gateway_timeout",
-            "The service behind this path took too long",
-        )
-        .into_response(),
+        Err(_) => Problem::new(Code::GatewayTimeout).into_response(),
     }
 }

@@ -1,6 +1,6 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use kazna_kernel::{
-    Admin, FieldError, Json, Problem, Require,
+    Admin, FieldError, Json, Path, Problem, Query, Require,
     page::{Page, PageQuery},
 };
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 use axum::response::{IntoResponse, Response};
-use kazna_kernel::{CallError, FieldError, Problem};
+use kazna_kernel::{CallError, Code, FieldError, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -31,31 +31,14 @@ pub enum Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        use axum::http::StatusCode;
         match self {
             Error::Validation(errors) => Problem::validation(errors),
-            Error::IdempotencyKeyRequired => Problem::bad_request(
-                "idempotency_key_required",
-                "Send an Idempotency-Key header of 1 to 255 visible characters",
-            ),
-            Error::IdempotencyKeyReused => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "This Idempotency-Key was used with a different request body",
-            ),
-            Error::IdempotencyInProgress => Problem::conflict(
-                "idempotency_in_progress",
-                "A request with this Idempotency-Key is still being processed",
-            ),
-            Error::CartEmpty => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "cart_empty",
-                "The cart is empty",
-            ),
-            Error::InsufficientStock => Problem::conflict(
-                "insufficient_stock",
-                "Not enough stock for an item in the cart",
-            ),
+            Error::IdempotencyKeyRequired => Problem::new(Code::IdempotencyKeyRequired),
+            Error::IdempotencyKeyReused => Problem::new(Code::IdempotencyKeyReused),
+            Error::IdempotencyInProgress => Problem::new(Code::IdempotencyInProgress),
+            Error::CartEmpty => Problem::new(Code::CartEmpty),
+            Error::InsufficientStock => Problem::new(Code::InsufficientStock)
+                .with_detail("Not enough stock for an item in the cart"),
             Error::NotFound => Problem::not_found("Order"),
             Error::Problem(p) => p,
             Error::Call(_) => {

@@ -1,10 +1,10 @@
 use axum::{
-    extract::{Path, Query, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use kazna_kernel::{
-    AuthUser, FieldError, Json, Problem, Role,
+    AuthUser, Code, FieldError, Json, Path, Problem, Query, Role,
     page::{Page, PageQuery},
 };
 use serde::Deserialize;
@@ -86,14 +86,8 @@ async fn place_order(
     Json(body): Json<serde_json::Value>,
 ) -> Result<Response> {
     let key = idempotency::parse_key(headers.get("idempotency-key").and_then(|v| v.to_str().ok()))?;
-    let req: PlaceOrderRequest = serde_json::from_value(body.clone()).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            "The body does not have the expected fields and types",
-        )
-        .with_detail(e.to_string())
-    })?;
+    let req: PlaceOrderRequest = serde_json::from_value(body.clone())
+        .map_err(|e| Problem::new(Code::InvalidBody).with_detail(e.to_string()))?;
     validate(&req)?;
     let hash = idempotency::hash(&body);
     if let Claim::Done(status, body) = idempotency::claim(&s.pool, user.id(), &key, &hash).await? {

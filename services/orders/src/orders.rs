@@ -7,7 +7,7 @@ use kazna_contracts::{
     catalog::{Reservation, ReservationLine, ReservationRequest},
     orders::{OrderLine, OrderPaid, OrderPlaced},
 };
-use kazna_kernel::Context;
+use kazna_kernel::{Code, Context};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
@@ -111,7 +111,9 @@ pub async fn place(
         .await;
     match reserved {
         Ok(_) => {}
-        Err(e) if e.code() == Some("insufficient_stock") => return Err(Error::InsufficientStock),
+        Err(e) if e.code() == Some(Code::InsufficientStock) => {
+            return Err(Error::InsufficientStock);
+        }
         Err(e) => return Err(e.into()),
     }
     let written = write_order(pool, order_id, &req, &cart, idempotency_key).await;

@@ -1,5 +1,5 @@
 use axum::response::{IntoResponse, Response};
-use kazna_kernel::Problem;
+use kazna_kernel::{Code, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,13 +26,8 @@ impl IntoResponse for Error {
         match self {
             Error::NotFound => Problem::not_found("Payment"),
             Error::UnknownProvider => Problem::not_found("Payment provider"),
-            Error::BadSignature => Problem::bad_request(
-                "invalid_signature",
-                "The webhook signature is missing, wrong or too old",
-            ),
-            Error::BadWebhook => {
-                Problem::bad_request("invalid_webhook", "The webhook body is not an event")
-            }
+            Error::BadSignature => Problem::new(Code::InvalidSignature),
+            Error::BadWebhook => Problem::new(Code::InvalidWebhook),
             Error::Problem(p) => p,
             Error::Database(_) | Error::Events(_) | Error::Gateway(_) => {
                 tracing::error!(error = %self, "payments: internal error");

@@ -1,9 +1,5 @@
-use axum::{
-    body::Bytes,
-    extract::{Path, State},
-    http::HeaderMap,
-};
-use kazna_kernel::{AuthUser, Json, Problem, Role};
+use axum::{body::Bytes, extract::State, http::HeaderMap};
+use kazna_kernel::{AuthUser, Json, Path, Problem, Role};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 

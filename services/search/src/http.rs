@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use kazna_contracts::Money;
-use kazna_kernel::{FieldError, Json, Problem};
+use kazna_kernel::{FieldError, Json, Problem, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -156,12 +156,14 @@ impl SearchIndex {
             }
             newest.insert(id, version);
             writer.delete_term(self.id_term(id));
-            match op {
-                Op::Upsert(p) if p.status == ProductStatus::Active => {
-                    writer.add_document(self.document(p))?
-                }
-                _ => writer.add_document(self.tombstone(id, version))?,
+            let doc = match op {
+                Op::Upsert(p) => match p.status {
+                    ProductStatus::Active => self.document(p),
+                    ProductStatus::Hidden | ProductStatus::Deleted => self.tombstone(id, version),
+                },
+                Op::Remove(..) => self.tombstone(id, version),
             };
+            writer.add_document(doc)?;
         }
         writer.commit()?;
         drop(writer);

@@ -1,5 +1,5 @@
 use axum::response::{IntoResponse, Response};
-use kazna_kernel::{FieldError, Problem};
+use kazna_kernel::{Code, FieldError, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -31,27 +31,12 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Error::Validation(errors) => Problem::validation(errors),
-            Error::EmailTaken => {
-                Problem::conflict("email_taken", "This email is already registered")
-            }
-            Error::InvalidCredentials => Problem::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "The email or the password is wrong",
-            ),
-            Error::InvalidToken => Problem::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "The token is invalid, expired or already used",
-            ),
+            Error::EmailTaken => Problem::new(Code::EmailTaken),
+            Error::InvalidCredentials => Problem::new(Code::InvalidCredentials),
+            Error::InvalidToken => Problem::new(Code::InvalidToken),
             Error::NotFound => Problem::not_found("User"),
             Error::TooManyAttempts { retry_after } => {
-                let mut res = Problem::new(
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    "Too many failed sign-ins; try again later",
-                )
-                .into_response();
+                let mut res = Problem::new(Code::TooManyAttempts).into_response();
                 if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
                     res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
                 }

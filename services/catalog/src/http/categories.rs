@@ -1,9 +1,5 @@
-use axum::{
-    extract::{Path, Query, State},
-    http::StatusCode,
-    response::Response,
-};
-use kazna_kernel::{Admin, Json, Problem, Require};
+use axum::{extract::State, http::StatusCode, response::Response};
+use kazna_kernel::{Admin, Json, Path, Problem, Query, Require};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};

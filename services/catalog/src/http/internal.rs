@@ -1,10 +1,10 @@
 //! Endpoints for other services only (never routed by the gateway; need the internal token).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use kazna_contracts::catalog::{
     Reservation, ReservationRequest, ReservedLine, SnapshotPage, Stock, VariantInfo,
 };
-use kazna_kernel::{FieldError, Internal, Json, Problem};
+use kazna_kernel::{FieldError, Internal, Json, Path, Problem, Query};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -1,10 +1,11 @@
 use axum::{
-    extract::{Path, Query, State},
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 use kazna_kernel::{
-    AuthUser, FieldError, Json, MaybeUser, ModeratorOrAdmin, Problem, Require, Role, SellerOrAdmin,
+    AuthUser, FieldError, Json, MaybeUser, ModeratorOrAdmin, Path, Problem, Query, Require, Role,
+    SellerOrAdmin,
     page::{Page, PageQuery},
 };
 use serde::Deserialize;
@@ -71,18 +72,25 @@ async fn get_product(
     let mut conn = s.pool.acquire().await?;
     let product = products::load(&mut conn, id).await?;
     drop(conn);
-    match product {
-        Some(p) if p.status == ProductStatus::Active => {
+    let Some(p) = product else {
+        return Err(Error::NotFound("Product"));
+    };
+    match p.status {
+        ProductStatus::Active => {
             let body = serde_json::to_string(&p).map_err(|_| Problem::internal())?;
             if let Some(key) = key {
                 cache::put(&s, key, body.clone());
             }
             Ok(json_response(body))
         }
-        Some(p) if viewer.is_some_and(|v| sees_unlisted(&v, Some(p.seller_id))) => {
+        ProductStatus::Hidden | ProductStatus::Deleted
+            if viewer
+                .as_ref()
+                .is_some_and(|v| sees_unlisted(v, Some(p.seller_id))) =>
+        {
             Ok(Json(p).into_response())
         }
-        _ => Err(Error::NotFound("Product")),
+        ProductStatus::Hidden | ProductStatus::Deleted => Err(Error::NotFound("Product")),
     }
 }
 

@@ -1,8 +1,8 @@
 //! Profiles and roles.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use kazna_kernel::{
-    Admin, AuthUser, FieldError, Json, Problem, Require, Role,
+    Admin, AuthUser, FieldError, Json, Path, Problem, Query, Require, Role,
     page::{Page, PageQuery},
 };
 use serde::Deserialize;
