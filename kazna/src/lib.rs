@@ -6,7 +6,7 @@ pub mod seed;
 use std::sync::Arc;
 
 use clap::ValueEnum;
-use kazna_kernel::{Context, Settings, server::App};
+use kazna_kernel::{Context, Settings, config::Section, server::App};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -68,6 +68,16 @@ impl Service {
     }
 }
 
+/// The settings sections the services define, besides the shared ones.
+pub const SECTIONS: [&str; 6] = [
+    <kazna_users::UsersSettings as Section>::KEY,
+    <kazna_catalog::CatalogSettings as Section>::KEY,
+    <kazna_search::SearchSettings as Section>::KEY,
+    <kazna_cart::CartSettings as Section>::KEY,
+    <kazna_payments::PaymentsSettings as Section>::KEY,
+    <kazna_notifications::NotificationsSettings as Section>::KEY,
+];
+
 /// Built services, ready to run.
 pub struct Platform {
     pub settings: Arc<Settings>,
@@ -82,6 +92,7 @@ impl Platform {
         services: &[Service],
         shutdown: CancellationToken,
     ) -> Result<Self, kazna_kernel::Error> {
+        settings.check_sections(&SECTIONS)?;
         let mut listeners = Vec::new();
         for svc in services {
             let ep = svc.endpoint(&mut settings);
@@ -95,8 +106,6 @@ impl Platform {
                 ep.url = format!("http://127.0.0.1:{port}");
                 if *svc == Service::Gateway {
                     settings.gateway.public_url = format!("http://127.0.0.1:{port}");
-                    settings.payments.sandbox_webhook_url =
-                        format!("http://127.0.0.1:{port}/webhooks/payments/sandbox");
                 }
             }
             listeners.push((*svc, listener));

@@ -2,17 +2,35 @@
 //! (`kazna.toml`, or the path in `KAZNA_CONFIG`), then `KAZNA_...` environment variables
 //! where `__` separates levels (`KAZNA_DATABASE__URL`).
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::net::SocketAddr;
 
 use crate::secret::Secret;
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::Error;
 
+/// Each bad setting with its path: `catalog.reservation_ttl_secs: invalid type: ...`.
+fn describe(e: figment::Error) -> Error {
+    let lines: Vec<String> = e
+        .into_iter()
+        .map(|e| match e.path.join(".") {
+            path if path.is_empty() => e.to_string(),
+            path => format!("{path}: {e}"),
+        })
+        .collect();
+    Error::Config(lines.join("; "))
+}
+
+/// The settings every service shares, and the sections each service defines for itself.
+///
+/// The kernel owns what is common: logging, the stores, the broker, tokens, where each service
+/// listens and the public address. A service's own section (`[catalog]` in `kazna.toml`,
+/// `KAZNA_CATALOG__...` in the environment) is a type in that service's crate, read with
+/// [`Settings::section`]; the kernel only composes them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub log: LogSettings,
@@ -22,23 +40,84 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub services: ServiceMap,
     pub gateway: GatewaySettings,
-    pub users: UsersSettings,
-    pub catalog: CatalogSettings,
-    pub search: SearchSettings,
-    pub orders: OrdersSettings,
-    pub payments: PaymentsSettings,
-    pub notifications: NotificationsSettings,
+    /// Everything as configured, for the service sections.
+    #[serde(skip)]
+    sections: Sections,
+}
+
+/// The sections of the shared settings above.
+const SHARED: [&str; 7] = [
+    "log", "database", "redis", "amqp", "auth", "services", "gateway",
+];
+
+/// A service's own settings section: every field has a default, and a key it does not know
+/// is an error (`#[serde(default, deny_unknown_fields)]`).
+pub trait Section: Serialize + DeserializeOwned + Default {
+    /// `catalog` for `[catalog]` and `KAZNA_CATALOG__...`.
+    const KEY: &'static str;
+}
+
+/// Reads section `T::KEY` of the whole configuration and passes over the others, so a bad
+/// value's path is the one to write (`catalog.reservation_ttl_secs`).
+struct Only<T>(T);
+
+impl<'de, T: Section> Deserialize<'de> for Only<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Section> serde::de::Visitor<'de> for Visit<T> {
+            type Value = Only<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a table with a [{}] section", T::KEY)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut found = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == T::KEY {
+                        found = Some(map.next_value::<T>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Only(found.unwrap_or_default()))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+/// The layered configuration the service sections are read from.
+#[derive(Clone, Default)]
+struct Sections(Figment);
+
+impl std::fmt::Debug for Sections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[service sections]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// For people at a terminal.
+    Pretty,
+    /// One JSON object a line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
-    /// `pretty` for people, `json` for log collectors.
-    pub format: String,
-    /// A tracing filter, e.g. `info,kazna_orders=debug`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info,kazna_orders=debug`; one that does not parse stops
+    /// start-up.
     pub level: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// The PostgreSQL server, without a database name.
     pub url: String,
@@ -48,6 +127,7 @@ pub struct DatabaseSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     pub url: String,
     /// Prepended to every key, so several shops (or tests) can share one server.
@@ -55,6 +135,7 @@ pub struct RedisSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
     pub url: String,
     /// The topic exchange all events are published to.
@@ -69,6 +150,7 @@ pub struct AmqpSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
@@ -80,6 +162,7 @@ pub struct AuthSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Endpoint {
     /// Where this service listens.
     pub bind: SocketAddr,
@@ -88,6 +171,7 @@ pub struct Endpoint {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceMap {
     pub gateway: Endpoint,
     pub users: Endpoint,
@@ -99,57 +183,15 @@ pub struct ServiceMap {
     pub notifications: Endpoint,
 }
 
+/// The public face of the platform, which several services need: links in emails, the
+/// sandbox's webhooks and the documents' server address all use `public_url`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GatewaySettings {
     /// Origins allowed by CORS; empty allows none.
     pub cors_origins: Vec<String>,
     /// The public address of the gateway, used in links sent to users.
     pub public_url: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UsersSettings {
-    /// Failed sign-ins allowed per account and per client address in one window.
-    pub login_attempts: u32,
-    pub login_window_secs: u64,
-    /// How long a profile stays in the Redis cache.
-    pub profile_cache_secs: u64,
-    /// How often a running service looks for a newer signing key.
-    pub signing_key_refresh_secs: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CatalogSettings {
-    pub reservation_ttl_secs: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SearchSettings {
-    pub data_dir: PathBuf,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OrdersSettings {
-    pub currency: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PaymentsSettings {
-    /// `sandbox` (built in, no account needed).
-    pub provider: String,
-    /// The secret webhooks are signed with.
-    pub webhook_secret: Secret,
-    /// Where the sandbox gateway delivers its webhooks (normally through the gateway).
-    pub sandbox_webhook_url: String,
-    pub sandbox_delay_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NotificationsSettings {
-    /// `file`: each message is written as a file under `outbox_dir`.
-    pub email_backend: String,
-    pub outbox_dir: PathBuf,
-    pub from: String,
 }
 
 impl ServiceMap {
@@ -192,7 +234,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             log: LogSettings {
-                format: "pretty".into(),
+                format: LogFormat::Pretty,
                 level: "info,lapin=off,sqlx::postgres::notice=warn".into(),
             },
             database: DatabaseSettings {
@@ -233,45 +275,84 @@ impl Default for Settings {
                 cors_origins: vec![],
                 public_url: "http://127.0.0.1:8080".into(),
             },
-            users: UsersSettings {
-                login_attempts: 10,
-                login_window_secs: 60,
-                profile_cache_secs: 300,
-                signing_key_refresh_secs: 30,
-            },
-            catalog: CatalogSettings {
-                reservation_ttl_secs: 900,
-            },
-            search: SearchSettings {
-                data_dir: PathBuf::from("data/search"),
-            },
-            orders: OrdersSettings {
-                currency: "EUR".into(),
-            },
-            payments: PaymentsSettings {
-                provider: "sandbox".into(),
-                webhook_secret: Secret::new("whsec_change_me"),
-                sandbox_webhook_url: "http://127.0.0.1:8080/webhooks/payments/sandbox".into(),
-                sandbox_delay_ms: 50,
-            },
-            notifications: NotificationsSettings {
-                email_backend: "file".into(),
-                outbox_dir: PathBuf::from("data/outbox"),
-                from: "Kazna <shop@kazna.local>".into(),
-            },
+            sections: Sections::default(),
         }
     }
 }
 
 impl Settings {
-    /// Loads defaults, then the config file if present, then the environment.
+    /// Loads defaults, then the config file if present, then the environment. Only variables
+    /// with a section (`KAZNA_<SECTION>__<KEY>`) are settings, so `KAZNA_CONFIG` and the like
+    /// are not mistaken for one.
     pub fn load() -> Result<Self, Error> {
         let file = std::env::var("KAZNA_CONFIG").unwrap_or_else(|_| "kazna.toml".into());
-        Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("KAZNA_").ignore(&["CONFIG"]).split("__"))
-            .extract()
-            .map_err(|e| Error::Config(e.to_string()))
+        Self::from_layers(
+            Figment::new().merge(Toml::file(file)).merge(
+                Env::prefixed("KAZNA_")
+                    .filter(|k| k.as_str().contains("__"))
+                    .split("__"),
+            ),
+        )
+    }
+
+    /// The settings `configured` gives over the defaults.
+    fn from_layers(configured: Figment) -> Result<Self, Error> {
+        let figment = Figment::from(Serialized::defaults(Settings::default())).merge(configured);
+        let mut settings: Settings = figment.extract().map_err(describe)?;
+        tracing_subscriber::EnvFilter::try_new(&settings.log.level).map_err(|e| {
+            Error::Config(format!(
+                "log.level: {:?} is not a filter: {e}",
+                settings.log.level
+            ))
+        })?;
+        settings.sections = Sections(figment);
+        Ok(settings)
+    }
+
+    /// A service's section: its defaults, overridden by what is configured. A bad value
+    /// fails naming its key (`catalog.reservation_ttl_secs: ...`).
+    pub fn section<T: Section>(&self) -> Result<T, Error> {
+        Figment::from(Serialized::defaults(T::default()).key(T::KEY))
+            .merge(self.sections.0.clone())
+            .extract::<Only<T>>()
+            .map(|only| only.0)
+            .map_err(describe)
+    }
+
+    /// Replaces a service's section (for tests, and for settings that follow others).
+    pub fn set_section<T: Section>(&mut self, value: &T) {
+        let figment = std::mem::take(&mut self.sections.0);
+        self.sections = Sections(figment.merge(Serialized::default(T::KEY, value)));
+    }
+
+    /// Changes a service's section in place.
+    pub fn update<T: Section>(&mut self, change: impl FnOnce(&mut T)) -> Result<(), Error> {
+        let mut section = self.section::<T>()?;
+        change(&mut section);
+        self.set_section(&section);
+        Ok(())
+    }
+
+    /// Fails on a configured section that is neither shared nor one of `known`: a typo would
+    /// otherwise be ignored.
+    pub fn check_sections(&self, known: &[&str]) -> Result<(), Error> {
+        let all: std::collections::BTreeMap<String, figment::value::Value> =
+            self.sections.0.extract().map_err(describe)?;
+        let unknown: Vec<&str> = all
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !SHARED.contains(k) && !known.contains(k))
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(format!(
+                "unknown settings section {}: the sections are {}, {}",
+                unknown.join(", "),
+                SHARED.join(", "),
+                known.join(", ")
+            )))
+        }
     }
 
     /// The PostgreSQL URL of one service's database.
@@ -286,5 +367,92 @@ impl Settings {
 
     pub fn redis_key(&self, key: &str) -> String {
         format!("{}{}", self.redis.key_prefix, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Shop {
+        ttl_secs: u64,
+        name: String,
+    }
+
+    impl Default for Shop {
+        fn default() -> Self {
+            Shop {
+                ttl_secs: 60,
+                name: "kazna".into(),
+            }
+        }
+    }
+
+    impl Section for Shop {
+        const KEY: &'static str = "shop";
+    }
+
+    fn load(toml: &str) -> Result<Settings, Error> {
+        Settings::from_layers(Figment::new().merge(Toml::string(toml)))
+    }
+
+    fn message(r: Result<impl std::fmt::Debug, Error>) -> String {
+        match r {
+            Err(Error::Config(m)) => m,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_section_is_its_defaults_with_what_is_configured_over_them() {
+        let s = load("[shop]\nttl_secs = 5").unwrap();
+        assert_eq!(
+            s.section::<Shop>().unwrap(),
+            Shop {
+                ttl_secs: 5,
+                name: "kazna".into()
+            }
+        );
+        assert_eq!(
+            load("").unwrap().section::<Shop>().unwrap(),
+            Shop::default()
+        );
+        let mut changed = s.clone();
+        changed
+            .update::<Shop>(|shop| shop.name = "other".into())
+            .unwrap();
+        assert_eq!(changed.section::<Shop>().unwrap().name, "other");
+        assert_eq!(changed.section::<Shop>().unwrap().ttl_secs, 5);
+    }
+
+    #[test]
+    fn a_bad_setting_names_its_key() {
+        let s = load("[shop]\nttl_secs = \"soon\"").unwrap();
+        assert!(message(s.section::<Shop>()).starts_with("shop.ttl_secs: "));
+        let s = load("[shop]\nttl = 1").unwrap();
+        assert!(
+            message(s.section::<Shop>()).contains("ttl"),
+            "an unknown key"
+        );
+        assert!(
+            message(load("[database]\nmax_connections = -1"))
+                .starts_with("database.max_connections: ")
+        );
+        assert!(message(load("[log]\nformat = \"xml\"")).starts_with("log.format: "));
+        assert!(message(load("[log]\nlevel = \"info,=[\"")).starts_with("log.level: "));
+    }
+
+    #[test]
+    fn an_unknown_section_stops_start_up() {
+        let s = load("[shop]\nttl_secs = 1\n[shpo]\nttl_secs = 1").unwrap();
+        assert!(message(s.check_sections(&["shop"])).contains("shpo"));
+        assert!(
+            load("[shop]\nttl_secs = 1")
+                .unwrap()
+                .check_sections(&["shop"])
+                .is_ok()
+        );
     }
 }

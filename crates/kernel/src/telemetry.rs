@@ -2,15 +2,15 @@
 
 use tracing_subscriber::{EnvFilter, fmt};
 
-use crate::config::LogSettings;
+use crate::config::{LogFormat, LogSettings};
 
-/// Installs the global subscriber once; later calls (tests) are ignored.
+/// Installs the global subscriber once; later calls (tests) are ignored. `Settings::load` has
+/// already refused a level that does not parse; one set in code falls back to `info`.
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt().with_env_filter(filter).with_target(true);
-    let _ = if settings.format == "json" {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
+    let _ = match settings.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
     };
 }

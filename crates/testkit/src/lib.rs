@@ -37,10 +37,17 @@ impl TestEnv {
         s.amqp.queue_expires_ms = Some(120_000);
         s.amqp.retry_delays_ms = vec![150, 300];
         s.auth.internal_token = Secret::new(Uuid::new_v4().to_string());
-        s.payments.webhook_secret = Secret::new(format!("whsec_{}", Uuid::new_v4().simple()));
-        s.payments.sandbox_delay_ms = 20;
-        s.search.data_dir = dir.path().join("search");
-        s.notifications.outbox_dir = dir.path().join("outbox");
+        s.update::<kazna_payments::PaymentsSettings>(|p| {
+            p.webhook_secret = Secret::new(format!("whsec_{}", Uuid::new_v4().simple()));
+            p.sandbox_delay_ms = 20;
+        })
+        .map_err(std::io::Error::other)?;
+        s.update::<kazna_search::SearchSettings>(|x| x.data_dir = dir.path().join("search"))
+            .map_err(std::io::Error::other)?;
+        s.update::<kazna_notifications::NotificationsSettings>(|n| {
+            n.outbox_dir = dir.path().join("outbox")
+        })
+        .map_err(std::io::Error::other)?;
         for (_, ep) in s.services.all_mut() {
             ep.bind.set_port(0);
         }

@@ -52,8 +52,6 @@ impl TestApp {
             ep.url = format!("http://127.0.0.1:{port}");
         }
         s.gateway.public_url = s.services.gateway.url.clone();
-        s.payments.sandbox_webhook_url =
-            format!("{}/webhooks/payments/sandbox", s.services.gateway.url);
         let stop = CancellationToken::new();
         let mut platforms = Vec::new();
         for svc in Service::ALL {
@@ -190,6 +188,13 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Where the file outbox writes this platform's emails.
+    pub fn outbox_dir(&self) -> std::path::PathBuf {
+        let n: kazna_notifications::NotificationsSettings =
+            self.settings.section().expect("notifications settings");
+        n.outbox_dir
+    }
+
     /// Creates a product as `token`'s seller and returns it as answered (201 expected).
     pub async fn create_product(&self, token: &str, body: Value) -> Value {
         let a = self

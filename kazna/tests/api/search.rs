@@ -30,7 +30,9 @@ async fn every_search_instance_finds_every_product_even_one_started_later() {
 
     // A second instance, started after both products exist, with an index of its own.
     let mut settings = (*app.settings).clone();
-    settings.search.data_dir = app.settings.search.data_dir.join("second");
+    settings
+        .update::<kazna_search::SearchSettings>(|x| x.data_dir = x.data_dir.join("second"))
+        .expect("search settings");
     settings.services.search.bind.set_port(0);
     let stop = CancellationToken::new();
     let second = Platform::build(settings, &[Service::Search], stop.clone())

@@ -238,9 +238,7 @@ async fn journey(app: TestApp) {
     assert_eq!(sent["channel"], "email");
     assert_eq!(sent["subject"], format!("Order confirmed: {order_id}"));
     let file = app
-        .settings
-        .notifications
-        .outbox_dir
+        .outbox_dir()
         .join(format!("{}.eml", sent["id"].as_str().expect("id")));
     let mail = std::fs::read_to_string(&file).expect("the email file exists");
     assert!(mail.contains("To: ada@example.com"));
@@ -300,7 +298,7 @@ async fn account_emails_are_sent_for_sign_up_and_password_reset() {
         sent.contains(&"user.password_reset_requested".to_owned()),
         "{sent:?}"
     );
-    let outbox = &app.settings.notifications.outbox_dir;
+    let outbox = &app.outbox_dir();
     let mails: Vec<String> = std::fs::read_dir(outbox)
         .expect("outbox")
         .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())

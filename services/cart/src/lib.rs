@@ -3,6 +3,9 @@
 pub mod carts;
 pub mod error;
 mod http;
+pub mod settings;
+
+pub use settings::CartSettings;
 
 use kazna_contracts::Currency;
 use kazna_kernel::{Context, health::Check, server::App};
@@ -31,13 +34,12 @@ pub async fn build(
     listener: TcpListener,
     _shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
-    let currency = Currency::parse(&ctx.settings.orders.currency)
-        .map_err(|e| kazna_kernel::Error::Config(format!("orders.currency: {e}")))?;
+    let cfg: CartSettings = ctx.settings.section()?;
     let redis = kazna_kernel::db::redis(&ctx.settings).await?;
     let state = AppState {
         ctx,
         redis: redis.clone(),
-        currency,
+        currency: cfg.currency,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())

@@ -8,6 +8,9 @@ pub mod error;
 mod http;
 pub mod inventory;
 pub mod products;
+pub mod settings;
+
+pub use settings::CatalogSettings;
 
 use std::time::Duration;
 
@@ -27,6 +30,7 @@ pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
     pub redis: redis::aio::ConnectionManager,
+    pub cfg: CatalogSettings,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -46,6 +50,7 @@ pub async fn build(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
+    let cfg: CatalogSettings = ctx.settings.section()?;
     let pool = database(&ctx).await?;
     let broker = Broker::new(ctx.settings.amqp.clone());
     let redis = kazna_kernel::db::redis(&ctx.settings).await?;
@@ -53,6 +58,7 @@ pub async fn build(
         ctx,
         pool: pool.clone(),
         redis: redis.clone(),
+        cfg,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())

@@ -8,6 +8,9 @@ pub mod error;
 mod http;
 pub mod outbox;
 pub mod render;
+pub mod settings;
+
+pub use settings::{EmailBackend, NotificationsSettings};
 
 use kazna_events::{Broker, Consumer};
 use kazna_kernel::{Context, health::Check, server::App};
@@ -42,14 +45,13 @@ pub async fn build(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
+    let cfg: NotificationsSettings = ctx.settings.section()?;
     let pool = database(&ctx).await?;
-    let cfg = &ctx.settings.notifications;
-    if cfg.email_backend != "file" {
-        return Err(kazna_kernel::Error::Config(format!(
-            "notifications.email_backend: {:?} is not a backend this build has (file)",
-            cfg.email_backend
-        )));
-    }
+    let outbox = match cfg.email_backend {
+        EmailBackend::File => outbox::FileOutbox {
+            dir: cfg.outbox_dir.clone(),
+        },
+    };
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(
         broker.clone(),
@@ -57,9 +59,7 @@ pub async fn build(
         deliveries::EVENTS,
         consumer::Notify {
             pool: pool.clone(),
-            outbox: outbox::FileOutbox {
-                dir: cfg.outbox_dir.clone(),
-            },
+            outbox,
             from: cfg.from.clone(),
         },
     )

@@ -48,7 +48,7 @@ async fn webhook(
         .get(signature::HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or(Error::BadSignature)?;
-    let secret = s.ctx.settings.payments.webhook_secret.expose();
+    let secret = s.cfg.webhook_secret.expose();
     if !signature::verify(secret, header, &body, chrono::Utc::now().timestamp()) {
         return Err(Error::BadSignature);
     }

@@ -6,8 +6,12 @@ pub mod error;
 mod http;
 pub mod payments;
 pub mod sandbox;
+pub mod settings;
 pub mod signature;
 
+pub use settings::PaymentsSettings;
+
+use kazna_contracts::payments::Provider;
 use kazna_events::{Broker, Consumer, Relay};
 use kazna_kernel::{Context, health::Check, server::App};
 use sqlx::PgPool;
@@ -23,6 +27,7 @@ pub(crate) const SOURCE: &str = NAME;
 pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
+    pub cfg: PaymentsSettings,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -42,15 +47,16 @@ pub async fn build(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
+    let cfg: PaymentsSettings = ctx.settings.section()?;
     let pool = database(&ctx).await?;
-    let cfg = &ctx.settings.payments;
-    if cfg.provider != kazna_contracts::payments::Provider::Sandbox.as_str() {
-        return Err(kazna_kernel::Error::Config(format!(
-            "payments.provider: {:?} is not a provider this build has (sandbox)",
-            cfg.provider
-        )));
-    }
-    let gateway = sandbox::Sandbox::new(pool.clone(), cfg, shutdown.clone());
+    let gateway = match cfg.provider {
+        Provider::Sandbox => sandbox::Sandbox::new(
+            pool.clone(),
+            &cfg,
+            cfg.sandbox_webhook_url(&ctx.settings),
+            shutdown.clone(),
+        ),
+    };
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(
         broker.clone(),
@@ -66,6 +72,7 @@ pub async fn build(
     let state = AppState {
         ctx,
         pool: pool.clone(),
+        cfg,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())

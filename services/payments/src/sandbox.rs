@@ -52,13 +52,14 @@ fn outcome(payment_method: &str) -> Option<Result<(), &'static str>> {
 impl Sandbox {
     pub fn new(
         pool: PgPool,
-        settings: &kazna_kernel::config::PaymentsSettings,
+        settings: &crate::PaymentsSettings,
+        webhook_url: String,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Self {
         Self {
             pool,
             http: reqwest::Client::new(),
-            webhook_url: settings.sandbox_webhook_url.clone(),
+            webhook_url,
             secret: settings.webhook_secret.expose().to_owned(),
             delay: Duration::from_millis(settings.sandbox_delay_ms),
             shutdown,

@@ -4,7 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use kazna_contracts::{Currency, Money, orders::OrderPlaced};
-use kazna_payments::{payments, sandbox::Sandbox, signature};
+use kazna_payments::{PaymentsSettings, payments, sandbox::Sandbox, signature};
 use kazna_testkit::{TestEnv, eventually};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -25,14 +25,19 @@ async fn start() -> Running {
         .spawn(
             |s, url| {
                 s.services.payments.url = url.to_owned();
-                s.payments.sandbox_webhook_url = format!("{url}/webhooks/payments/sandbox");
+                s.update::<PaymentsSettings>(|p| {
+                    p.sandbox_webhook_url = Some(format!("{url}/webhooks/payments/sandbox"))
+                })
+                .expect("payments settings");
             },
             kazna_payments::build,
         )
         .await;
     let (url, ctx, stop) = (service.url, service.ctx, service.stop);
     let pool = kazna_payments::database(&ctx).await.expect("db");
-    let gateway = Sandbox::new(pool.clone(), &env.settings.payments, stop.clone());
+    let cfg: PaymentsSettings = env.settings.section().expect("payments settings");
+    let webhooks = cfg.sandbox_webhook_url(&env.settings);
+    let gateway = Sandbox::new(pool.clone(), &cfg, webhooks, stop.clone());
     Running {
         env,
         pool,
@@ -180,7 +185,8 @@ async fn webhooks_need_a_fresh_signature_and_a_repeat_changes_nothing() {
         "data": {"object": {"id": intent, "metadata": {"payment_id": payment_id}}},
     })
     .to_string();
-    let secret = r.env.settings.payments.webhook_secret.expose().to_owned();
+    let cfg: PaymentsSettings = r.env.settings.section().expect("payments settings");
+    let secret = cfg.webhook_secret.expose().to_owned();
     let now = chrono::Utc::now().timestamp();
     let http = reqwest::Client::new();
     let post = |sig: String| {

@@ -8,6 +8,9 @@ pub mod error;
 mod http;
 pub mod index;
 mod indexer;
+pub mod settings;
+
+pub use settings::SearchSettings;
 
 use std::sync::Arc;
 
@@ -39,7 +42,8 @@ pub async fn build(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
-    let dir = ctx.settings.search.data_dir.clone();
+    let cfg: SearchSettings = ctx.settings.section()?;
+    let dir = cfg.data_dir;
     let data_error = |e: &dyn std::fmt::Display| {
         kazna_kernel::Error::Other(format!("search.data_dir {}: {e}", dir.display()))
     };

@@ -36,7 +36,7 @@ pub async fn get(s: &AppState, id: Uuid) -> Option<(String, Option<Profile>)> {
 pub async fn put(s: &AppState, key: &str, p: &Profile) {
     let mut conn = s.redis.clone();
     if let Ok(json) = serde_json::to_string(p) {
-        let ttl = s.ctx.settings.users.profile_cache_secs;
+        let ttl = s.cfg.profile_cache_secs;
         let stored: Result<(), _> = conn.set_ex(key, json, ttl).await;
         if let Err(e) = stored {
             tracing::warn!(error = %e, "could not cache a profile");

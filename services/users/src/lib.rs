@@ -9,6 +9,9 @@ mod http;
 pub mod keys;
 mod limits;
 mod password;
+pub mod settings;
+
+pub use settings::UsersSettings;
 
 use std::sync::Arc;
 
@@ -28,6 +31,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub redis: redis::aio::ConnectionManager,
     pub keys: Arc<keys::Keys>,
+    pub cfg: UsersSettings,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -45,8 +49,9 @@ pub async fn build(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
+    let cfg: UsersSettings = ctx.settings.section()?;
     let pool = database(&ctx).await?;
-    let every = std::time::Duration::from_secs(ctx.settings.users.signing_key_refresh_secs);
+    let every = std::time::Duration::from_secs(cfg.signing_key_refresh_secs);
     let keys = keys::Keys::load(pool.clone(), every)
         .await
         .map_err(|e| kazna_kernel::Error::Other(e.to_string()))?;
@@ -57,6 +62,7 @@ pub async fn build(
         pool: pool.clone(),
         redis: redis.clone(),
         keys: Arc::new(keys),
+        cfg,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())

@@ -124,7 +124,7 @@ async fn reserve(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let ttl = s.ctx.settings.catalog.reservation_ttl_secs;
+    let ttl = s.cfg.reservation_ttl_secs;
     let lines = inventory::reserve(&s.pool, req.order_id, &req.lines, ttl).await?;
     forget_products(&s, &lines).await?;
     Ok(Json(Reservation {

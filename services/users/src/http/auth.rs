@@ -113,7 +113,7 @@ async fn login(
     Client(from): Client,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<TokenPair>> {
-    let cfg = &s.ctx.settings.users;
+    let cfg = &s.cfg;
     let limits = LoginLimits {
         redis: &s.redis,
         prefix: &s.ctx.settings.redis.key_prefix,

@@ -19,7 +19,9 @@ pub struct Users {
 pub async fn start(configure: impl FnOnce(&mut Settings)) -> Users {
     let mut env = TestEnv::new().expect("env");
     env.settings.auth.jwks_cache_secs = 0;
-    env.settings.users.signing_key_refresh_secs = 0;
+    env.settings
+        .update::<kazna_users::UsersSettings>(|u| u.signing_key_refresh_secs = 0)
+        .expect("users settings");
     configure(&mut env.settings);
     let service = env
         .spawn(

@@ -193,8 +193,11 @@ async fn known_and_unknown_emails_get_the_same_answers() {
 #[tokio::test]
 async fn failed_sign_ins_are_limited_and_the_limit_passes() {
     let u = start(|s| {
-        s.users.login_attempts = 3;
-        s.users.login_window_secs = 2;
+        s.update::<kazna_users::UsersSettings>(|u| {
+            u.login_attempts = 3;
+            u.login_window_secs = 2;
+        })
+        .expect("users settings");
     })
     .await;
     u.register("ada@example.com", "a long enough secret").await;
