@@ -61,7 +61,8 @@ pub struct Summary {
 /// Seeds `products` demo products (plus the demo users and categories).
 pub async fn demo(ctx: &Context, products: usize) -> Result<Summary, kazna_kernel::Error> {
     let users_db = kazna_users::database(ctx).await?;
-    let catalog_db = kazna_catalog::database(ctx).await?;
+    let catalog = kazna_catalog::Store::open(ctx).await?;
+    let catalog_db = catalog.pool.clone();
     let other = |e: &dyn std::fmt::Display| kazna_kernel::Error::Other(e.to_string());
 
     let mut users_created = 0;
@@ -169,14 +170,11 @@ pub async fn demo(ctx: &Context, products: usize) -> Result<Summary, kazna_kerne
             variants,
         };
         let parsed = product.parse().map_err(|e| other(&e))?;
-        kazna_catalog::products::create(&catalog_db, seller_id, parsed)
+        // Each creation also moves the lists of a platform already running to new cache keys.
+        kazna_catalog::products::create(&catalog, seller_id, parsed)
             .await
             .map_err(|e| other(&e))?;
         products_created += 1;
-    }
-    if products_created > 0 {
-        // A platform already running shows the new products in its lists at once.
-        kazna_catalog::cache::products_added(&ctx.settings).await?;
     }
     Ok(Summary {
         users_created,

@@ -6,7 +6,10 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use crate::{
+    Store,
+    error::{Error, Result},
+};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Category {
@@ -98,7 +101,7 @@ async fn in_subtree(conn: &mut sqlx::PgConnection, id: Uuid, candidate: Uuid) ->
 /// Renames and/or moves a category (`Some(None)` makes it a root). Moving a category under
 /// itself or one of its descendants is refused.
 pub async fn update(
-    pool: &PgPool,
+    store: &Store,
     id: Uuid,
     name: Option<&str>,
     parent: Option<Option<Uuid>>,
@@ -112,7 +115,7 @@ pub async fn update(
         }
         other => other,
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = store.pool.begin().await?;
     lock_tree(&mut tx).await?;
     if let Some(Some(p)) = parent {
         let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM categories WHERE id = $1")
@@ -142,14 +145,16 @@ pub async fn update(
     .await?;
     let updated = updated.ok_or(Error::NotFound("Category"))?;
     tx.commit().await?;
+    // Listings by category include descendants: a move changes them.
+    store.cache.changed(&[]).await;
     Ok(updated)
 }
 
 /// Deletes a category. Refused while it has children or products, unless `reassign_to`
 /// names where they go instead (not the category itself or one below it). Returns the
 /// products that moved.
-pub async fn delete(pool: &PgPool, id: Uuid, reassign_to: Option<Uuid>) -> Result<Vec<Uuid>> {
-    let mut tx = pool.begin().await?;
+pub async fn delete(store: &Store, id: Uuid, reassign_to: Option<Uuid>) -> Result<Vec<Uuid>> {
+    let mut tx = store.pool.begin().await?;
     lock_tree(&mut tx).await?;
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM categories WHERE id = $1")
         .bind(id)
@@ -210,5 +215,6 @@ pub async fn delete(pool: &PgPool, id: Uuid, reassign_to: Option<Uuid>) -> Resul
         crate::products::announce(&mut tx, *p).await?;
     }
     tx.commit().await?;
+    store.cache.changed(&products).await;
     Ok(products)
 }

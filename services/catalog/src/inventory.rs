@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
-    SOURCE,
+    SOURCE, Store,
     error::{Error, Result},
 };
 
@@ -40,7 +40,7 @@ impl From<ReservationRow> for ReservedLine {
 /// Reserves every line for `order_id`, or none. Reserving again for the same order returns
 /// the existing reservation without holding more.
 pub async fn reserve(
-    pool: &PgPool,
+    store: &Store,
     order_id: Uuid,
     lines: &[ReservationLine],
     ttl_secs: u64,
@@ -48,7 +48,7 @@ pub async fn reserve(
     let mut lines = lines.to_vec();
     // A fixed lock order: two orders over the same variants cannot deadlock.
     lines.sort_by_key(|l| l.variant_id);
-    let mut tx = pool.begin().await?;
+    let mut tx = store.pool.begin().await?;
     // Serialise attempts for one order id, so a retry racing the original reserves once.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
         .bind(order_id)
@@ -59,6 +59,7 @@ pub async fn reserve(
         return Ok(existing);
     }
     let expires_at = Utc::now() + Duration::seconds(ttl_secs as i64);
+    let mut products = Vec::new();
     for line in &lines {
         // Only variants on sale: not removed, of an active product.
         let changed = sqlx::query(
@@ -84,10 +85,11 @@ pub async fn reserve(
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-        stock_changed(&mut tx, line.variant_id).await?;
+        products.push(stock_changed(&mut tx, line.variant_id).await?);
     }
     let held = reservations(&mut tx, order_id).await?;
     tx.commit().await?;
+    store.cache.changed(&products).await;
     Ok(held)
 }
 
@@ -104,13 +106,13 @@ async fn reservations(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<Res
 /// Units of a held reservation are sold: they leave stock and reserved together.
 /// Committing twice is harmless. A reservation that expired before its payment arrived is
 /// sold from what is available now, all lines or none (`insufficient_stock` otherwise).
-pub async fn commit(pool: &PgPool, order_id: Uuid) -> Result<Vec<ReservedLine>> {
-    finish(pool, order_id, ReservationStatus::Committed).await
+pub async fn commit(store: &Store, order_id: Uuid) -> Result<Vec<ReservedLine>> {
+    finish(store, order_id, ReservationStatus::Committed).await
 }
 
 /// Units of a held reservation come back to `available`. Releasing twice is harmless.
-pub async fn release(pool: &PgPool, order_id: Uuid) -> Result<Vec<ReservedLine>> {
-    finish(pool, order_id, ReservationStatus::Released).await
+pub async fn release(store: &Store, order_id: Uuid) -> Result<Vec<ReservedLine>> {
+    finish(store, order_id, ReservationStatus::Released).await
 }
 
 /// What finishing one line takes, from where it is to where it goes.
@@ -137,8 +139,8 @@ fn step(from: ReservationStatus, to: ReservationStatus) -> Step {
     }
 }
 
-async fn finish(pool: &PgPool, order_id: Uuid, to: ReservationStatus) -> Result<Vec<ReservedLine>> {
-    let mut tx = pool.begin().await?;
+async fn finish(store: &Store, order_id: Uuid, to: ReservationStatus) -> Result<Vec<ReservedLine>> {
+    let mut tx = store.pool.begin().await?;
     let held: Vec<ReservationRow> = sqlx::query_as(
         "SELECT variant_id, quantity, status FROM reservations WHERE order_id = $1
          ORDER BY variant_id FOR UPDATE",
@@ -149,6 +151,7 @@ async fn finish(pool: &PgPool, order_id: Uuid, to: ReservationStatus) -> Result<
     if held.is_empty() {
         return Err(Error::NotFound("Reservation"));
     }
+    let mut products = Vec::new();
     for r in &held {
         let sql = match step(r.status, to) {
             Step::Done => continue,
@@ -175,10 +178,11 @@ async fn finish(pool: &PgPool, order_id: Uuid, to: ReservationStatus) -> Result<
             return Err(Error::InsufficientStock(r.variant_id));
         }
         set_status(&mut tx, order_id, r.variant_id, to).await?;
-        stock_changed(&mut tx, r.variant_id).await?;
+        products.push(stock_changed(&mut tx, r.variant_id).await?);
     }
     let out = reservations(&mut tx, order_id).await?;
     tx.commit().await?;
+    store.cache.changed(&products).await;
     Ok(out)
 }
 
@@ -200,15 +204,15 @@ async fn set_status(
 }
 
 /// Releases reservations whose time ran out; returns the variants whose stock came back.
-pub async fn release_expired(pool: &PgPool) -> Result<Vec<Uuid>> {
+pub async fn release_expired(store: &Store) -> Result<Vec<Uuid>> {
     let orders: Vec<Uuid> = sqlx::query_scalar(
         "SELECT DISTINCT order_id FROM reservations WHERE status = 'held' AND expires_at < now() LIMIT 100",
     )
-    .fetch_all(pool)
+    .fetch_all(&store.pool)
     .await?;
     let mut released = Vec::new();
     for order in orders {
-        match release(pool, order).await {
+        match release(store, order).await {
             Ok(lines) => released.extend(lines.iter().map(|l| l.variant_id)),
             Err(Error::ReservationNotHeld) => {}
             Err(e) => return Err(e),
@@ -217,7 +221,8 @@ pub async fn release_expired(pool: &PgPool) -> Result<Vec<Uuid>> {
     Ok(released)
 }
 
-async fn stock_changed(conn: &mut PgConnection, variant_id: Uuid) -> Result<()> {
+/// Announces a variant's new stock; returns its product.
+async fn stock_changed(conn: &mut PgConnection, variant_id: Uuid) -> Result<Uuid> {
     let (product_id, stock, reserved): (Uuid, i64, i64) =
         sqlx::query_as("SELECT product_id, stock, reserved FROM variants WHERE id = $1")
             .bind(variant_id)
@@ -231,7 +236,7 @@ async fn stock_changed(conn: &mut PgConnection, variant_id: Uuid) -> Result<()> 
         available: stock - reserved,
     };
     kazna_events::enqueue(conn, SOURCE, &event).await?;
-    Ok(())
+    Ok(product_id)
 }
 
 #[derive(sqlx::FromRow)]
@@ -290,7 +295,7 @@ pub async fn stock(pool: &PgPool, variant_id: Uuid) -> Result<Stock> {
 
 /// Changes a variant's stock by `delta`, or sets it. Stock may never fall below what is
 /// reserved (so `available` never goes negative): the update is conditional in the database.
-pub async fn adjust(pool: &PgPool, variant_id: Uuid, change: StockChange) -> Result<Stock> {
+pub async fn adjust(store: &Store, variant_id: Uuid, change: StockChange) -> Result<Stock> {
     let (sql, n) = match change {
         StockChange::Delta(d) => (
             "UPDATE variants SET stock = stock + $2, updated_at = now()
@@ -303,7 +308,7 @@ pub async fn adjust(pool: &PgPool, variant_id: Uuid, change: StockChange) -> Res
             n,
         ),
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = store.pool.begin().await?;
     let changed: Option<Uuid> = sqlx::query_scalar(sql)
         .bind(variant_id)
         .bind(n)
@@ -319,9 +324,10 @@ pub async fn adjust(pool: &PgPool, variant_id: Uuid, change: StockChange) -> Res
             None => Error::NotFound("Variant"),
         });
     }
-    stock_changed(&mut tx, variant_id).await?;
+    let product = stock_changed(&mut tx, variant_id).await?;
     tx.commit().await?;
-    stock(pool, variant_id).await
+    store.cache.changed(&[product]).await;
+    stock(&store.pool, variant_id).await
 }
 
 #[derive(Debug, Clone, Copy)]

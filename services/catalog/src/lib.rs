@@ -9,8 +9,10 @@ mod http;
 pub mod inventory;
 pub mod products;
 pub mod settings;
+pub mod store;
 
 pub use settings::CatalogSettings;
+pub use store::Store;
 
 use std::time::Duration;
 
@@ -28,8 +30,7 @@ pub(crate) const SOURCE: &str = NAME;
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: Context,
-    pub pool: PgPool,
-    pub redis: redis::aio::ConnectionManager,
+    pub store: Store,
     pub cfg: CatalogSettings,
 }
 kazna_kernel::impl_context!(AppState);
@@ -51,20 +52,15 @@ pub async fn build(
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
     let cfg: CatalogSettings = ctx.settings.section()?;
-    let pool = database(&ctx).await?;
+    let store = Store::open(&ctx).await?;
+    let pool = store.pool.clone();
     let broker = Broker::new(ctx.settings.amqp.clone());
-    let redis = kazna_kernel::db::redis(&ctx.settings).await?;
-    let state = AppState {
-        ctx,
-        pool: pool.clone(),
-        redis: redis.clone(),
-        cfg,
-    };
+    let state = AppState { ctx, store, cfg };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();
     let checks = vec![Check::postgres(pool.clone()), broker.readiness()];
-    let sweeper = sweep(state.clone(), shutdown.clone());
+    let sweeper = sweep(state.store.clone(), shutdown.clone());
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
     Ok(App::new(NAME, listener, router)
         .worker(Relay::new(pool.clone(), broker).run(shutdown.clone()))
@@ -72,20 +68,16 @@ pub async fn build(
 }
 
 /// Releases expired reservations every few seconds.
-async fn sweep(s: AppState, shutdown: CancellationToken) {
+async fn sweep(store: Store, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
-        match inventory::release_expired(&s.pool).await {
+        match inventory::release_expired(&store).await {
             Ok(variants) if variants.is_empty() => {}
             Ok(variants) => {
-                tracing::info!(variants = variants.len(), "released expired reservations");
-                let products = cache::products_of(&s.pool, &variants)
-                    .await
-                    .unwrap_or_default();
-                cache::changed(&s, &products).await;
+                tracing::info!(variants = variants.len(), "released expired reservations")
             }
             Err(e) => tracing::warn!(error = %e, "reservation sweep failed"),
         }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    SOURCE,
+    SOURCE, Store,
     domain::{MAX_VARIANTS, NewProduct, NewVariant, ProductChange, VariantChange},
     error::{Error, Result},
 };
@@ -60,8 +60,8 @@ const PRODUCT_SELECT: &str =
             FROM variants v WHERE v.product_id = p.id AND v.removed_at IS NULL), '[]') AS variants
     FROM products p";
 
-pub async fn create(pool: &PgPool, seller: Uuid, p: NewProduct) -> Result<Product> {
-    let mut tx = pool.begin().await?;
+pub async fn create(store: &Store, seller: Uuid, p: NewProduct) -> Result<Product> {
+    let mut tx = store.pool.begin().await?;
     let mut wanted = p.category_ids.clone();
     wanted.sort();
     wanted.dedup();
@@ -87,6 +87,7 @@ pub async fn create(pool: &PgPool, seller: Uuid, p: NewProduct) -> Result<Produc
     let snapshot = snapshot(&mut tx, &product).await?;
     kazna_events::enqueue(&mut tx, SOURCE, &ProductCreated(snapshot)).await?;
     tx.commit().await?;
+    store.cache.changed(&[product.id]).await;
     Ok(product)
 }
 
@@ -292,12 +293,12 @@ async fn lock_product(conn: &mut PgConnection, id: Uuid) -> Result<Option<Owner>
 
 /// Changes the fields and variants given, all or nothing; announces the new state.
 pub async fn update(
-    pool: &PgPool,
+    store: &Store,
     id: Uuid,
     actor: &kazna_kernel::AuthUser,
     p: ProductChange,
 ) -> Result<Product> {
-    let mut tx = pool.begin().await?;
+    let mut tx = store.pool.begin().await?;
     check_owner(&mut tx, id, actor).await?;
     if let Some(ids) = &p.category_ids {
         check_categories(&mut tx, ids).await?;
@@ -339,6 +340,7 @@ pub async fn update(
     }
     let product = announce(&mut tx, id).await?;
     tx.commit().await?;
+    store.cache.changed(&[id]).await;
     Ok(product)
 }
 
@@ -415,12 +417,12 @@ async fn check_categories(conn: &mut PgConnection, ids: &[Uuid]) -> Result<()> {
 /// Sets the status (`active`, `hidden`, `deleted`); deletion is soft, so orders keep their
 /// references. Moderators may hide and restore any product; owners may delete their own.
 pub async fn set_status(
-    pool: &PgPool,
+    store: &Store,
     id: Uuid,
     status: ProductStatus,
     owner_check: Option<&kazna_kernel::AuthUser>,
 ) -> Result<Product> {
-    let mut tx = pool.begin().await?;
+    let mut tx = store.pool.begin().await?;
     match owner_check {
         Some(actor) => check_owner(&mut tx, id, actor).await?,
         None => {
@@ -437,6 +439,7 @@ pub async fn set_status(
         .await?;
     let product = announce(&mut tx, id).await?;
     tx.commit().await?;
+    store.cache.changed(&[id]).await;
     Ok(product)
 }
 

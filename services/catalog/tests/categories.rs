@@ -15,15 +15,15 @@ use kazna_testkit::TestEnv;
 async fn crossed_moves_at_once_never_make_a_cycle() {
     let env = TestEnv::new().expect("env");
     let ctx = Context::new(Arc::new(env.settings.clone()));
-    let pool = kazna_catalog::database(&ctx).await.expect("db");
+    let store = kazna_catalog::Store::open(&ctx).await.expect("db");
     for round in 0..20 {
-        let a = categories::create(&pool, &format!("A{round}"), None)
+        let a = categories::create(&store.pool, &format!("A{round}"), None)
             .await
             .unwrap();
-        let b = categories::create(&pool, &format!("B{round}"), None)
+        let b = categories::create(&store.pool, &format!("B{round}"), None)
             .await
             .unwrap();
-        let (p1, p2) = (pool.clone(), pool.clone());
+        let (p1, p2) = (store.clone(), store.clone());
         let (a_under_b, b_under_a) = tokio::join!(
             tokio::spawn(
                 async move { categories::update(&p1, a.id, None, Some(Some(b.id))).await }
@@ -40,7 +40,7 @@ async fn crossed_moves_at_once_never_make_a_cycle() {
             .count();
         assert_eq!((won, refused), (1, 1), "round {round}");
         // Walking up from either node reaches a root.
-        let all = categories::list(&pool).await.unwrap();
+        let all = categories::list(&store.pool).await.unwrap();
         for start in [a.id, b.id] {
             let mut at = Some(start);
             let mut steps = 0;

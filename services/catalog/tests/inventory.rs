@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use kazna_catalog::{
+    Store,
     domain::{MoneyIn, ProductIn, VariantIn},
     error::Error,
     inventory::{self, StockChange},
@@ -14,14 +15,13 @@ use kazna_catalog::{
 use kazna_contracts::catalog::{ProductStatus, ReservationLine, ReservationStatus, VariantStatus};
 use kazna_kernel::Context;
 use kazna_testkit::TestEnv;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-async fn setup(stock: i64) -> (TestEnv, PgPool, Uuid) {
+async fn setup(stock: i64) -> (TestEnv, Store, Uuid) {
     let mut env = TestEnv::new().expect("env");
     env.settings.database.max_connections = 32;
     let ctx = Context::new(Arc::new(env.settings.clone()));
-    let pool = kazna_catalog::database(&ctx).await.expect("db");
+    let store = kazna_catalog::Store::open(&ctx).await.expect("db");
     let product = ProductIn {
         name: "Lamp".into(),
         description: String::new(),
@@ -38,10 +38,10 @@ async fn setup(stock: i64) -> (TestEnv, PgPool, Uuid) {
             stock,
         }],
     };
-    let p = products::create(&pool, Uuid::now_v7(), product.parse().expect("valid"))
+    let p = products::create(&store, Uuid::now_v7(), product.parse().expect("valid"))
         .await
         .expect("created");
-    (env, pool, p.variants[0].id)
+    (env, store, p.variants[0].id)
 }
 
 fn one(variant_id: Uuid) -> Vec<ReservationLine> {
@@ -53,12 +53,12 @@ fn one(variant_id: Uuid) -> Vec<ReservationLine> {
 
 #[tokio::test]
 async fn two_hundred_buyers_at_once_get_exactly_the_twenty_units_there_are() {
-    let (env, pool, variant) = setup(20).await;
+    let (env, store, variant) = setup(20).await;
     let mut tasks = Vec::new();
     for _ in 0..200 {
-        let pool = pool.clone();
+        let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            inventory::reserve(&pool, Uuid::now_v7(), &one(variant), 900).await
+            inventory::reserve(&store, Uuid::now_v7(), &one(variant), 900).await
         }));
     }
     let (mut won, mut refused) = (0, 0);
@@ -73,14 +73,14 @@ async fn two_hundred_buyers_at_once_get_exactly_the_twenty_units_there_are() {
         }
     }
     assert_eq!((won, refused), (20, 180));
-    let s = inventory::stock(&pool, variant).await.expect("stock");
+    let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (20, 20, 0));
     env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_order_reserving_twice_at_once_reserves_once() {
-    let (env, pool, variant) = setup(10).await;
+    let (env, store, variant) = setup(10).await;
     let order = Uuid::now_v7();
     let lines = vec![ReservationLine {
         variant_id: variant,
@@ -88,9 +88,9 @@ async fn an_order_reserving_twice_at_once_reserves_once() {
     }];
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (pool, lines) = (pool.clone(), lines.clone());
+        let (store, lines) = (store.clone(), lines.clone());
         tasks.push(tokio::spawn(async move {
-            inventory::reserve(&pool, order, &lines, 900).await
+            inventory::reserve(&store, order, &lines, 900).await
         }));
     }
     for t in tasks {
@@ -98,29 +98,29 @@ async fn an_order_reserving_twice_at_once_reserves_once() {
         assert_eq!(held.len(), 1);
         assert_eq!(held[0].quantity, 3);
     }
-    let s = inventory::stock(&pool, variant).await.expect("stock");
+    let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (10, 3, 7));
     env.cleanup().await;
 }
 
 #[tokio::test]
 async fn committed_units_leave_stock_and_released_units_come_back_once() {
-    let (env, pool, variant) = setup(5).await;
+    let (env, store, variant) = setup(5).await;
     let (sold, dropped) = (Uuid::now_v7(), Uuid::now_v7());
-    inventory::reserve(&pool, sold, &one(variant), 900)
+    inventory::reserve(&store, sold, &one(variant), 900)
         .await
         .expect("reserve");
-    inventory::reserve(&pool, dropped, &one(variant), 900)
+    inventory::reserve(&store, dropped, &one(variant), 900)
         .await
         .expect("reserve");
     for _ in 0..2 {
-        inventory::commit(&pool, sold).await.expect("commit");
-        inventory::release(&pool, dropped).await.expect("release");
+        inventory::commit(&store, sold).await.expect("commit");
+        inventory::release(&store, dropped).await.expect("release");
     }
-    let s = inventory::stock(&pool, variant).await.expect("stock");
+    let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (4, 0, 4));
     assert!(matches!(
-        inventory::release(&pool, sold).await,
+        inventory::release(&store, sold).await,
         Err(Error::ReservationNotHeld)
     ));
     env.cleanup().await;
@@ -128,38 +128,38 @@ async fn committed_units_leave_stock_and_released_units_come_back_once() {
 
 #[tokio::test]
 async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
-    let (env, pool, variant) = setup(3).await;
+    let (env, store, variant) = setup(3).await;
     let (late, later, rival) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let two = |order| {
-        let pool = pool.clone();
+        let store = store.clone();
         async move {
             let lines = [ReservationLine {
                 variant_id: variant,
                 quantity: 2,
             }];
-            inventory::reserve(&pool, order, &lines, 900).await
+            inventory::reserve(&store, order, &lines, 900).await
         }
     };
     two(late).await.expect("reserve");
     sqlx::query("UPDATE reservations SET expires_at = now() - interval '1 second'")
-        .execute(&pool)
+        .execute(&store.pool)
         .await
         .expect("expire");
     assert_eq!(
-        inventory::release_expired(&pool).await.expect("sweep"),
+        inventory::release_expired(&store).await.expect("sweep"),
         [variant]
     );
 
     // Units still there: the late payment gets them.
-    let sold = inventory::commit(&pool, late)
+    let sold = inventory::commit(&store, late)
         .await
         .expect("commit after expiry");
     assert_eq!(sold[0].status, ReservationStatus::Committed);
-    let s = inventory::stock(&pool, variant).await.expect("stock");
+    let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (1, 0, 1));
 
     // Units gone to someone else meanwhile: refused, and nothing moves.
-    inventory::adjust(&pool, variant, StockChange::Delta(2))
+    inventory::adjust(&store, variant, StockChange::Delta(2))
         .await
         .expect("restock");
     two(later).await.expect("reserve");
@@ -167,20 +167,20 @@ async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
         "UPDATE reservations SET expires_at = now() - interval '1 second' WHERE order_id = $1",
     )
     .bind(later)
-    .execute(&pool)
+    .execute(&store.pool)
     .await
     .expect("expire");
-    inventory::release_expired(&pool).await.expect("sweep");
+    inventory::release_expired(&store).await.expect("sweep");
     two(rival).await.expect("the rival takes two of three");
     assert!(matches!(
-        inventory::commit(&pool, later).await,
+        inventory::commit(&store, later).await,
         Err(Error::InsufficientStock(id)) if id == variant
     ));
-    let s = inventory::stock(&pool, variant).await.expect("stock");
+    let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (3, 2, 1));
     assert!(
         matches!(
-            inventory::release(&pool, late).await,
+            inventory::release(&store, late).await,
             Err(Error::ReservationNotHeld)
         ),
         "sold units do not come back"
@@ -190,14 +190,14 @@ async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
 
 #[tokio::test]
 async fn only_variants_on_sale_can_be_reserved_and_held_units_still_finish() {
-    let (env, pool, variant) = setup(5).await;
-    let product = inventory::variant_info(&pool, &[variant])
+    let (env, store, variant) = setup(5).await;
+    let product = inventory::variant_info(&store.pool, &[variant])
         .await
         .expect("info")[0]
         .product_id;
     let seller = sqlx::query_scalar::<_, Uuid>("SELECT seller_id FROM products WHERE id = $1")
         .bind(product)
-        .fetch_one(&pool)
+        .fetch_one(&store.pool)
         .await
         .expect("seller");
     let owner = kazna_kernel::AuthUser(kazna_kernel::auth::Claims {
@@ -211,16 +211,16 @@ async fn only_variants_on_sale_can_be_reserved_and_held_units_still_finish() {
         jti: Uuid::now_v7(),
     });
     let held = Uuid::now_v7();
-    inventory::reserve(&pool, held, &one(variant), 900)
+    inventory::reserve(&store, held, &one(variant), 900)
         .await
         .expect("reserve while on sale");
 
-    products::set_status(&pool, product, ProductStatus::Hidden, None)
+    products::set_status(&store, product, ProductStatus::Hidden, None)
         .await
         .expect("hidden");
-    let refused = inventory::reserve(&pool, Uuid::now_v7(), &one(variant), 900).await;
+    let refused = inventory::reserve(&store, Uuid::now_v7(), &one(variant), 900).await;
     assert!(matches!(refused, Err(Error::InsufficientStock(id)) if id == variant));
-    products::set_status(&pool, product, ProductStatus::Active, None)
+    products::set_status(&store, product, ProductStatus::Active, None)
         .await
         .expect("restored");
 
@@ -234,20 +234,20 @@ async fn only_variants_on_sale_can_be_reserved_and_held_units_still_finish() {
     .expect("patch")
     .parse()
     .expect("valid");
-    products::update(&pool, product, &owner, change)
+    products::update(&store, product, &owner, change)
         .await
         .expect("updated");
-    let info = inventory::variant_info(&pool, &[variant])
+    let info = inventory::variant_info(&store.pool, &[variant])
         .await
         .expect("info");
     assert_eq!(info[0].status, VariantStatus::Removed);
-    let refused = inventory::reserve(&pool, Uuid::now_v7(), &one(variant), 900).await;
+    let refused = inventory::reserve(&store, Uuid::now_v7(), &one(variant), 900).await;
     assert!(matches!(refused, Err(Error::InsufficientStock(id)) if id == variant));
 
-    inventory::commit(&pool, held)
+    inventory::commit(&store, held)
         .await
         .expect("a reservation held before the removal still commits");
-    let s = inventory::stock(&pool, variant).await.expect("stock");
+    let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (4, 0, 4));
     env.cleanup().await;
 }

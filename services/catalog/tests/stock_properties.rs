@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use kazna_catalog::{
+    Store,
     domain::{MoneyIn, ProductIn, VariantIn},
     inventory::{self, StockChange},
     products,
@@ -15,7 +16,6 @@ use kazna_contracts::catalog::ReservationLine;
 use kazna_kernel::Context;
 use kazna_testkit::TestEnv;
 use proptest::prelude::*;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-async fn variant(pool: &PgPool) -> Uuid {
+async fn variant(store: &Store) -> Uuid {
     let product = ProductIn {
         name: "Prop".into(),
         description: String::new(),
@@ -57,20 +57,20 @@ async fn variant(pool: &PgPool) -> Uuid {
             stock: INITIAL,
         }],
     };
-    let p = products::create(pool, Uuid::now_v7(), product.parse().unwrap())
+    let p = products::create(store, Uuid::now_v7(), product.parse().unwrap())
         .await
         .unwrap();
     p.variants[0].id
 }
 
 /// Runs one task's operations in order; returns the stock deltas that were applied.
-async fn run(pool: PgPool, variant: Uuid, orders: Vec<Uuid>, ops: Vec<Op>) -> i64 {
+async fn run(store: Store, variant: Uuid, orders: Vec<Uuid>, ops: Vec<Op>) -> i64 {
     let mut applied = 0;
     for op in ops {
         match op {
             Op::Reserve { order, quantity } => {
                 let _ = inventory::reserve(
-                    &pool,
+                    &store,
                     orders[order],
                     &[ReservationLine {
                         variant_id: variant,
@@ -81,21 +81,21 @@ async fn run(pool: PgPool, variant: Uuid, orders: Vec<Uuid>, ops: Vec<Op>) -> i6
                 .await;
             }
             Op::Commit { order } => {
-                let _ = inventory::commit(&pool, orders[order]).await;
+                let _ = inventory::commit(&store, orders[order]).await;
             }
             Op::Release { order } => {
-                let _ = inventory::release(&pool, orders[order]).await;
+                let _ = inventory::release(&store, orders[order]).await;
             }
             Op::Expire { order } => {
                 sqlx::query("UPDATE reservations SET expires_at = now() - interval '1 second' WHERE order_id = $1 AND status = 'held'")
                     .bind(orders[order])
-                    .execute(&pool)
+                    .execute(&store.pool)
                     .await
                     .unwrap();
-                inventory::release_expired(&pool).await.unwrap();
+                inventory::release_expired(&store).await.unwrap();
             }
             Op::Adjust { delta } => {
-                if inventory::adjust(&pool, variant, StockChange::Delta(delta))
+                if inventory::adjust(&store, variant, StockChange::Delta(delta))
                     .await
                     .is_ok()
                 {
@@ -110,12 +110,12 @@ async fn run(pool: PgPool, variant: Uuid, orders: Vec<Uuid>, ops: Vec<Op>) -> i6
 #[test]
 fn stock_reserved_and_sold_always_add_up() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (env, pool) = rt.block_on(async {
+    let (env, store) = rt.block_on(async {
         let mut env = TestEnv::new().unwrap();
         env.settings.database.max_connections = 16;
         let ctx = Context::new(Arc::new(env.settings.clone()));
-        let pool = kazna_catalog::database(&ctx).await.unwrap();
-        (env, pool)
+        let store = kazna_catalog::Store::open(&ctx).await.unwrap();
+        (env, store)
     });
     let config = ProptestConfig {
         cases: 24,
@@ -124,24 +124,24 @@ fn stock_reserved_and_sold_always_add_up() {
     };
     proptest!(config, |(tasks in prop::collection::vec(prop::collection::vec(op(), 1..10), 2..5))| {
         let (stock, reserved, held, sold, applied) = rt.block_on(async {
-            let variant = variant(&pool).await;
+            let variant = variant(&store).await;
             let orders: Vec<Uuid> = (0..ORDERS).map(|_| Uuid::now_v7()).collect();
             let handles: Vec<_> = tasks
                 .into_iter()
-                .map(|ops| tokio::spawn(run(pool.clone(), variant, orders.clone(), ops)))
+                .map(|ops| tokio::spawn(run(store.clone(), variant, orders.clone(), ops)))
                 .collect();
             let mut applied = 0;
             for h in handles {
                 applied += h.await.unwrap();
             }
-            let s = inventory::stock(&pool, variant).await.unwrap();
+            let s = inventory::stock(&store.pool, variant).await.unwrap();
             let (held, sold): (i64, i64) = sqlx::query_as(
                 "SELECT coalesce(sum(quantity) FILTER (WHERE status = 'held'), 0)::bigint,
                         coalesce(sum(quantity) FILTER (WHERE status = 'committed'), 0)::bigint
                  FROM reservations WHERE variant_id = $1",
             )
             .bind(variant)
-            .fetch_one(&pool)
+            .fetch_one(&store.pool)
             .await
             .unwrap();
             (s.stock, s.reserved, held, sold, applied)

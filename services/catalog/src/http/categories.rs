@@ -6,7 +6,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState, cache,
+    AppState,
     categories::{self, Category, Node},
     error::Result,
 };
@@ -27,13 +27,13 @@ pub struct CategoryIn {
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
     responses((status = 200, body = Vec<Category>)))]
 async fn list_categories(State(s): State<AppState>) -> Result<Json<Vec<Category>>> {
-    Ok(Json(categories::list(&s.pool).await?))
+    Ok(Json(categories::list(&s.store.pool).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/categories/tree", tag = "catalog",
     responses((status = 200, body = Vec<Node>)))]
 async fn category_tree(State(s): State<AppState>) -> Result<Json<Vec<Node>>> {
-    Ok(Json(categories::tree(&s.pool).await?))
+    Ok(Json(categories::tree(&s.store.pool).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = CategoryIn,
@@ -44,7 +44,7 @@ async fn create_category(
     _: Require<Admin>,
     Json(body): Json<CategoryIn>,
 ) -> Result<(StatusCode, Json<Category>)> {
-    let created = categories::create(&s.pool, &body.name, body.parent_id).await?;
+    let created = categories::create(&s.store.pool, &body.name, body.parent_id).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -68,9 +68,7 @@ async fn update_category(
     Path(id): Path<Uuid>,
     Json(patch): Json<CategoryPatch>,
 ) -> Result<Json<Category>> {
-    let updated = categories::update(&s.pool, id, patch.name.as_deref(), patch.parent_id).await?;
-    // Listings by category include descendants: a move changes them.
-    cache::changed(&s, &[]).await;
+    let updated = categories::update(&s.store, id, patch.name.as_deref(), patch.parent_id).await?;
     Ok(Json(updated))
 }
 
@@ -89,7 +87,6 @@ async fn delete_category(
     Path(id): Path<Uuid>,
     Query(q): Query<DeleteQuery>,
 ) -> Result<Response> {
-    let moved = categories::delete(&s.pool, id, q.reassign_to).await?;
-    cache::changed(&s, &moved).await;
+    categories::delete(&s.store, id, q.reassign_to).await?;
     Ok(kazna_kernel::server::no_content())
 }

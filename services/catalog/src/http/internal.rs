@@ -1,9 +1,7 @@
 //! Endpoints for other services only (never routed by the gateway; need the internal token).
 
 use axum::extract::State;
-use kazna_contracts::catalog::{
-    Reservation, ReservationRequest, ReservedLine, SnapshotPage, Stock, VariantInfo,
-};
+use kazna_contracts::catalog::{Reservation, ReservationRequest, SnapshotPage, Stock, VariantInfo};
 use kazna_kernel::{FieldError, Internal, Json, Path, Problem, Query};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -49,7 +47,7 @@ async fn snapshots(
             "must be between 1 and 1000",
         )]));
     }
-    let items = crate::products::snapshots(&s.pool, q.after, limit).await?;
+    let items = crate::products::snapshots(&s.store.pool, q.after, limit).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|p| p.id))
         .flatten();
@@ -83,7 +81,7 @@ async fn variants(
             "at most 100",
         )]));
     }
-    Ok(Json(inventory::variant_info(&s.pool, &ids).await?))
+    Ok(Json(inventory::variant_info(&s.store.pool, &ids).await?))
 }
 
 #[utoipa::path(get, path = "/internal/variants/{id}/stock", tag = "internal",
@@ -93,7 +91,7 @@ async fn variant_stock(
     _: Internal,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Stock>> {
-    Ok(Json(inventory::stock(&s.pool, id).await?))
+    Ok(Json(inventory::stock(&s.store.pool, id).await?))
 }
 
 #[utoipa::path(post, path = "/internal/reservations", tag = "internal", request_body = ReservationRequest,
@@ -125,8 +123,7 @@ async fn reserve(
         return Err(Error::Validation(errors));
     }
     let ttl = s.cfg.reservation_ttl_secs;
-    let lines = inventory::reserve(&s.pool, req.order_id, &req.lines, ttl).await?;
-    forget_products(&s, &lines).await?;
+    let lines = inventory::reserve(&s.store, req.order_id, &req.lines, ttl).await?;
     Ok(Json(Reservation {
         order_id: req.order_id,
         lines,
@@ -140,8 +137,7 @@ async fn commit(
     _: Internal,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<Reservation>> {
-    let lines = inventory::commit(&s.pool, order_id).await?;
-    forget_products(&s, &lines).await?;
+    let lines = inventory::commit(&s.store, order_id).await?;
     Ok(Json(Reservation { order_id, lines }))
 }
 
@@ -152,15 +148,6 @@ async fn release(
     _: Internal,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<Reservation>> {
-    let lines = inventory::release(&s.pool, order_id).await?;
-    forget_products(&s, &lines).await?;
+    let lines = inventory::release(&s.store, order_id).await?;
     Ok(Json(Reservation { order_id, lines }))
-}
-
-/// Stock changed: cached pages of these products are stale.
-async fn forget_products(s: &AppState, lines: &[ReservedLine]) -> Result<()> {
-    let variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
-    let products = crate::cache::products_of(&s.pool, &variants).await?;
-    crate::cache::changed(s, &products).await;
-    Ok(())
 }

@@ -14,7 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState, cache,
+    AppState,
     domain::{ProductIn, ProductPatch},
     error::{Error, Result},
     inventory::{self, StockChange},
@@ -40,8 +40,7 @@ async fn create_product(
     Require(user, _): Require<SellerOrAdmin>,
     Json(body): Json<ProductIn>,
 ) -> Result<(StatusCode, Json<Product>)> {
-    let product = products::create(&s.pool, user.id(), body.parse()?).await?;
-    cache::changed(&s, &[product.id]).await;
+    let product = products::create(&s.store, user.id(), body.parse()?).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -65,11 +64,11 @@ async fn get_product(
     MaybeUser(viewer): MaybeUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response> {
-    let (key, cached) = cache::product_page(&s, id).await.unzip();
+    let (key, cached) = s.store.cache.product_page(id).await.unzip();
     if let Some(page) = cached.flatten() {
         return Ok(json_response(page));
     }
-    let mut conn = s.pool.acquire().await?;
+    let mut conn = s.store.pool.acquire().await?;
     let product = products::load(&mut conn, id).await?;
     drop(conn);
     let Some(p) = product else {
@@ -79,7 +78,7 @@ async fn get_product(
         ProductStatus::Active => {
             let body = serde_json::to_string(&p).map_err(|_| Problem::internal())?;
             if let Some(key) = key {
-                cache::put(&s, key, body.clone());
+                s.store.cache.put(key, body.clone());
             }
             Ok(json_response(body))
         }
@@ -104,8 +103,7 @@ async fn update_product(
     Path(id): Path<Uuid>,
     Json(patch): Json<ProductPatch>,
 ) -> Result<Json<Product>> {
-    let p = products::update(&s.pool, id, &user, patch.parse()?).await?;
-    cache::changed(&s, &[id]).await;
+    let p = products::update(&s.store, id, &user, patch.parse()?).await?;
     Ok(Json(p))
 }
 
@@ -116,8 +114,7 @@ async fn delete_product(
     Require(user, _): Require<SellerOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Response> {
-    products::set_status(&s.pool, id, ProductStatus::Deleted, Some(&user)).await?;
-    cache::changed(&s, &[id]).await;
+    products::set_status(&s.store, id, ProductStatus::Deleted, Some(&user)).await?;
     Ok(kazna_kernel::server::no_content())
 }
 
@@ -128,8 +125,7 @@ async fn hide_product(
     _: Require<ModeratorOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
-    let p = products::set_status(&s.pool, id, ProductStatus::Hidden, None).await?;
-    cache::changed(&s, &[id]).await;
+    let p = products::set_status(&s.store, id, ProductStatus::Hidden, None).await?;
     Ok(Json(p))
 }
 
@@ -140,8 +136,7 @@ async fn restore_product(
     _: Require<ModeratorOrAdmin>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Product>> {
-    let p = products::set_status(&s.pool, id, ProductStatus::Active, None).await?;
-    cache::changed(&s, &[id]).await;
+    let p = products::set_status(&s.store, id, ProductStatus::Active, None).await?;
     Ok(Json(p))
 }
 
@@ -174,13 +169,11 @@ async fn adjust_stock(
             )]));
         }
     };
-    let seller = inventory::seller_of_variant(&s.pool, id).await?;
+    let seller = inventory::seller_of_variant(&s.store.pool, id).await?;
     if seller != user.id() && !user.0.has(kazna_kernel::Role::Admin) {
         return Err(Problem::forbidden().into());
     }
-    let stock = inventory::adjust(&s.pool, id, change).await?;
-    let products = cache::products_of(&s.pool, &[id]).await?;
-    cache::changed(&s, &products).await;
+    let stock = inventory::adjust(&s.store, id, change).await?;
     Ok(Json(stock))
 }
 
@@ -239,15 +232,15 @@ async fn list_products(
         filter.seller,
         filter.cursor
     );
-    let (key, cached) = cache::list_page(&s, &name).await.unzip();
+    let (key, cached) = s.store.cache.list_page(&name).await.unzip();
     if let Some(page) = cached.flatten() {
         return Ok(json_response(page));
     }
-    let rows = products::list(&s.pool, filter).await?;
+    let rows = products::list(&s.store.pool, filter).await?;
     let page = Page::from_rows(rows, limit, |p| p.id);
     let body = serde_json::to_string(&page).map_err(|_| Problem::internal())?;
     if let Some(key) = key {
-        cache::put(&s, key, body.clone());
+        s.store.cache.put(key, body.clone());
     }
     Ok(json_response(body))
 }
