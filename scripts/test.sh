@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against the real services, then prints one total line.
+# Runs every test of the workspace against the real services, then the contract fuzz
+# (scripts/fuzz.sh: schemathesis against the running platform's OpenAPI), and prints one total
+# line. FUZZ=0 leaves the fuzz out, for a quick local run; CI always runs it.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh || exit 1
@@ -17,6 +19,15 @@ read -r passed failed < <(awk '/^test result:/ {
   for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
 } END { print p + 0, f + 0 }' "$log")
 rm -f "$log"
+fuzz="not run"
+if [ "$status" -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
+  flog="$(mktemp)"
+  scripts/fuzz.sh 2>&1 | tee "$flog"
+  fstatus=${PIPESTATUS[0]}
+  fuzz="$(grep -E '^ +[0-9]+ generated' "$flog" | tail -n 1 | sed 's/^ *//')"
+  [ "$fstatus" -eq 0 ] || { status=$fstatus; fuzz="${fuzz:-failed to run}, FAILED"; }
+  rm -f "$flog"
+fi
 echo
-echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed; fuzz: ${fuzz}"
 exit "$status"

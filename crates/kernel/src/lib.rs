@@ -10,6 +10,7 @@ pub mod health;
 pub mod json;
 pub mod local;
 pub mod metrics;
+pub mod openapi;
 pub mod page;
 pub mod params;
 pub mod problem;

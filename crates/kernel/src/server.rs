@@ -30,7 +30,10 @@ pub fn finish(
     openapi: utoipa::openapi::OpenApi,
     checks: Vec<health::Check>,
 ) -> Router {
-    let spec = openapi.to_json().unwrap_or_else(|_| "{}".into());
+    let spec = serde_json::to_value(&openapi)
+        .map(crate::openapi::complete)
+        .map(|doc| doc.to_string())
+        .unwrap_or_else(|_| "{}".into());
     let routes = api
         .merge(operational_routes(checks))
         .route(

@@ -31,6 +31,7 @@ struct LogQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", params(LogQuery),
+    security(("bearer" = [])),
     responses((status = 200, body = Page<Delivery>), (status = 403, body = Problem)))]
 async fn list_deliveries(
     State(s): State<AppState>,
@@ -58,7 +59,8 @@ fn parse_channel(raw: &str) -> Result<Channel> {
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
-    responses((status = 200, body = Template), (status = 404, body = Problem)))]
+    security(("bearer" = [])),
+    responses((status = 403, description = "forbidden: admins only", body = Problem), (status = 200, body = Template), (status = 404, body = Problem)))]
 async fn get_template(
     State(s): State<AppState>,
     _: Require<Admin>,
@@ -76,7 +78,8 @@ async fn get_template(
 
 #[utoipa::path(put, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
     request_body = Template,
-    responses((status = 200, body = Template), (status = 422, body = Problem)))]
+    security(("bearer" = [])),
+    responses((status = 403, description = "forbidden: admins only", body = Problem), (status = 200, body = Template), (status = 422, body = Problem)))]
 async fn put_template(
     State(s): State<AppState>,
     _: Require<Admin>,

@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/api/v1/payments/{id}", tag = "payments",
+    security(("bearer" = [])),
     responses((status = 200, body = Payment), (status = 404, body = Problem)))]
 async fn get_payment(
     State(s): State<AppState>,
@@ -33,14 +34,14 @@ async fn get_payment(
 
 #[utoipa::path(post, path = "/webhooks/payments/{provider}", tag = "payments",
     request_body(content = String, description = "The provider's signed event"),
-    responses((status = 200, description = "Applied, or a repeat that was ignored"),
+    responses((status = 404, description = "not_found: no such provider", body = Problem), (status = 200, description = "Applied, or a repeat that was ignored"),
               (status = 400, description = "invalid_signature or invalid_webhook", body = Problem)))]
 async fn webhook(
     State(s): State<AppState>,
     Path(provider): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<Received>> {
     let Ok(Provider::Sandbox) = provider.parse::<Provider>() else {
         return Err(Error::UnknownProvider);
     };
@@ -54,5 +55,11 @@ async fn webhook(
     }
     let event: WebhookEvent = serde_json::from_slice(&body).map_err(|_| Error::BadWebhook)?;
     payments::apply_webhook(&s.pool, event).await?;
-    Ok(Json(serde_json::json!({"received": true})))
+    Ok(Json(Received { received: true }))
+}
+
+/// The acknowledgement a provider waits for.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Received {
+    received: bool,
 }

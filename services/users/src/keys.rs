@@ -6,7 +6,6 @@ use aws_lc_rs::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::error::Error;
@@ -124,18 +123,44 @@ async fn create(pool: &PgPool) -> Result<(String, Vec<u8>), Error> {
 }
 
 /// Every key that still verifies, as a JSON Web Key Set.
-pub async fn jwks(pool: &PgPool) -> Result<Value, Error> {
+/// The public half of a signing key, as RFC 8037 writes an Ed25519 key.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Jwk {
+    /// `OKP`
+    pub kty: &'static str,
+    /// `Ed25519`
+    pub crv: &'static str,
+    /// `EdDSA`
+    pub alg: &'static str,
+    /// `sig`
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+    pub kid: String,
+    /// The public key, base64url without padding.
+    pub x: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+pub async fn jwks(pool: &PgPool) -> Result<JwkSet, Error> {
     let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "SELECT kid, public_key FROM signing_keys WHERE status = 'active' ORDER BY created_at DESC",
     )
     .fetch_all(pool)
     .await?;
-    let keys: Vec<Value> = rows
+    let keys = rows
         .into_iter()
-        .map(|(kid, public)| {
-            json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                   "kid": kid, "x": URL_SAFE_NO_PAD.encode(public)})
+        .map(|(kid, public)| Jwk {
+            kty: "OKP",
+            crv: "Ed25519",
+            alg: "EdDSA",
+            use_: "sig",
+            kid,
+            x: URL_SAFE_NO_PAD.encode(public),
         })
         .collect();
-    Ok(json!({ "keys": keys }))
+    Ok(JwkSet { keys })
 }

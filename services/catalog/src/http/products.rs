@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(post, path = "/api/v1/products", tag = "catalog", request_body = ProductIn,
+    security(("bearer" = [])),
     responses((status = 201, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 409, description = "sku_taken", body = Problem),
               (status = 422, body = Problem)))]
@@ -58,7 +59,8 @@ fn sees_unlisted(viewer: &AuthUser, seller: Option<Uuid>) -> bool {
 
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
     description = "An active product, to anyone. A hidden or deleted one only to its seller, moderators and admins; to others it does not exist.",
-    responses((status = 200, body = Product), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    security((), ("bearer" = [])),
+    responses((status = 401, description = "unauthorized: a token that does not verify", body = Problem), (status = 200, body = Product), (status = 400, body = Problem), (status = 404, body = Problem)))]
 async fn get_product(
     State(s): State<AppState>,
     MaybeUser(viewer): MaybeUser,
@@ -94,7 +96,8 @@ async fn get_product(
 }
 
 #[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalog", request_body = ProductPatch,
-    responses((status = 200, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
+    security(("bearer" = [])),
+    responses((status = 409, description = "sku_taken", body = Problem), (status = 200, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, description = "not the seller of this product", body = Problem),
               (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn update_product(
@@ -108,6 +111,7 @@ async fn update_product(
 }
 
 #[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalog",
+    security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_product(
     State(s): State<AppState>,
@@ -119,6 +123,7 @@ async fn delete_product(
 }
 
 #[utoipa::path(post, path = "/api/v1/products/{id}/hide", tag = "catalog",
+    security(("bearer" = [])),
     responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn hide_product(
     State(s): State<AppState>,
@@ -130,6 +135,7 @@ async fn hide_product(
 }
 
 #[utoipa::path(post, path = "/api/v1/products/{id}/restore", tag = "catalog",
+    security(("bearer" = [])),
     responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn restore_product(
     State(s): State<AppState>,
@@ -150,6 +156,7 @@ pub struct StockRequest {
 }
 
 #[utoipa::path(patch, path = "/api/v1/variants/{id}/stock", tag = "catalog", request_body = StockRequest,
+    security(("bearer" = [])),
     responses((status = 200, body = Stock), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, description = "stock_below_reserved", body = Problem), (status = 422, body = Problem)))]
@@ -192,6 +199,7 @@ struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
+    security((), ("bearer" = [])),
     responses((status = 200, body = Page<Product>), (status = 400, body = Problem),
               (status = 401, description = "a status other than active, without a token", body = Problem),
               (status = 403, description = "a status other than active, for products one may not see", body = Problem),

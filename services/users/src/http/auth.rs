@@ -18,6 +18,7 @@ use crate::{
     accounts::{self, TokenPair},
     domain::NewAccount,
     error::{Error, Result},
+    keys::JwkSet,
     limits::LoginLimits,
 };
 
@@ -103,7 +104,7 @@ fn client(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
+    responses((status = 503, description = "service_unavailable: sign-in cannot count attempts while Redis is away", body = Problem), (status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
               (status = 200, body = TokenPair),
               (status = 401, description = "invalid_credentials: the same for an unknown email and a wrong password", body = Problem),
@@ -153,6 +154,7 @@ async fn refresh(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    security(("bearer" = [])),
     responses((status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
               (status = 204), (status = 401, body = Problem)))]
@@ -191,16 +193,26 @@ pub struct ResetRequest {
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
     responses((status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 202, description = "The same answer whether or not the email exists")))]
+              (status = 202, description = "The same answer whether or not the email exists", body = Accepted)))]
 async fn password_reset(
     State(s): State<AppState>,
     Json(req): Json<ResetRequest>,
 ) -> Result<Response> {
     accounts::request_password_reset(&s.pool, &req.email, &s.ctx.settings.gateway.public_url)
         .await?;
-    let body = serde_json::json!({"status": "accepted",
-        "detail": "If an account has this email, a reset link is on its way."});
+    let body = Accepted {
+        status: "accepted",
+        detail: "If an account has this email, a reset link is on its way.",
+    };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// The answer to a password-reset request, whatever became of it.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    /// `accepted`
+    status: &'static str,
+    detail: &'static str,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -224,7 +236,7 @@ async fn password_reset_confirm(
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
-    responses((status = 200, description = "The public keys that verify access tokens")))]
-async fn jwks(State(s): State<AppState>) -> Result<Json<serde_json::Value>> {
+    responses((status = 200, description = "The public keys that verify access tokens", body = JwkSet)))]
+async fn jwks(State(s): State<AppState>) -> Result<Json<JwkSet>> {
     Ok(Json(crate::keys::jwks(&s.pool).await?))
 }
