@@ -78,6 +78,36 @@ pub const SECTIONS: [&str; 6] = [
     <kazna_notifications::NotificationsSettings as Section>::KEY,
 ];
 
+/// A service's own database: `<prefix><name>`, migrated by `migrator`.
+pub struct Database {
+    pub name: &'static str,
+    pub migrator: &'static sqlx::migrate::Migrator,
+}
+
+/// Every service database, in the order `kazna migrate` creates them.
+pub const DATABASES: [Database; 5] = [
+    Database {
+        name: kazna_users::NAME,
+        migrator: &kazna_users::MIGRATOR,
+    },
+    Database {
+        name: kazna_catalog::NAME,
+        migrator: &kazna_catalog::MIGRATOR,
+    },
+    Database {
+        name: kazna_orders::NAME,
+        migrator: &kazna_orders::MIGRATOR,
+    },
+    Database {
+        name: kazna_payments::NAME,
+        migrator: &kazna_payments::MIGRATOR,
+    },
+    Database {
+        name: kazna_notifications::NAME,
+        migrator: &kazna_notifications::MIGRATOR,
+    },
+];
+
 /// Built services, ready to run.
 pub struct Platform {
     pub settings: Arc<Settings>,
@@ -161,11 +191,8 @@ impl Platform {
 
 /// Creates every service database that is missing and applies pending migrations.
 pub async fn migrate(settings: Settings) -> Result<(), kazna_kernel::Error> {
-    let ctx = Context::new(Arc::new(settings));
-    kazna_users::database(&ctx).await?;
-    kazna_catalog::database(&ctx).await?;
-    kazna_orders::database(&ctx).await?;
-    kazna_payments::database(&ctx).await?;
-    kazna_notifications::database(&ctx).await?;
+    for db in &DATABASES {
+        kazna_events::database(&settings, db.name, db.migrator).await?;
+    }
     Ok(())
 }

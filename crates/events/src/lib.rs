@@ -41,10 +41,11 @@ pub async fn database(
     Ok(pool)
 }
 
+/// The tables of the bus: the outbox and the inbox of processed events.
+pub const SCHEMA: &str = include_str!("schema.sql");
+
 /// The tables the bus needs in each service database that produces or consumes events.
 pub async fn install(pool: &sqlx::PgPool) -> Result<(), Error> {
-    sqlx::raw_sql(include_str!("schema.sql"))
-        .execute(pool)
-        .await?;
+    sqlx::raw_sql(SCHEMA).execute(pool).await?;
     Ok(())
 }

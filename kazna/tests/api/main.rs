@@ -1,16 +1,10 @@
-//! Black-box tests of the whole platform: every service started in-process on free ports,
-//! against the real PostgreSQL, Redis and RabbitMQ, called through the gateway.
+//! Whole-platform journeys: every service started in-process on free ports (or each on its
+//! own), against the real PostgreSQL, Redis and RabbitMQ, called through the gateway. A
+//! service's own HTTP tests live beside it, in `services/<name>/tests`.
 
 // A test that cannot go on should stop loudly, helpers included.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod cart;
-mod catalog;
-mod categories;
-mod contract;
-mod helpers;
-mod listing;
 mod outages;
 mod roles;
-mod search;
 mod skeleton;

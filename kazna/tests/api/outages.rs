@@ -8,7 +8,7 @@ use kazna_testkit::TcpProxy;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use kazna_testkit::TestApp;
 
 /// The platform, reaching the configured Redis through a proxy the test can switch off.
 async fn spawn_behind_a_redis_proxy() -> (TcpProxy, TestApp) {

@@ -28,7 +28,7 @@ pub struct Variant {
     pub available: i64,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Product {
     pub id: Uuid,
     pub seller_id: Uuid,

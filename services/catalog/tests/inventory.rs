@@ -20,6 +20,7 @@ use uuid::Uuid;
 async fn setup(stock: i64) -> (TestEnv, Store, Uuid) {
     let mut env = TestEnv::new().expect("env");
     env.settings.database.max_connections = 32;
+    env.databases(&["catalog"]).await.expect("test database");
     let ctx = Context::new(Arc::new(env.settings.clone()));
     let store = kazna_catalog::Store::open(&ctx).await.expect("db");
     let product = ProductIn {

@@ -38,8 +38,11 @@ kazna_kernel::impl_context!(AppState);
 ))]
 struct ApiDoc;
 
+/// The migrations of this service's database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 pub async fn database(ctx: &Context) -> Result<PgPool, kazna_kernel::Error> {
-    kazna_events::database(&ctx.settings, NAME, &sqlx::migrate!("./migrations")).await
+    kazna_events::database(&ctx.settings, NAME, &MIGRATOR).await
 }
 
 pub async fn build(

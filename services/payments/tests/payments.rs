@@ -21,6 +21,7 @@ struct Running {
 /// The payments service on a free port, with the sandbox delivering webhooks straight to it.
 async fn start() -> Running {
     let mut env = TestEnv::new().expect("env");
+    env.databases(&["payments"]).await.expect("test database");
     let service = env
         .spawn(
             |s, url| {
@@ -238,4 +239,28 @@ async fn webhooks_need_a_fresh_signature_and_a_repeat_changes_nothing() {
     assert_eq!(unknown.status(), 404);
     r.stop.cancel();
     r.env.cleanup().await;
+}
+
+/// A NUL character in the provider's name is refused naming it; an unknown one is a 404.
+#[tokio::test]
+async fn a_nul_character_in_a_webhook_path_is_refused_naming_it() {
+    let r = start().await;
+    let http = reqwest::Client::new();
+    let nul = http
+        .post(format!("{}/webhooks/payments/sand%00box", r.url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nul.status(), 422);
+    let body: serde_json::Value = nul.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "provider");
+    let unknown = http
+        .post(format!("{}/webhooks/payments/acme", r.url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    r.stop.cancel();
 }

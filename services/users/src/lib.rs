@@ -39,9 +39,12 @@ kazna_kernel::impl_context!(AppState);
 #[openapi(info(title = "Kazna users", description = "Accounts, sign-in and tokens"))]
 struct ApiDoc;
 
+/// The migrations of this service's database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 /// Connects to this service's database, creating and migrating it when needed.
 pub async fn database(ctx: &Context) -> Result<PgPool, kazna_kernel::Error> {
-    kazna_events::database(&ctx.settings, NAME, &sqlx::migrate!("./migrations")).await
+    kazna_events::database(&ctx.settings, NAME, &MIGRATOR).await
 }
 
 pub async fn build(

@@ -147,3 +147,51 @@ async fn a_hash_made_with_weaker_settings_is_redone_at_sign_in() {
     );
     u.stop().await;
 }
+
+/// PostgreSQL refuses the NUL character in text: a sign-up, a sign-in or a profile change
+/// holding one is refused naming the field (it was a 500), and nothing changes.
+#[tokio::test]
+async fn a_nul_character_in_a_text_field_is_refused_naming_the_field() {
+    let u = start(|_| {}).await;
+    let sign_up = u
+        .post(
+            "/api/v1/auth/register",
+            json!({"email": "ada\u{0}@example.com", "password": "correct horse battery", "name": "A\u{0}da"}),
+        )
+        .await;
+    assert_eq!(
+        sign_up.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        sign_up.body
+    );
+    assert_eq!(sign_up.body["code"], "validation_failed");
+    let mut fields: Vec<&str> = sign_up.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["email", "name"]);
+    let sign_in = u
+        .login("ada\u{0}@example.com", "correct horse battery")
+        .await;
+    assert_eq!(sign_in.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(sign_in.body["errors"][0]["field"], "email");
+
+    u.register("ada@example.com", "correct horse battery").await;
+    let (token, _) = u.tokens("ada@example.com", "correct horse battery").await;
+    let change = u
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/users/me",
+            Some(&token),
+            Some(json!({"name": "Ada\u{0}"})),
+        )
+        .await;
+    assert_eq!(change.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(change.body["errors"][0]["field"], "name");
+    assert_eq!(u.me(&token).await.body["name"], "Ada", "nothing changed");
+    u.stop().await;
+}

@@ -23,6 +23,7 @@ pub async fn start(configure: impl FnOnce(&mut Settings)) -> Users {
         .update::<kazna_users::UsersSettings>(|u| u.signing_key_refresh_secs = 0)
         .expect("users settings");
     configure(&mut env.settings);
+    env.databases(&["users"]).await.expect("test database");
     let service = env
         .spawn(
             |s, url| s.services.users.url = url.to_owned(),

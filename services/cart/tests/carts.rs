@@ -1,10 +1,13 @@
 //! Carts: guests and users, lines priced by the catalog, stock and currency checks, merging.
 
+// A test that cannot go on should stop loudly, helpers included.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use kazna_kernel::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use kazna_testkit::TestApp;
 
 fn lines(cart: &Value) -> Vec<(String, i64)> {
     cart["items"]
@@ -188,5 +191,34 @@ async fn a_guest_fills_a_cart_that_follows_them_into_their_account() {
         .await;
     assert_eq!(cart.body["items"], json!([]));
     assert_eq!(cart.body["subtotal"]["amount"], 0);
+    app.stop().await;
+}
+
+/// A NUL character in a cart request is refused naming the field, like everywhere else.
+#[tokio::test]
+async fn a_nul_character_in_a_cart_request_is_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let buyer = app.login_new_buyer().await;
+    let a = app
+        .call(
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&buyer),
+            Some(json!({"variant_id": "\u{0}", "quantity": 1})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(a.error_fields(), ["variant_id"]);
+    let merge = app
+        .call(
+            Method::POST,
+            "/api/v1/cart/merge",
+            Some(&buyer),
+            Some(json!({"cart_session": "x\u{0}"})),
+        )
+        .await;
+    assert_eq!(merge.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(merge.error_fields(), ["cart_session"]);
+    assert!(app.cart(&buyer).await.items.is_empty());
     app.stop().await;
 }

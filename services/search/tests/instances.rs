@@ -1,5 +1,8 @@
 //! Search instances: each builds its own index, from a pull of the catalog and from events.
 
+// A test that cannot go on should stop loudly, helpers included.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use kazna::{Platform, Service};
 use kazna_kernel::Role;
 use kazna_testkit::eventually;
@@ -7,7 +10,7 @@ use reqwest::Method;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::TestApp;
+use kazna_testkit::TestApp;
 
 #[tokio::test]
 async fn every_search_instance_finds_every_product_even_one_started_later() {
@@ -98,5 +101,24 @@ async fn every_search_instance_finds_every_product_even_one_started_later() {
 
     stop.cancel();
     let _ = running.await;
+    app.stop().await;
+}
+
+/// A NUL character in a query is refused naming the parameter; one that does not parse is a
+/// 400 naming it too.
+#[tokio::test]
+async fn a_nul_character_in_a_query_is_refused_naming_the_parameter() {
+    let app = TestApp::spawn().await;
+    let nul = app
+        .call(Method::GET, "/api/v1/search?q=lamp%00", None, None)
+        .await;
+    assert_eq!(nul.status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(nul.error_fields(), ["q"]);
+    let unparsed = app
+        .call(Method::GET, "/api/v1/search?q=lamp&limit=many", None, None)
+        .await;
+    assert_eq!(unparsed.status, reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(unparsed.code(), "invalid_parameter");
+    assert_eq!(unparsed.headers["content-type"], "application/problem+json");
     app.stop().await;
 }

@@ -4,7 +4,7 @@ use kazna_kernel::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use kazna_testkit::TestApp;
 
 #[tokio::test]
 async fn the_category_tree_refuses_cycles_and_keeps_products_when_a_category_goes() {

@@ -1,12 +1,22 @@
+//! The whole platform for a test: every service started in-process on free ports (or each in a
+//! platform of its own), against the real PostgreSQL, Redis and RabbitMQ, called through the
+//! gateway like any client.
+
 use std::sync::Arc;
 
 use kazna::{Platform, Service};
-use kazna_kernel::{Role, Settings};
-use kazna_testkit::TestEnv;
+use kazna_kernel::Settings;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::TestEnv;
+
+/// Every service that has a database of its own.
+const ALL_DATABASES: [&str; 5] = ["users", "catalog", "orders", "payments", "notifications"];
+
+/// A running platform and a client for it.
 pub struct TestApp {
     pub env: TestEnv,
     pub settings: Arc<Settings>,
@@ -14,12 +24,6 @@ pub struct TestApp {
     pub http: reqwest::Client,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), kazna_kernel::Error>>,
-}
-
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
 }
 
 impl TestApp {
@@ -30,6 +34,7 @@ impl TestApp {
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
         let mut env = TestEnv::new().expect("test env");
         configure(&mut env.settings);
+        env.databases(&ALL_DATABASES).await.expect("test databases");
         let stop = CancellationToken::new();
         let platform = Platform::build(env.settings.clone(), &Service::ALL, stop.clone())
             .await
@@ -52,6 +57,7 @@ impl TestApp {
             ep.url = format!("http://127.0.0.1:{port}");
         }
         s.gateway.public_url = s.services.gateway.url.clone();
+        env.databases(&ALL_DATABASES).await.expect("test databases");
         let stop = CancellationToken::new();
         let mut platforms = Vec::new();
         for svc in Service::ALL {
@@ -90,7 +96,8 @@ impl TestApp {
         }
     }
 
-    /// Stops the platform the way SIGTERM does and checks that it drains and exits cleanly.
+    /// Stops the platform the way SIGTERM does and checks that it drains and exits cleanly;
+    /// the test's databases, keys and exchange go with the env.
     pub async fn stop(self) {
         self.stop.cancel();
         let stopped = tokio::time::timeout(std::time::Duration::from_secs(15), self.task).await;
@@ -98,7 +105,6 @@ impl TestApp {
             .expect("the platform stops within 15 s")
             .expect("task");
         assert!(outcome.is_ok(), "the platform stopped with {outcome:?}");
-        self.env.cleanup().await;
     }
 
     pub async fn call(
@@ -145,78 +151,49 @@ impl TestApp {
             body,
         }
     }
-
-    /// Creates an account with a role the way `kazna users create` does, and signs it in.
-    pub async fn account_with_role(&self, email: &str, role: Role) -> String {
-        let ctx = kazna_kernel::Context::new(self.settings.clone());
-        let pool = kazna_users::database(&ctx).await.expect("users db");
-        let account = kazna_users::domain::NewAccount::parse(
-            email,
-            "a long enough secret",
-            "Staff",
-            vec![role],
-        )
-        .expect("valid account");
-        kazna_users::accounts::create(&pool, account, &self.base)
-            .await
-            .expect("created");
-        self.login(email, "a long enough secret").await
-    }
-
-    pub async fn register(&self, email: &str, password: &str) -> Answer {
-        self.call(
-            Method::POST,
-            "/api/v1/auth/register",
-            None,
-            Some(json!({"email": email, "password": password, "name": "Test Buyer"})),
-        )
-        .await
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> String {
-        let a = self
-            .call(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"email": email, "password": password})),
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "login: {}", a.body);
-        a.body["access_token"].as_str().expect("token").to_owned()
-    }
 }
 
-impl TestApp {
-    /// Where the file outbox writes this platform's emails.
-    pub fn outbox_dir(&self) -> std::path::PathBuf {
-        let n: kazna_notifications::NotificationsSettings =
-            self.settings.section().expect("notifications settings");
-        n.outbox_dir
+/// What the platform answered: status, headers and the body (JSON, or the text as a string).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The body as `T`; the test stops when it is not one.
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_value(self.body.clone()).unwrap_or_else(|e| {
+            panic!(
+                "{} is not the expected body ({e}): {}",
+                self.status, self.body
+            )
+        })
     }
 
-    /// Creates a product as `token`'s seller and returns it as answered (201 expected).
-    pub async fn create_product(&self, token: &str, body: Value) -> Value {
-        let a = self
-            .call(Method::POST, "/api/v1/products", Some(token), Some(body))
-            .await;
-        assert_eq!(a.status, StatusCode::CREATED, "create product: {}", a.body);
-        a.body
+    /// The body as `T` of an answer that must be a success.
+    pub fn ok<T: DeserializeOwned>(&self) -> T {
+        assert!(
+            self.status.is_success(),
+            "expected a success, got {}: {}",
+            self.status,
+            self.body
+        );
+        self.json()
     }
 
-    /// The id of the account `token` belongs to.
-    pub async fn user_id(&self, token: &str) -> String {
-        let me = self
-            .call(Method::GET, "/api/v1/users/me", Some(token), None)
-            .await;
-        me.body["id"].as_str().expect("user id").to_owned()
+    /// The problem's `code`, for an error answer.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
     }
 
-    /// Registers a fresh buyer and returns an access token.
-    pub async fn login_new_buyer(&self) -> String {
-        let email = format!("buyer-{}@example.com", uuid::Uuid::new_v4().simple());
-        let r = self.register(&email, "a long enough secret").await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        self.login(&email, "a long enough secret").await
+    /// The `field` of each entry of a validation problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["field"].as_str().map(str::to_owned))
+            .collect()
     }
 }

@@ -4,7 +4,7 @@ use kazna_kernel::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use kazna_testkit::TestApp;
 
 #[tokio::test]
 async fn sellers_and_moderators_see_what_is_off_sale_and_nobody_else_does() {

@@ -1,10 +1,13 @@
 //! What every caller can rely on: problem documents, health, metrics, OpenAPI, docs,
 //! request ids, CORS, and internal endpoints kept internal.
 
+// A test that cannot go on should stop loudly, helpers included.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use kazna_testkit::TestApp;
 
 #[tokio::test]
 async fn bad_input_and_unknown_routes_get_problem_documents() {

@@ -5,7 +5,7 @@ use kazna_testkit::eventually;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use kazna_testkit::TestApp;
 
 #[tokio::test]
 async fn sellers_change_only_their_own_products_and_reads_follow_every_change() {
@@ -247,7 +247,7 @@ fn skus(product: &serde_json::Value) -> Vec<(String, i64)> {
         .collect()
 }
 
-fn error_fields(a: &crate::helpers::Answer) -> Vec<String> {
+fn error_fields(a: &kazna_testkit::Answer) -> Vec<String> {
     a.body["errors"]
         .as_array()
         .unwrap()
@@ -440,5 +440,47 @@ async fn no_read_after_a_write_is_stale_even_with_readers_racing_the_writes() {
         reads > 25,
         "the readers really raced the writes ({reads} reads)"
     );
+    app.stop().await;
+}
+
+/// PostgreSQL refuses the NUL character in text: a product or a category holding one is
+/// refused naming the field (it was a 500), and nothing is stored.
+#[tokio::test]
+async fn a_nul_character_in_a_product_or_category_is_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let admin = app
+        .account_with_role("admin@example.com", Role::Admin)
+        .await;
+    let product = app
+        .call(
+            Method::POST,
+            "/api/v1/products",
+            Some(&admin),
+            Some(json!({"name": "Lamp\u{0}", "variants": [
+                {"sku": "LAMP-NUL", "options": {"colour\u{0}": "red"},
+                 "price": {"amount": 100, "currency": "EUR"}, "stock": 1}]})),
+        )
+        .await;
+    assert_eq!(
+        product.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        product.body
+    );
+    let mut fields = product.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["name", "variants[0].options.colour\\u0000"]);
+    let category = app
+        .call(
+            Method::POST,
+            "/api/v1/categories",
+            Some(&admin),
+            Some(json!({"name": "\u{0}"})),
+        )
+        .await;
+    assert_eq!(category.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(category.error_fields(), ["name"]);
+    let listed = app.call(Method::GET, "/api/v1/products", None, None).await;
+    assert_eq!(listed.body["items"], json!([]), "nothing was stored");
     app.stop().await;
 }
