@@ -1,6 +1,8 @@
 //! The walking skeleton: one shopper's whole journey, through the gateway only.
 
+use kazna_contracts::{Currency, Money};
 use kazna_kernel::Role;
+use kazna_orders::status::OrderStatus;
 use kazna_testkit::eventually;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -94,81 +96,32 @@ async fn journey(app: TestApp) {
     );
 
     // Adds two to the cart.
-    let cart = app
-        .call(
-            Method::POST,
-            "/api/v1/cart/items",
-            Some(&buyer),
-            Some(json!({"variant_id": variant_id, "quantity": 2})),
-        )
-        .await;
-    assert_eq!(cart.status, StatusCode::OK, "{}", cart.body);
-    assert_eq!(
-        cart.body["subtotal"],
-        json!({"amount": 9998, "currency": "EUR"})
-    );
+    let variant: uuid::Uuid = variant_id.parse().expect("a variant id");
+    let cart = app.add_to_cart(&buyer, variant, 2).await;
+    assert_eq!(cart.subtotal, Money::new(9998, Currency::EUR));
 
     // Places the order, retrying with the same key as a flaky network would.
-    let order_body = json!({
-        "payment_method": "pm_card_visa",
-        "shipping_address": {"name": "Ada", "line1": "1 Analytical St", "city": "London",
-                             "postal_code": "N1 1AA", "country": "GB"},
-    });
-    let key = [("Idempotency-Key", "checkout-ada-1")];
     let placed = app
-        .call_with(
-            Method::POST,
-            "/api/v1/orders",
-            Some(&buyer),
-            Some(order_body.clone()),
-            &key,
-        )
+        .place_order(&buyer, "checkout-ada-1", "pm_card_visa")
         .await;
-    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
-    assert_eq!(placed.body["status"], "pending_payment");
-    assert_eq!(
-        placed.body["total"],
-        json!({"amount": 9998, "currency": "EUR"})
-    );
-    let order_id = placed.body["id"].as_str().expect("order id").to_owned();
+    assert_eq!(placed.status, OrderStatus::PendingPayment);
+    assert_eq!(placed.total, Money::new(9998, Currency::EUR));
     let again = app
-        .call_with(
-            Method::POST,
-            "/api/v1/orders",
-            Some(&buyer),
-            Some(order_body),
-            &key,
-        )
+        .place_order(&buyer, "checkout-ada-1", "pm_card_visa")
         .await;
-    assert_eq!(again.status, StatusCode::CREATED);
-    assert_eq!(
-        again.body["id"],
-        order_id.as_str(),
-        "the retry returns the first order"
-    );
+    assert_eq!(again.id, placed.id, "the retry returns the first order");
+    let order_id = placed.id;
 
     // The sandbox gateway's signed webhook makes it paid.
     let paid = eventually(20, || async {
-        let o = app
-            .call(
-                Method::GET,
-                &format!("/api/v1/orders/{order_id}"),
-                Some(&buyer),
-                None,
-            )
-            .await;
-        (o.body["status"] == "paid").then_some(o.body)
+        let o = app.order(&buyer, order_id).await;
+        (o.status == OrderStatus::Paid).then_some(o)
     })
     .await
     .expect("the order becomes paid");
-    let statuses: Vec<&str> = paid["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .filter_map(|h| h["status"].as_str())
-        .collect();
-    assert_eq!(statuses, ["pending_payment", "paid"]);
-    let payment_id = paid["payment"]["id"].as_str().expect("payment id");
+    let statuses: Vec<OrderStatus> = paid.history.iter().map(|h| h.status).collect();
+    assert_eq!(statuses, [OrderStatus::PendingPayment, OrderStatus::Paid]);
+    let payment_id = paid.payment.as_ref().expect("a payment").id;
     let payment = app
         .call(
             Method::GET,
@@ -192,29 +145,12 @@ async fn journey(app: TestApp) {
     assert!(kinds.contains(&"payment_intent.succeeded"), "{kinds:?}");
 
     // The stock went down by two, and nothing stays reserved.
-    let p = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/products/{product_id}"),
-            None,
-            None,
-        )
-        .await;
-    let v = &p.body["variants"][0];
-    assert_eq!(
-        (
-            v["stock"].as_i64(),
-            v["reserved"].as_i64(),
-            v["available"].as_i64()
-        ),
-        (Some(3), Some(0), Some(3))
-    );
+    let p = app.product(product_id.parse().expect("a product id")).await;
+    let v = &p.variants[0];
+    assert_eq!((v.stock, v.reserved, v.available), (3, 0, 3));
 
     // The cart is empty again.
-    let cart = app
-        .call(Method::GET, "/api/v1/cart", Some(&buyer), None)
-        .await;
-    assert_eq!(cart.body["items"], json!([]));
+    assert!(app.cart(&buyer).await.items.is_empty());
 
     // The confirmation email is in the delivery log, and in the outbox.
     let sent = eventually(15, || async {

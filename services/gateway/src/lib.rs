@@ -1,7 +1,7 @@
 //! The gateway: the one public door. Routes `/api/v1/...` to the owning service, serves the
 //! merged OpenAPI document and Swagger UI, applies CORS.
 
-mod openapi;
+pub mod openapi;
 mod proxy;
 pub mod routes;
 

@@ -254,3 +254,49 @@ async fn request_ids_pass_through_and_cors_admits_configured_origins() {
     assert!(!other.headers.contains_key("access-control-allow-origin"));
     app.stop().await;
 }
+
+/// The merged document is what schemathesis checks the platform against: no two services may
+/// describe different schemas under one name, and every error answer is a problem document.
+#[tokio::test]
+async fn the_services_documents_merge_without_conflicts_and_errors_are_problems() {
+    let app = TestApp::spawn().await;
+    let mut docs = Vec::new();
+    for (name, ep) in app.settings.services.all() {
+        if name == "gateway" {
+            continue;
+        }
+        let doc = app
+            .call(Method::GET, &format!("{}/openapi.json", ep.url), None, None)
+            .await;
+        docs.push((name, doc.body));
+    }
+    let (merged, conflicts) = kazna_gateway::openapi::merge(&docs, &app.base);
+    assert_eq!(
+        conflicts,
+        Vec::<String>::new(),
+        "schemas named alike differ"
+    );
+    let mut errors = 0;
+    for (path, item) in merged["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            for (status, answer) in op["responses"].as_object().expect("responses") {
+                if status.starts_with('4') || status.starts_with('5') {
+                    errors += 1;
+                    let types: Vec<&String> = answer["content"]
+                        .as_object()
+                        .map(|c| c.keys().collect())
+                        .unwrap_or_default();
+                    assert_eq!(
+                        types,
+                        ["application/problem+json"],
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(errors > 100, "the common answers are listed ({errors})");
+    let served = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(served.body["paths"], merged["paths"]);
+    app.stop().await;
+}

@@ -14,24 +14,9 @@ async fn one_idempotency_key_places_one_order_even_when_sent_at_once() {
     let seller = app
         .account_with_role("seller@example.com", Role::Seller)
         .await;
-    let product = app
-        .call(Method::POST, "/api/v1/products", Some(&seller), Some(json!({
-            "name": "Cup", "variants": [{"sku": "CUP-1", "price": {"amount": 700, "currency": "EUR"}, "stock": 9}]})))
-        .await;
-    let variant = product.body["variants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cup = app.a_product(&seller, "Cup", 700, 9).await;
     let buyer = app.login_new_buyer().await;
-    let added = app
-        .call(
-            Method::POST,
-            "/api/v1/cart/items",
-            Some(&buyer),
-            Some(json!({"variant_id": variant, "quantity": 1})),
-        )
-        .await;
-    assert_eq!(added.status, StatusCode::OK);
+    app.add_to_cart(&buyer, cup.variants[0].id, 1).await;
     let body = json!({"payment_method": "pm_card_visa",
         "shipping_address": {"name": "A", "line1": "1 St", "city": "B", "postal_code": "1", "country": "DE"}});
     let key = [("Idempotency-Key", "same-key")];
@@ -58,28 +43,9 @@ async fn one_idempotency_key_places_one_order_even_when_sent_at_once() {
         }
     }
     assert_eq!(ids.len(), 1, "every success names the same order");
-    let orders = app
-        .call(Method::GET, "/api/v1/orders", Some(&buyer), None)
-        .await;
-    assert_eq!(
-        orders.body["items"].as_array().map(Vec::len),
-        Some(1),
-        "one order placed"
-    );
-    let stock = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/products/{}", product.body["id"].as_str().unwrap()),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(
-        stock.body["variants"][0]["reserved"].as_i64().unwrap()
-            + (9 - stock.body["variants"][0]["stock"].as_i64().unwrap()),
-        1,
-        "one unit taken"
-    );
+    assert_eq!(app.orders(&buyer).await.len(), 1, "one order placed");
+    let v = &app.product(cup.id).await.variants[0];
+    assert_eq!(v.reserved + (9 - v.stock), 1, "one unit taken");
 
     let other_body = json!({"payment_method": "pm_card_mastercard", "shipping_address": body["shipping_address"]});
     let reused = app

@@ -26,10 +26,33 @@ pub struct Profile {
     pub email: String,
     pub name: String,
     pub phone: Option<String>,
-    pub roles: Vec<String>,
+    #[sqlx(try_from = "Vec<String>")]
+    #[schema(value_type = Vec<Role>)]
+    pub roles: Roles,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
 }
+
+/// An account's roles, read from the database through `TryFrom`: a role this build does not
+/// know is an error, never dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Roles(pub Vec<Role>);
+
+impl TryFrom<Vec<String>> for Roles {
+    type Error = UnknownRole;
+    fn try_from(names: Vec<String>) -> Result<Self, UnknownRole> {
+        names
+            .into_iter()
+            .map(|n| Role::parse(&n).ok_or(UnknownRole(n)))
+            .collect::<Result<_, _>>()
+            .map(Roles)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a role")]
+pub struct UnknownRole(String);
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TokenPair {
@@ -171,7 +194,7 @@ pub async fn issue_tokens(
         aud: settings.audience.clone(),
         sub: user.id,
         email: user.email.clone(),
-        roles: user.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        roles: user.roles.0.clone(),
         exp: now + settings.access_token_ttl_secs,
         iat: now,
         jti: Uuid::now_v7(),

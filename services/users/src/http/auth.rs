@@ -45,7 +45,7 @@ pub struct RegisterRequest {
 pub struct Registered {
     id: Uuid,
     email: String,
-    roles: Vec<String>,
+    roles: Vec<Role>,
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
@@ -61,7 +61,7 @@ async fn register(
     let body = Registered {
         id: p.id,
         email: p.email,
-        roles: p.roles,
+        roles: p.roles.0,
     };
     Ok((StatusCode::CREATED, Json(body)))
 }
