@@ -84,28 +84,19 @@ pub struct Database {
     pub migrator: &'static sqlx::migrate::Migrator,
 }
 
+impl Database {
+    const fn new(name: &'static str, migrator: &'static sqlx::migrate::Migrator) -> Self {
+        Self { name, migrator }
+    }
+}
+
 /// Every service database, in the order `kazna migrate` creates them.
 pub const DATABASES: [Database; 5] = [
-    Database {
-        name: kazna_users::NAME,
-        migrator: &kazna_users::MIGRATOR,
-    },
-    Database {
-        name: kazna_catalog::NAME,
-        migrator: &kazna_catalog::MIGRATOR,
-    },
-    Database {
-        name: kazna_orders::NAME,
-        migrator: &kazna_orders::MIGRATOR,
-    },
-    Database {
-        name: kazna_payments::NAME,
-        migrator: &kazna_payments::MIGRATOR,
-    },
-    Database {
-        name: kazna_notifications::NAME,
-        migrator: &kazna_notifications::MIGRATOR,
-    },
+    Database::new(kazna_users::NAME, &kazna_users::MIGRATOR),
+    Database::new(kazna_catalog::NAME, &kazna_catalog::MIGRATOR),
+    Database::new(kazna_orders::NAME, &kazna_orders::MIGRATOR),
+    Database::new(kazna_payments::NAME, &kazna_payments::MIGRATOR),
+    Database::new(kazna_notifications::NAME, &kazna_notifications::MIGRATOR),
 ];
 
 /// Built services, ready to run.

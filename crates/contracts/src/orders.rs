@@ -1,13 +1,16 @@
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{Event, Money};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A line of an order: what was bought, at the price it was bought at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OrderLine {
     pub variant_id: Uuid,
     pub product_id: Uuid,
     pub name: String,
+    pub sku: String,
     pub quantity: i64,
     pub unit_price: Money,
 }

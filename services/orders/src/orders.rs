@@ -19,16 +19,6 @@ use crate::{
     status::OrderStatus,
 };
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Line {
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
-    pub name: String,
-    pub sku: String,
-    pub quantity: i64,
-    pub unit_price: Money,
-}
-
 #[derive(sqlx::FromRow)]
 struct LineRow {
     variant_id: Uuid,
@@ -56,7 +46,7 @@ pub struct Order {
     pub id: Uuid,
     pub user_id: Uuid,
     pub status: OrderStatus,
-    pub lines: Vec<Line>,
+    pub lines: Vec<OrderLine>,
     pub total: Money,
     pub payment_method: String,
     #[schema(value_type = Object)]
@@ -185,6 +175,7 @@ async fn write_order(
                 variant_id: i.variant_id,
                 product_id: i.product_id,
                 name: i.name.clone(),
+                sku: i.sku.clone(),
                 quantity: i.quantity,
                 unit_price: i.unit_price,
             })
@@ -257,7 +248,7 @@ pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Order>> {
         status: row.status,
         lines: lines
             .into_iter()
-            .map(|l| Line {
+            .map(|l| OrderLine {
                 variant_id: l.variant_id,
                 product_id: l.product_id,
                 name: l.name,

@@ -70,26 +70,10 @@ async fn an_order_is_placed_once_even_when_the_buyer_hangs_up_half_way() {
     let seller = app
         .account_with_role("seller@example.com", Role::Seller)
         .await;
-    let product = app
-        .create_product(&seller, json!({
-            "name": "Vase", "variants": [{"sku": "VASE-1", "price": {"amount": 3100, "currency": "EUR"}, "stock": 4}]}))
-        .await;
-    let product_id = product["id"].as_str().unwrap().to_owned();
-    let variant: uuid::Uuid = product["variants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let vase = app.a_product(&seller, "Vase", 3100, 4).await;
+    let variant = vase.variants[0].id;
     let buyer = app.login_new_buyer().await;
-    let added = app
-        .call(
-            Method::POST,
-            "/api/v1/cart/items",
-            Some(&buyer),
-            Some(json!({"variant_id": variant, "quantity": 1})),
-        )
-        .await;
-    assert_eq!(added.status, StatusCode::OK);
+    app.add_to_cart(&buyer, variant, 1).await;
 
     // Hold the variant's row, so the reservation (mid-way through placing) has to wait.
     let ctx = kazna_kernel::Context::new(app.settings.clone());
@@ -152,17 +136,8 @@ async fn an_order_is_placed_once_even_when_the_buyer_hangs_up_half_way() {
         [placed["id"].as_str().unwrap()],
         "one order, the one the retry got"
     );
-    let p = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/products/{product_id}"),
-            None,
-            None,
-        )
-        .await;
-    let v = &p.body["variants"][0];
-    let sold = 4 - v["stock"].as_i64().unwrap();
-    assert_eq!(sold + v["reserved"].as_i64().unwrap(), 1, "one unit taken");
+    let v = &app.product(vase.id).await.variants[0];
+    assert_eq!((4 - v.stock) + v.reserved, 1, "one unit taken");
     app.stop().await;
 }
 
