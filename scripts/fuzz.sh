@@ -28,7 +28,9 @@ id="$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 work="$(mktemp -d -t kazna-fuzz-XXXXXX)"
 export KAZNA_DATABASE__NAME_PREFIX="kfuzz_${id}_"
 export KAZNA_REDIS__KEY_PREFIX="kfuzz:${id}:"
-export KAZNA_AMQP__EXCHANGE="kfuzz.${id}.events"
+# One exchange for every fuzz run, so runs leave none behind; the queues are each run's own and
+# expire once unused.
+export KAZNA_AMQP__EXCHANGE="kfuzz.events"
 export KAZNA_AMQP__QUEUE_PREFIX="kfuzz.${id}"
 export KAZNA_AMQP__QUEUE_EXPIRES_MS=600000
 export KAZNA_AUTH__ACCESS_TOKEN_TTL_SECS=3600
@@ -55,6 +57,11 @@ cleanup() {
   for db in $(psql "$psql_url" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'kfuzz\_${id}\_%'" 2>/dev/null); do
     psql "$psql_url" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   done
+  if command -v redis-cli >/dev/null; then
+    redis_url="${KAZNA_REDIS__URL:-redis://127.0.0.1:6379}"
+    redis-cli -u "$redis_url" --scan --pattern "kfuzz:${id}:*" 2>/dev/null |
+      xargs -r redis-cli -u "$redis_url" del >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
