@@ -138,8 +138,8 @@ impl utoipa::PartialSchema for Currency {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some("^[A-Z]{3}$"))
-            .description(Some("An ISO 4217 currency code"))
+            .enum_values(Some(CURRENCIES.iter().map(|(code, _)| *code)))
+            .description(Some("An active ISO 4217 currency code"))
             .examples(["EUR"])
             .into()
     }

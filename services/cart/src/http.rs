@@ -119,6 +119,8 @@ async fn get_cart(State(s): State<AppState>, owner: CartOwner) -> Result<Respons
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddItem {
     variant_id: Uuid,
+    /// Added to what the cart holds; the line stays at most 1000.
+    #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
 }
 
@@ -141,6 +143,8 @@ async fn add_item(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SetQuantity {
+    /// 0 removes the line.
+    #[schema(minimum = 0, maximum = 1000)]
     quantity: i64,
 }
 

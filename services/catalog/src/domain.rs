@@ -21,33 +21,48 @@ pub const MAX_PRICE: i64 = 1_000_000_000_000;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct MoneyIn {
     /// Minor units (cents).
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub amount: i64,
     /// ISO 4217, e.g. `EUR`.
+    #[schema(value_type = kazna_contracts::Currency)]
     pub currency: String,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct VariantIn {
+    /// Unique in the shop.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub sku: String,
+    /// At most 4 KiB, e.g. `{"size": "M"}`.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub options: serde_json::Value,
     pub price: MoneyIn,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub stock: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ProductIn {
+    /// 1 to 200 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 10_000)]
     pub description: String,
+    /// Categories that exist.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub category_ids: Vec<Uuid>,
+    /// http or https URLs.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub images: Vec<String>,
+    /// At most 16 KiB.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
+    #[schema(min_items = 1, max_items = 100)]
     pub variants: Vec<VariantIn>,
 }
 
@@ -230,12 +245,14 @@ impl ProductIn {
 #[serde(deny_unknown_fields)]
 pub struct VariantPatch {
     pub id: Option<Uuid>,
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub sku: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub options: Option<serde_json::Value>,
     pub price: Option<MoneyIn>,
     /// Only for a new variant (default 0). An existing variant's stock changes through
     /// `PATCH /api/v1/variants/{id}/stock`, which knows what is reserved.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub stock: Option<i64>,
     /// `true` stops selling the variant. Orders keep their references, reservations
     /// already held finish normally, and its SKU stays taken.
@@ -266,13 +283,18 @@ pub enum VariantChange {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
+    #[schema(max_length = 10_000)]
     pub description: Option<String>,
+    #[schema(max_items = 20)]
     pub category_ids: Option<Vec<Uuid>>,
+    #[schema(max_items = 10)]
     pub images: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Value>,
     /// Variants to add, change or remove.
+    #[schema(max_items = 100)]
     pub variants: Option<Vec<VariantPatch>>,
 }
 

@@ -26,6 +26,7 @@ struct LogQuery {
     /// Only messages to this address.
     recipient: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -49,7 +50,11 @@ async fn list_deliveries(
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Template {
+    /// A minijinja template, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     subject: String,
+    /// A minijinja template, 1 to 20000 characters.
+    #[schema(min_length = 1, max_length = 20_000, pattern = "\\S")]
     body: String,
 }
 
@@ -59,6 +64,8 @@ fn parse_channel(raw: &str) -> Result<Channel> {
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
+    params(("event" = String, Path, description = "The event the template is for, e.g. `order.paid`"),
+           ("channel" = Channel, Path, description = "How the message goes out")),
     security(("bearer" = [])),
     responses((status = 403, description = "forbidden: admins only", body = Problem), (status = 200, body = Template), (status = 404, body = Problem)))]
 async fn get_template(
@@ -77,6 +84,8 @@ async fn get_template(
 }
 
 #[utoipa::path(put, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
+    params(("event" = String, Path, description = "The event the template is for, e.g. `order.paid`"),
+           ("channel" = Channel, Path, description = "How the message goes out")),
     request_body = Template,
     security(("bearer" = [])),
     responses((status = 403, description = "forbidden: admins only", body = Problem), (status = 200, body = Template), (status = 422, body = Problem)))]

@@ -28,10 +28,30 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlaceOrderRequest {
     /// A payment method of the configured gateway, e.g. `pm_card_visa`.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     payment_method: String,
-    /// `{name, line1, line2?, city, postal_code, country}`; country is ISO 3166-1 alpha-2.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ShippingAddress)]
     shipping_address: serde_json::Value,
+}
+
+/// Where the order goes. It is kept as sent; `validate` checks these fields one by one, so each
+/// bad one is named.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ShippingAddress {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    name: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    line1: String,
+    #[schema(max_length = 200)]
+    line2: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    city: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    postal_code: String,
+    /// ISO 3166-1 alpha-2, e.g. `DE`.
+    #[schema(pattern = "^[A-Z]{2}$")]
+    country: String,
 }
 
 fn validate(req: &PlaceOrderRequest) -> Result<()> {

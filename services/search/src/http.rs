@@ -18,8 +18,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct SearchQuery {
     /// Words to look for; typos within one edit still match.
     #[serde(default)]
+    #[param(max_length = 200)]
     q: String,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,

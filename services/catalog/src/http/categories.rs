@@ -20,6 +20,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CategoryIn {
+    /// 1 to 100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: String,
     parent_id: Option<Uuid>,
 }
@@ -52,6 +54,7 @@ async fn create_category(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryPatch {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: Option<String>,
     /// The new parent; `null` makes it a root.
     #[serde(default, deserialize_with = "kazna_kernel::json::some_or_null")]

@@ -149,9 +149,11 @@ async fn restore_product(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockRequest {
-    /// Units to add (negative to remove).
+    /// Units to add (negative to remove), not 0; send this or `stock`.
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     delta: Option<i64>,
-    /// The new stock level.
+    /// The new stock level; send this or `delta`.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     stock: Option<i64>,
 }
 
@@ -193,6 +195,7 @@ struct ListQuery {
     /// or for sellers listing their own (`seller` set to their id).
     status: Option<ProductStatus>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,

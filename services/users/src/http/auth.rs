@@ -36,8 +36,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// 8 to 128 characters, not the email and not one of the most common passwords.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: String,
 }
 

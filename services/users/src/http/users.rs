@@ -42,6 +42,7 @@ async fn me(State(s): State<AppState>, user: AuthUser) -> Result<Json<Profile>> 
 
 #[derive(Deserialize, ToSchema)]
 pub struct ProfilePatch {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: Option<String>,
     /// E.164, e.g. `+4915112345678`; `null` removes it.
     #[serde(default, deserialize_with = "kazna_kernel::json::some_or_null")]
@@ -90,6 +91,7 @@ struct ListQuery {
     /// Accounts whose email starts with this.
     email: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
