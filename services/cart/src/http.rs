@@ -110,7 +110,9 @@ fn check_quantity(q: i64, min: i64) -> Result<()> {
 }
 
 #[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security((), ("bearer" = [])),
-    responses((status = 401, description = "unauthorized: a token that does not verify", body = Problem), (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem), (status = 200, body = Cart)))]
+    responses((status = 200, body = Cart),
+              (status = 401, description = "unauthorized: a token that does not verify", body = Problem),
+              (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem)))]
 async fn get_cart(State(s): State<AppState>, owner: CartOwner) -> Result<Response> {
     let cart = carts::load(&s, owner.owner).await?;
     Ok(respond(&owner, cart))
@@ -126,8 +128,12 @@ pub struct AddItem {
 
 #[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", request_body = AddItem,
     security((), ("bearer" = [])),
-    responses((status = 401, description = "unauthorized: a token that does not verify", body = Problem), (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem), (status = 200, body = Cart), (status = 404, body = Problem),
-              (status = 409, description = "insufficient_stock", body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Cart),
+              (status = 401, description = "unauthorized: a token that does not verify", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "insufficient_stock, currency_mismatch or cart_full", body = Problem),
+              (status = 422, body = Problem),
+              (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem)))]
 async fn add_item(
     State(s): State<AppState>,
     owner: CartOwner,
@@ -150,7 +156,12 @@ pub struct SetQuantity {
 
 #[utoipa::path(patch, path = "/api/v1/cart/items/{variant_id}", tag = "cart", request_body = SetQuantity,
     security((), ("bearer" = [])),
-    responses((status = 401, description = "unauthorized: a token that does not verify", body = Problem), (status = 404, description = "not_found: no such variant on sale", body = Problem), (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem), (status = 200, body = Cart), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Cart),
+              (status = 401, description = "unauthorized: a token that does not verify", body = Problem),
+              (status = 404, description = "not_found: no such variant on sale", body = Problem),
+              (status = 409, description = "insufficient_stock, currency_mismatch or cart_full", body = Problem),
+              (status = 422, body = Problem),
+              (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem)))]
 async fn update_item(
     State(s): State<AppState>,
     owner: CartOwner,
@@ -164,7 +175,9 @@ async fn update_item(
 
 #[utoipa::path(delete, path = "/api/v1/cart/items/{variant_id}", tag = "cart",
     security((), ("bearer" = [])),
-    responses((status = 401, description = "unauthorized: a token that does not verify", body = Problem), (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem), (status = 200, body = Cart)))]
+    responses((status = 200, body = Cart),
+              (status = 401, description = "unauthorized: a token that does not verify", body = Problem),
+              (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem)))]
 async fn remove_item(
     State(s): State<AppState>,
     owner: CartOwner,
@@ -181,7 +194,10 @@ pub struct MergeRequest {
 
 #[utoipa::path(post, path = "/api/v1/cart/merge", tag = "cart", request_body = MergeRequest,
     security(("bearer" = [])),
-    responses((status = 409, description = "insufficient_stock, currency_mismatch or cart_full", body = Problem), (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem), (status = 200, body = Cart), (status = 401, body = Problem)))]
+    responses((status = 200, body = Cart),
+              (status = 401, body = Problem),
+              (status = 409, description = "insufficient_stock, currency_mismatch or cart_full", body = Problem),
+              (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem)))]
 async fn merge(
     State(s): State<AppState>,
     user: AuthUser,

@@ -33,7 +33,8 @@ struct LogQuery {
 
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", params(LogQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = Page<Delivery>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Page<Delivery>),
+              (status = 403, body = Problem)))]
 async fn list_deliveries(
     State(s): State<AppState>,
     _: Require<Admin>,
@@ -67,7 +68,9 @@ fn parse_channel(raw: &str) -> Result<Channel> {
     params(("event" = String, Path, description = "The event the template is for, e.g. `order.paid`"),
            ("channel" = Channel, Path, description = "How the message goes out")),
     security(("bearer" = [])),
-    responses((status = 403, description = "forbidden: admins only", body = Problem), (status = 200, body = Template), (status = 404, body = Problem)))]
+    responses((status = 200, body = Template),
+              (status = 403, description = "forbidden: admins only", body = Problem),
+              (status = 404, body = Problem)))]
 async fn get_template(
     State(s): State<AppState>,
     _: Require<Admin>,
@@ -88,7 +91,9 @@ async fn get_template(
            ("channel" = Channel, Path, description = "How the message goes out")),
     request_body = Template,
     security(("bearer" = [])),
-    responses((status = 403, description = "forbidden: admins only", body = Problem), (status = 200, body = Template), (status = 422, body = Problem)))]
+    responses((status = 200, body = Template),
+              (status = 403, description = "forbidden: admins only", body = Problem),
+              (status = 422, body = Problem)))]
 async fn put_template(
     State(s): State<AppState>,
     _: Require<Admin>,

@@ -97,9 +97,11 @@ fn validate(req: &PlaceOrderRequest) -> Result<()> {
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = PlaceOrderRequest,
     params(("Idempotency-Key" = String, Header, description = "Makes retries safe")),
     security(("bearer" = [])),
-    responses((status = 503, description = "service_unavailable: the cart or the catalog did not answer", body = Problem), (status = 201, body = Order), (status = 400, description = "idempotency_key_required", body = Problem),
+    responses((status = 201, body = Order),
+              (status = 400, description = "idempotency_key_required", body = Problem),
               (status = 409, description = "insufficient_stock", body = Problem),
-              (status = 422, description = "cart_empty, validation_failed, idempotency_key_reused", body = Problem)))]
+              (status = 422, description = "cart_empty, validation_failed, idempotency_key_reused", body = Problem),
+              (status = 503, description = "service_unavailable: the cart or the catalog did not answer", body = Problem)))]
 async fn place_order(
     State(s): State<AppState>,
     user: AuthUser,
@@ -139,7 +141,8 @@ async fn place_order(
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
     security(("bearer" = [])),
-    responses((status = 200, body = Order), (status = 404, body = Problem)))]
+    responses((status = 200, body = Order),
+              (status = 404, body = Problem)))]
 async fn get_order(
     State(s): State<AppState>,
     user: AuthUser,

@@ -19,7 +19,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/payments/{id}", tag = "payments",
     security(("bearer" = [])),
-    responses((status = 200, body = Payment), (status = 404, body = Problem)))]
+    responses((status = 200, body = Payment),
+              (status = 404, body = Problem)))]
 async fn get_payment(
     State(s): State<AppState>,
     user: AuthUser,
@@ -34,8 +35,9 @@ async fn get_payment(
 
 #[utoipa::path(post, path = "/webhooks/payments/{provider}", tag = "payments",
     request_body(content = String, description = "The provider's signed event"),
-    responses((status = 404, description = "not_found: no such provider", body = Problem), (status = 200, description = "Applied, or a repeat that was ignored"),
-              (status = 400, description = "invalid_signature or invalid_webhook", body = Problem)))]
+    responses((status = 200, description = "Applied, or a repeat that was ignored"),
+              (status = 400, description = "invalid_signature or invalid_webhook", body = Problem),
+              (status = 404, description = "not_found: no such provider", body = Problem)))]
 async fn webhook(
     State(s): State<AppState>,
     Path(provider): Path<String>,

@@ -46,7 +46,8 @@ struct Results {
 }
 
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQuery),
-    responses((status = 200, body = Results), (status = 422, body = Problem)))]
+    responses((status = 200, body = Results),
+              (status = 422, body = Problem)))]
 async fn search(State(s): State<AppState>, Query(q): Query<SearchQuery>) -> Result<Json<Results>> {
     let mut errors = Vec::new();
     let limit = q.limit.unwrap_or(20);

@@ -40,8 +40,11 @@ async fn category_tree(State(s): State<AppState>) -> Result<Json<Vec<Node>>> {
 
 #[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = CategoryIn,
     security(("bearer" = [])),
-    responses((status = 201, body = Category), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Category),
+              (status = 400, body = Problem),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
 async fn create_category(
     State(s): State<AppState>,
     _: Require<Admin>,
@@ -64,9 +67,13 @@ pub struct CategoryPatch {
 
 #[utoipa::path(patch, path = "/api/v1/categories/{id}", tag = "catalog", request_body = CategoryPatch,
     security(("bearer" = [])),
-    responses((status = 200, body = Category), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, description = "category_cycle", body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Category),
+              (status = 400, body = Problem),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "category_cycle", body = Problem),
+              (status = 422, body = Problem)))]
 async fn update_category(
     State(s): State<AppState>,
     _: Require<Admin>,
@@ -85,8 +92,12 @@ struct DeleteQuery {
 
 #[utoipa::path(delete, path = "/api/v1/categories/{id}", tag = "catalog", params(DeleteQuery),
     security(("bearer" = [])),
-    responses((status = 422, description = "validation_failed: reassign_to names no category", body = Problem), (status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, description = "category_in_use or category_cycle", body = Problem)))]
+    responses((status = 204),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "category_in_use or category_cycle", body = Problem),
+              (status = 422, description = "validation_failed: reassign_to names no category", body = Problem)))]
 async fn delete_category(
     State(s): State<AppState>,
     _: Require<Admin>,

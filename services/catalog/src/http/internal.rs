@@ -34,7 +34,8 @@ struct SnapshotsQuery {
 
 /// Every product in id order, a page at a time: what a search instance pulls to build its index.
 #[utoipa::path(get, path = "/internal/products/snapshots", tag = "internal", params(SnapshotsQuery),
-    responses((status = 200, body = SnapshotPage), (status = 422, body = Problem)))]
+    responses((status = 200, body = SnapshotPage),
+              (status = 422, body = Problem)))]
 async fn snapshots(
     State(s): State<AppState>,
     _: Internal,
@@ -85,7 +86,8 @@ async fn variants(
 }
 
 #[utoipa::path(get, path = "/internal/variants/{id}/stock", tag = "internal",
-    responses((status = 200, body = Stock), (status = 404, body = Problem)))]
+    responses((status = 200, body = Stock),
+              (status = 404, body = Problem)))]
 async fn variant_stock(
     State(s): State<AppState>,
     _: Internal,
@@ -95,7 +97,8 @@ async fn variant_stock(
 }
 
 #[utoipa::path(post, path = "/internal/reservations", tag = "internal", request_body = ReservationRequest,
-    responses((status = 200, body = Reservation), (status = 409, description = "insufficient_stock", body = Problem)))]
+    responses((status = 200, body = Reservation),
+              (status = 409, description = "insufficient_stock", body = Problem)))]
 async fn reserve(
     State(s): State<AppState>,
     _: Internal,
@@ -131,7 +134,8 @@ async fn reserve(
 }
 
 #[utoipa::path(post, path = "/internal/reservations/{order_id}/commit", tag = "internal",
-    responses((status = 200, body = Reservation), (status = 409, body = Problem)))]
+    responses((status = 200, body = Reservation),
+              (status = 409, body = Problem)))]
 async fn commit(
     State(s): State<AppState>,
     _: Internal,
@@ -142,7 +146,8 @@ async fn commit(
 }
 
 #[utoipa::path(post, path = "/internal/reservations/{order_id}/release", tag = "internal",
-    responses((status = 200, body = Reservation), (status = 409, body = Problem)))]
+    responses((status = 200, body = Reservation),
+              (status = 409, body = Problem)))]
 async fn release(
     State(s): State<AppState>,
     _: Internal,

@@ -33,8 +33,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(post, path = "/api/v1/products", tag = "catalog", request_body = ProductIn,
     security(("bearer" = [])),
-    responses((status = 201, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 409, description = "sku_taken", body = Problem),
+    responses((status = 201, body = Product),
+              (status = 400, body = Problem),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 409, description = "sku_taken", body = Problem),
               (status = 422, body = Problem)))]
 async fn create_product(
     State(s): State<AppState>,
@@ -60,7 +63,10 @@ fn sees_unlisted(viewer: &AuthUser, seller: Option<Uuid>) -> bool {
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
     description = "An active product, to anyone. A hidden or deleted one only to its seller, moderators and admins; to others it does not exist.",
     security((), ("bearer" = [])),
-    responses((status = 401, description = "unauthorized: a token that does not verify", body = Problem), (status = 200, body = Product), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Product),
+              (status = 400, body = Problem),
+              (status = 401, description = "unauthorized: a token that does not verify", body = Problem),
+              (status = 404, body = Problem)))]
 async fn get_product(
     State(s): State<AppState>,
     MaybeUser(viewer): MaybeUser,
@@ -97,9 +103,13 @@ async fn get_product(
 
 #[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalog", request_body = ProductPatch,
     security(("bearer" = [])),
-    responses((status = 409, description = "sku_taken", body = Problem), (status = 200, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
+    responses((status = 200, body = Product),
+              (status = 400, body = Problem),
+              (status = 401, body = Problem),
               (status = 403, description = "not the seller of this product", body = Problem),
-              (status = 404, body = Problem), (status = 422, body = Problem)))]
+              (status = 404, body = Problem),
+              (status = 409, description = "sku_taken", body = Problem),
+              (status = 422, body = Problem)))]
 async fn update_product(
     State(s): State<AppState>,
     Require(user, _): Require<SellerOrAdmin>,
@@ -112,7 +122,10 @@ async fn update_product(
 
 #[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalog",
     security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 404, body = Problem)))]
 async fn delete_product(
     State(s): State<AppState>,
     Require(user, _): Require<SellerOrAdmin>,
@@ -124,7 +137,10 @@ async fn delete_product(
 
 #[utoipa::path(post, path = "/api/v1/products/{id}/hide", tag = "catalog",
     security(("bearer" = [])),
-    responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Product),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 404, body = Problem)))]
 async fn hide_product(
     State(s): State<AppState>,
     _: Require<ModeratorOrAdmin>,
@@ -136,7 +152,10 @@ async fn hide_product(
 
 #[utoipa::path(post, path = "/api/v1/products/{id}/restore", tag = "catalog",
     security(("bearer" = [])),
-    responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Product),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 404, body = Problem)))]
 async fn restore_product(
     State(s): State<AppState>,
     _: Require<ModeratorOrAdmin>,
@@ -159,9 +178,13 @@ pub struct StockRequest {
 
 #[utoipa::path(patch, path = "/api/v1/variants/{id}/stock", tag = "catalog", request_body = StockRequest,
     security(("bearer" = [])),
-    responses((status = 200, body = Stock), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, description = "stock_below_reserved", body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Stock),
+              (status = 400, body = Problem),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "stock_below_reserved", body = Problem),
+              (status = 422, body = Problem)))]
 async fn adjust_stock(
     State(s): State<AppState>,
     user: AuthUser,
@@ -203,7 +226,8 @@ struct ListQuery {
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
     security((), ("bearer" = [])),
-    responses((status = 200, body = Page<Product>), (status = 400, body = Problem),
+    responses((status = 200, body = Page<Product>),
+              (status = 400, body = Problem),
               (status = 401, description = "a status other than active, without a token", body = Problem),
               (status = 403, description = "a status other than active, for products one may not see", body = Problem),
               (status = 422, body = Problem)))]

@@ -53,8 +53,9 @@ pub struct Registered {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 201, body = Registered), (status = 409, description = "email_taken", body = Problem),
+    responses((status = 201, body = Registered),
+              (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
+              (status = 409, description = "email_taken", body = Problem),
               (status = 422, description = "validation_failed: each bad field named", body = Problem)))]
 async fn register(
     State(s): State<AppState>,
@@ -108,11 +109,12 @@ fn client(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 503, description = "service_unavailable: sign-in cannot count attempts while Redis is away", body = Problem), (status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
+    responses((status = 200, body = TokenPair),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 200, body = TokenPair),
               (status = 401, description = "invalid_credentials: the same for an unknown email and a wrong password", body = Problem),
-              (status = 429, description = "too_many_attempts, with Retry-After", body = Problem)))]
+              (status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
+              (status = 429, description = "too_many_attempts, with Retry-After", body = Problem),
+              (status = 503, description = "service_unavailable: sign-in cannot count attempts while Redis is away", body = Problem)))]
 async fn login(
     State(s): State<AppState>,
     Client(from): Client,
@@ -143,10 +145,10 @@ pub struct RefreshRequest {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
+    responses((status = 200, body = TokenPair),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 200, body = TokenPair),
-              (status = 401, description = "invalid_token: unknown, expired or spent (a spent one revokes its family)", body = Problem)))]
+              (status = 401, description = "invalid_token: unknown, expired or spent (a spent one revokes its family)", body = Problem),
+              (status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem)))]
 async fn refresh(
     State(s): State<AppState>,
     Json(req): Json<RefreshRequest>,
@@ -159,9 +161,10 @@ async fn refresh(
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     security(("bearer" = [])),
-    responses((status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
+    responses((status = 204),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 204), (status = 401, body = Problem)))]
+              (status = 401, body = Problem),
+              (status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem)))]
 async fn logout(
     State(s): State<AppState>,
     user: AuthUser,
@@ -177,9 +180,10 @@ pub struct VerifyRequest {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = VerifyRequest,
-    responses((status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
+    responses((status = 204),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 204), (status = 401, description = "invalid_token", body = Problem)))]
+              (status = 401, description = "invalid_token", body = Problem),
+              (status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem)))]
 async fn verify_email(
     State(s): State<AppState>,
     Json(req): Json<VerifyRequest>,
@@ -195,9 +199,9 @@ pub struct ResetRequest {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
-    responses((status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem),
+    responses((status = 202, description = "The same answer whether or not the email exists", body = Accepted),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 202, description = "The same answer whether or not the email exists", body = Accepted)))]
+              (status = 422, description = "invalid_body: a field is missing or of the wrong type", body = Problem)))]
 async fn password_reset(
     State(s): State<AppState>,
     Json(req): Json<ResetRequest>,
@@ -226,8 +230,8 @@ pub struct ResetConfirm {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
-    responses((status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 204, description = "Changed; every session of the account is signed out"),
+    responses((status = 204, description = "Changed; every session of the account is signed out"),
+              (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
               (status = 401, description = "invalid_token: unknown, expired or used", body = Problem),
               (status = 422, description = "validation_failed", body = Problem)))]
 async fn password_reset_confirm(

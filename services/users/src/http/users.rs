@@ -27,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
     security(("bearer" = [])),
-    responses((status = 200, body = Profile), (status = 401, body = Problem)))]
+    responses((status = 200, body = Profile),
+              (status = 401, body = Problem)))]
 async fn me(State(s): State<AppState>, user: AuthUser) -> Result<Json<Profile>> {
     let (key, cached) = cache::get(&s, user.id()).await.unzip();
     if let Some(p) = cached.flatten() {
@@ -52,8 +53,10 @@ pub struct ProfilePatch {
 
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", request_body = ProfilePatch,
     security(("bearer" = [])),
-    responses((status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 200, body = Profile), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Profile),
+              (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
+              (status = 401, body = Problem),
+              (status = 422, body = Problem)))]
 async fn update_me(
     State(s): State<AppState>,
     user: AuthUser,
@@ -98,7 +101,9 @@ struct ListQuery {
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = Page<Profile>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Page<Profile>),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem)))]
 async fn list_users(
     State(s): State<AppState>,
     _: Require<Admin>,
@@ -120,8 +125,11 @@ pub struct RolesRequest {
 
 #[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", request_body = RolesRequest,
     security(("bearer" = [])),
-    responses((status = 400, description = "malformed_json: the body is not JSON", body = Problem),
-              (status = 200, body = Profile), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Profile),
+              (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
+              (status = 401, body = Problem),
+              (status = 403, body = Problem),
+              (status = 404, body = Problem),
               (status = 422, description = "no roles, or an unknown one", body = Problem)))]
 async fn set_roles(
     State(s): State<AppState>,
