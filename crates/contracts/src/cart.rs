@@ -3,9 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::{Currency, Money};
+use crate::{Currency, Money, orders::OrderLine};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Cart {
@@ -14,14 +13,11 @@ pub struct Cart {
     pub currency: Currency,
 }
 
+/// A line of the cart: the order line it would become, its total and what is in stock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CartLine {
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
-    pub name: String,
-    pub sku: String,
-    pub quantity: i64,
-    pub unit_price: Money,
+    #[serde(flatten)]
+    pub line: OrderLine,
     pub line_total: Money,
     /// Units the catalog can sell now.
     pub available: i64,

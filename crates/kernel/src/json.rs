@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{code::Code, problem::Problem, text};
 
-/// Like `axum::Json`, but a malformed body, a wrong type, a missing field or a NUL character
-/// answers with a problem document naming what is wrong.
+/// Like `axum::Json`, but a malformed body, a wrong type, a missing field, a NUL character or a
+/// number the database would garble answers with a problem document naming what is wrong.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -37,10 +37,10 @@ where
 impl<T: DeserializeOwned> Json<T> {
     /// Reads a JSON body already in hand.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Problem> {
-        if text::may_hold_nul(bytes)
+        if text::may_hold_unstorable(bytes)
             && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
         {
-            let bad = text::nul_fields(&value);
+            let bad = text::unstorable_fields(&value);
             if !bad.is_empty() {
                 return Err(Problem::validation(bad));
             }

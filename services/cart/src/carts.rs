@@ -6,6 +6,7 @@ use kazna_contracts::{
     Money,
     cart::{Cart, CartLine},
     catalog::VariantInfo,
+    orders::OrderLine,
 };
 use redis::AsyncCommands;
 use uuid::Uuid;
@@ -87,22 +88,26 @@ fn priced(
         if !v.status.on_sale()
             || items
                 .first()
-                .is_some_and(|f| f.unit_price.currency != v.price.currency)
+                .is_some_and(|f| f.line.unit_price.currency != v.price.currency)
         {
             continue;
         }
         items.push(CartLine {
-            variant_id: id,
-            product_id: v.product_id,
-            name: v.name.clone(),
-            sku: v.sku.clone(),
-            quantity: *q,
-            unit_price: v.price,
+            line: OrderLine {
+                variant_id: id,
+                product_id: v.product_id,
+                name: v.name.clone(),
+                sku: v.sku.clone(),
+                quantity: *q,
+                unit_price: v.price,
+            },
             line_total: v.price.checked_mul(*q)?,
             available: v.available,
         });
     }
-    let currency = items.first().map_or(s.currency, |i| i.unit_price.currency);
+    let currency = items
+        .first()
+        .map_or(s.currency, |i| i.line.unit_price.currency);
     let subtotal = Money::sum(currency, items.iter().map(|i| i.line_total))?;
     Ok(Cart {
         items,

@@ -87,8 +87,8 @@ pub async fn place(
             .items
             .iter()
             .map(|i| ReservationLine {
-                variant_id: i.variant_id,
-                quantity: i.quantity,
+                variant_id: i.line.variant_id,
+                quantity: i.line.quantity,
             })
             .collect(),
     };
@@ -146,18 +146,26 @@ async fn write_order(
     .bind(OrderStatus::PendingPayment.as_str())
     .execute(&mut *tx)
     .await?;
-    for i in &cart.items {
+    for OrderLine {
+        variant_id,
+        product_id,
+        name,
+        sku,
+        quantity,
+        unit_price,
+    } in cart.items.iter().map(|i| &i.line)
+    {
         sqlx::query(
             "INSERT INTO order_lines (order_id, variant_id, product_id, name, sku, quantity, unit_price)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(order_id)
-        .bind(i.variant_id)
-        .bind(i.product_id)
-        .bind(&i.name)
-        .bind(&i.sku)
-        .bind(i.quantity)
-        .bind(i.unit_price.amount_minor)
+        .bind(variant_id)
+        .bind(product_id)
+        .bind(name)
+        .bind(sku)
+        .bind(quantity)
+        .bind(unit_price.amount_minor)
         .execute(&mut *tx)
         .await?;
     }
@@ -168,18 +176,7 @@ async fn write_order(
         email: req.email.clone(),
         total: cart.subtotal,
         payment_method: req.payment_method.clone(),
-        lines: cart
-            .items
-            .iter()
-            .map(|i| OrderLine {
-                variant_id: i.variant_id,
-                product_id: i.product_id,
-                name: i.name.clone(),
-                sku: i.sku.clone(),
-                quantity: i.quantity,
-                unit_price: i.unit_price,
-            })
-            .collect(),
+        lines: cart.items.iter().map(|i| i.line.clone()).collect(),
     };
     kazna_events::enqueue(&mut tx, SOURCE, &event).await?;
     let order = load(&mut tx, order_id).await?.ok_or(Error::NotFound)?;

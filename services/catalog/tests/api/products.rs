@@ -482,5 +482,30 @@ async fn a_nul_character_in_a_product_or_category_is_refused_naming_the_field() 
     assert_eq!(category.error_fields(), ["name"]);
     let listed = app.call(Method::GET, "/api/v1/products", None, None).await;
     assert_eq!(listed.body["items"], json!([]), "nothing was stored");
+
+    // PostgreSQL keeps a number near the f64 limit, but writes it back with digits that read
+    // as infinity: the product could never be read again. Such a number is refused too.
+    let lamp = app.a_product(&admin, "Lamp", 100, 1).await;
+    let path = format!("/api/v1/products/{}", lamp.id);
+    let huge = r#"{"attributes": {"lumen": [1, 1.7976931348623155e308]}}"#;
+    let a = app
+        .http
+        .patch(format!("{}{path}", app.base))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = a.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "attributes.lumen[1]");
+    let read = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(
+        read.status,
+        StatusCode::OK,
+        "the product still reads: {}",
+        read.body
+    );
     app.stop().await;
 }
