@@ -135,7 +135,6 @@ async fn an_event_committed_while_the_broker_is_unreachable_is_published_once_it
 
     stop.cancel();
     let _ = relay.await;
-    env.cleanup().await;
 }
 
 /// Records every attempt; fails every attempt at event `n == 1`.
@@ -221,7 +220,6 @@ async fn a_failing_handler_is_retried_then_parked_without_holding_up_later_messa
 
     stop.cancel();
     let _ = tokio::join!(worker, relay);
-    env.cleanup().await;
 }
 
 /// Applies each event through the inbox: one row in `effects` per event it applied.
@@ -309,7 +307,6 @@ async fn a_redelivered_event_has_exactly_one_effect() {
     for w in workers {
         let _ = w.await;
     }
-    env.cleanup().await;
 }
 
 /// Whether a queue exists, asked on a channel of its own (a refused passive declare closes it).
@@ -402,5 +399,4 @@ async fn queues_left_by_an_old_layout_go_unless_something_consumes_them() {
     );
     stop.cancel();
     running.await.expect("consumer stops");
-    env.cleanup().await;
 }

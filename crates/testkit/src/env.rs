@@ -57,11 +57,6 @@ impl TestEnv {
     pub async fn databases(&self, services: &[&str]) -> Result<(), sqlx::Error> {
         templates::clone_for(&self.settings, services).await
     }
-
-    /// Drops this test's databases, Redis keys and exchange now (dropping the env does too).
-    pub async fn cleanup(&self) {
-        give_back(&self.settings).await;
-    }
 }
 
 /// Drops the databases, Redis keys and exchange that `s` names as this test's.

@@ -14,6 +14,7 @@ use kazna_testkit::TestEnv;
 #[tokio::test]
 async fn crossed_moves_at_once_never_make_a_cycle() {
     let env = TestEnv::new().expect("env");
+    env.databases(&["catalog"]).await.expect("test database");
     let ctx = Context::new(Arc::new(env.settings.clone()));
     let store = kazna_catalog::Store::open(&ctx).await.expect("db");
     for round in 0..20 {
@@ -51,5 +52,4 @@ async fn crossed_moves_at_once_never_make_a_cycle() {
             }
         }
     }
-    env.cleanup().await;
 }

@@ -54,7 +54,7 @@ fn one(variant_id: Uuid) -> Vec<ReservationLine> {
 
 #[tokio::test]
 async fn two_hundred_buyers_at_once_get_exactly_the_twenty_units_there_are() {
-    let (env, store, variant) = setup(20).await;
+    let (_env, store, variant) = setup(20).await;
     let mut tasks = Vec::new();
     for _ in 0..200 {
         let store = store.clone();
@@ -76,12 +76,11 @@ async fn two_hundred_buyers_at_once_get_exactly_the_twenty_units_there_are() {
     assert_eq!((won, refused), (20, 180));
     let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (20, 20, 0));
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_order_reserving_twice_at_once_reserves_once() {
-    let (env, store, variant) = setup(10).await;
+    let (_env, store, variant) = setup(10).await;
     let order = Uuid::now_v7();
     let lines = vec![ReservationLine {
         variant_id: variant,
@@ -101,12 +100,11 @@ async fn an_order_reserving_twice_at_once_reserves_once() {
     }
     let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (10, 3, 7));
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn committed_units_leave_stock_and_released_units_come_back_once() {
-    let (env, store, variant) = setup(5).await;
+    let (_env, store, variant) = setup(5).await;
     let (sold, dropped) = (Uuid::now_v7(), Uuid::now_v7());
     inventory::reserve(&store, sold, &one(variant), 900)
         .await
@@ -124,12 +122,11 @@ async fn committed_units_leave_stock_and_released_units_come_back_once() {
         inventory::release(&store, sold).await,
         Err(Error::ReservationNotHeld)
     ));
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
-    let (env, store, variant) = setup(3).await;
+    let (_env, store, variant) = setup(3).await;
     let (late, later, rival) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let two = |order| {
         let store = store.clone();
@@ -186,12 +183,11 @@ async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
         ),
         "sold units do not come back"
     );
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn only_variants_on_sale_can_be_reserved_and_held_units_still_finish() {
-    let (env, store, variant) = setup(5).await;
+    let (_env, store, variant) = setup(5).await;
     let product = inventory::variant_info(&store.pool, &[variant])
         .await
         .expect("info")[0]
@@ -250,5 +246,4 @@ async fn only_variants_on_sale_can_be_reserved_and_held_units_still_finish() {
         .expect("a reservation held before the removal still commits");
     let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (4, 0, 4));
-    env.cleanup().await;
 }

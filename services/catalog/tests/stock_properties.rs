@@ -110,10 +110,11 @@ async fn run(store: Store, variant: Uuid, orders: Vec<Uuid>, ops: Vec<Op>) -> i6
 #[test]
 fn stock_reserved_and_sold_always_add_up() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (env, store) = rt.block_on(async {
+    let (_env, store) = rt.block_on(async {
         let mut env = TestEnv::new().unwrap();
         env.settings.database.max_connections = 16;
         let ctx = Context::new(Arc::new(env.settings.clone()));
+        env.databases(&["catalog"]).await.unwrap();
         let store = kazna_catalog::Store::open(&ctx).await.unwrap();
         (env, store)
     });
@@ -150,5 +151,4 @@ fn stock_reserved_and_sold_always_add_up() {
         prop_assert_eq!(stock + sold, INITIAL + applied, "no unit lost or created");
         prop_assert!(stock >= reserved, "available never negative");
     });
-    rt.block_on(env.cleanup());
 }

@@ -116,7 +116,6 @@ async fn the_same_order_started_many_times_at_once_is_charged_once() {
         "one webhook, one success"
     );
     r.stop.cancel();
-    r.env.cleanup().await;
 }
 
 #[tokio::test]
@@ -149,7 +148,6 @@ async fn declined_and_unknown_payment_methods_fail_the_payment() {
         assert_eq!(failed, Some(Some(reason.to_owned())), "{method}");
     }
     r.stop.cancel();
-    r.env.cleanup().await;
 }
 
 #[tokio::test]
@@ -238,7 +236,6 @@ async fn webhooks_need_a_fresh_signature_and_a_repeat_changes_nothing() {
         .expect("sent");
     assert_eq!(unknown.status(), 404);
     r.stop.cancel();
-    r.env.cleanup().await;
 }
 
 /// A NUL character in the provider's name is refused naming it; an unknown one is a 404.

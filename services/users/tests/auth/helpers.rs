@@ -130,7 +130,6 @@ impl Users {
 
     pub async fn stop(self) {
         self.stop.cancel();
-        self.env.cleanup().await;
     }
 }
 
