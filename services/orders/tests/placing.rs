@@ -170,3 +170,47 @@ async fn a_nul_character_in_a_shipping_address_is_refused_naming_the_field() {
     assert_eq!((v.stock, v.reserved), (2, 0), "nothing reserved");
     app.stop().await;
 }
+
+/// A row whose status this build does not know (corrupt, or written by a newer version) is an
+/// error when it is read, logged on our side, and never read as an order awaiting payment.
+#[tokio::test]
+async fn an_order_in_a_status_this_build_does_not_know_is_an_error_not_a_payable_order() {
+    let app = TestApp::spawn().await;
+    let seller = app
+        .account_with_role("seller@example.com", Role::Seller)
+        .await;
+    let lamp = app.a_product(&seller, "Lamp", 1500, 2).await;
+    let buyer = app.login_new_buyer().await;
+    app.add_to_cart(&buyer, lamp.variants[0].id, 1).await;
+    let order = app
+        .place_order(&buyer, "unknown-1", "pm_card_chargeDeclined")
+        .await;
+    let ctx = kazna_kernel::Context::new(app.settings.clone());
+    let db = kazna_orders::database(&ctx).await.expect("orders db");
+    sqlx::query("ALTER TABLE orders DROP CONSTRAINT orders_status_check")
+        .execute(&db)
+        .await
+        .expect("constraint dropped");
+    sqlx::query("UPDATE orders SET status = 'lost' WHERE id = $1")
+        .bind(order.id)
+        .execute(&db)
+        .await
+        .expect("corrupted");
+    db.close().await;
+    let read = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/orders/{}", order.id),
+            Some(&buyer),
+            None,
+        )
+        .await;
+    assert_eq!(
+        read.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        read.body
+    );
+    assert_eq!(read.code(), "internal_error");
+    app.stop().await;
+}
