@@ -187,3 +187,33 @@ pub async fn migrate(settings: Settings) -> Result<(), kazna_kernel::Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default, serde::Serialize, serde::Deserialize)]
+    struct Misspelt {
+        currency: String,
+    }
+
+    impl Section for Misspelt {
+        const KEY: &'static str = "ordres";
+    }
+
+    #[tokio::test]
+    async fn a_section_no_service_defines_stops_the_platform_before_it_binds_anything() {
+        let mut settings = Settings::default();
+        settings.set_section(&Misspelt {
+            currency: "EUR".into(),
+        });
+        let refused = Platform::build(settings, &Service::ALL, CancellationToken::new()).await;
+        match refused {
+            Err(kazna_kernel::Error::Config(m)) => assert!(m.contains("ordres"), "{m}"),
+            Err(other) => panic!("expected a configuration error, got {other}"),
+            Ok(_) => panic!("the platform started with an unknown section"),
+        }
+        let known = Platform::build(Settings::default(), &[], CancellationToken::new()).await;
+        assert!(known.is_ok(), "every section the services define is known");
+    }
+}

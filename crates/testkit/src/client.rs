@@ -93,6 +93,24 @@ impl TestApp {
         serde_json::from_value(self.create_product(seller, body).await).expect("a product")
     }
 
+    /// A new seller's product with one variant of `stock` units at `price` cents (EUR), and a
+    /// new buyer with `quantity` of it in their cart. Returns the buyer's token and the product.
+    pub async fn a_buyer_with_in_cart(
+        &self,
+        name: &str,
+        price: i64,
+        stock: i64,
+        quantity: i64,
+    ) -> (String, Product) {
+        let email = format!("seller-{}@example.com", Uuid::new_v4().simple());
+        let seller = self.account_with_role(&email, Role::Seller).await;
+        let product = self.a_product(&seller, name, price, stock).await;
+        let buyer = self.login_new_buyer().await;
+        self.add_to_cart(&buyer, product.variants[0].id, quantity)
+            .await;
+        (buyer, product)
+    }
+
     /// `GET /products/{id}`, as anyone.
     pub async fn product(&self, id: Uuid) -> Product {
         self.call(Method::GET, &format!("/api/v1/products/{id}"), None, None)

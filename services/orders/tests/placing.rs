@@ -3,7 +3,6 @@
 // A test that cannot go on should stop loudly, helpers included.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use kazna_kernel::Role;
 use kazna_testkit::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -11,12 +10,7 @@ use serde_json::json;
 #[tokio::test]
 async fn one_idempotency_key_places_one_order_even_when_sent_at_once() {
     let app = TestApp::spawn().await;
-    let seller = app
-        .account_with_role("seller@example.com", Role::Seller)
-        .await;
-    let cup = app.a_product(&seller, "Cup", 700, 9).await;
-    let buyer = app.login_new_buyer().await;
-    app.add_to_cart(&buyer, cup.variants[0].id, 1).await;
+    let (buyer, cup) = app.a_buyer_with_in_cart("Cup", 700, 9, 1).await;
     let body = json!({"payment_method": "pm_card_visa",
         "shipping_address": {"name": "A", "line1": "1 St", "city": "B", "postal_code": "1", "country": "DE"}});
     let key = [("Idempotency-Key", "same-key")];
@@ -67,13 +61,8 @@ async fn one_idempotency_key_places_one_order_even_when_sent_at_once() {
 #[tokio::test]
 async fn an_order_is_placed_once_even_when_the_buyer_hangs_up_half_way() {
     let app = TestApp::spawn().await;
-    let seller = app
-        .account_with_role("seller@example.com", Role::Seller)
-        .await;
-    let vase = app.a_product(&seller, "Vase", 3100, 4).await;
+    let (buyer, vase) = app.a_buyer_with_in_cart("Vase", 3100, 4, 1).await;
     let variant = vase.variants[0].id;
-    let buyer = app.login_new_buyer().await;
-    app.add_to_cart(&buyer, variant, 1).await;
 
     // Hold the variant's row, so the reservation (mid-way through placing) has to wait.
     let ctx = kazna_kernel::Context::new(app.settings.clone());
@@ -146,12 +135,7 @@ async fn an_order_is_placed_once_even_when_the_buyer_hangs_up_half_way() {
 #[tokio::test]
 async fn a_nul_character_in_a_shipping_address_is_refused_naming_the_field() {
     let app = TestApp::spawn().await;
-    let seller = app
-        .account_with_role("seller@example.com", Role::Seller)
-        .await;
-    let lamp = app.a_product(&seller, "Lamp", 1500, 2).await;
-    let buyer = app.login_new_buyer().await;
-    app.add_to_cart(&buyer, lamp.variants[0].id, 1).await;
+    let (buyer, lamp) = app.a_buyer_with_in_cart("Lamp", 1500, 2, 1).await;
     let mut address = kazna_testkit::an_address();
     address["name"] = json!("Ada\u{0}");
     let a = app
@@ -176,12 +160,7 @@ async fn a_nul_character_in_a_shipping_address_is_refused_naming_the_field() {
 #[tokio::test]
 async fn an_order_in_a_status_this_build_does_not_know_is_an_error_not_a_payable_order() {
     let app = TestApp::spawn().await;
-    let seller = app
-        .account_with_role("seller@example.com", Role::Seller)
-        .await;
-    let lamp = app.a_product(&seller, "Lamp", 1500, 2).await;
-    let buyer = app.login_new_buyer().await;
-    app.add_to_cart(&buyer, lamp.variants[0].id, 1).await;
+    let (buyer, _) = app.a_buyer_with_in_cart("Lamp", 1500, 2, 1).await;
     let order = app
         .place_order(&buyer, "unknown-1", "pm_card_chargeDeclined")
         .await;
