@@ -69,11 +69,12 @@ impl Service {
 }
 
 /// The settings sections the services define, besides the shared ones.
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 7] = [
     <kazna_users::UsersSettings as Section>::KEY,
     <kazna_catalog::CatalogSettings as Section>::KEY,
     <kazna_search::SearchSettings as Section>::KEY,
     <kazna_cart::CartSettings as Section>::KEY,
+    <kazna_orders::OrdersSettings as Section>::KEY,
     <kazna_payments::PaymentsSettings as Section>::KEY,
     <kazna_notifications::NotificationsSettings as Section>::KEY,
 ];

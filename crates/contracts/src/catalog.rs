@@ -106,6 +106,8 @@ pub struct VariantInfo {
     /// The product's name.
     pub name: String,
     pub sku: String,
+    /// Who sells it.
+    pub seller_id: Uuid,
     pub price: Money,
     pub available: i64,
     pub status: VariantStatus,
@@ -138,6 +140,8 @@ pub struct ReservationLine {
 pub struct Reservation {
     pub order_id: Uuid,
     pub lines: Vec<ReservedLine>,
+    /// When held units go back on sale if the order is not paid.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -178,6 +182,15 @@ pub struct StockChanged {
 }
 impl Event for StockChanged {
     const TYPE: &'static str = "catalog.stock.changed";
+}
+
+/// The sweeper put an unpaid order's held units back on sale: its time ran out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReservationExpired {
+    pub order_id: Uuid,
+}
+impl Event for ReservationExpired {
+    const TYPE: &'static str = "catalog.reservation.expired";
 }
 
 #[cfg(test)]

@@ -74,6 +74,11 @@ codes! {
     CurrencyMismatch = ("currency_mismatch", 409, "The cart already holds items priced in another currency"),
     CartFull = ("cart_full", 409, "A cart holds at most 100 lines"),
     IdempotencyInProgress = ("idempotency_in_progress", 409, "A request with this Idempotency-Key is still being processed"),
+    InvalidTransition = ("invalid_transition", 409, "The order cannot go from its current status to the one asked for"),
+    OrderNotPayable = ("order_not_payable", 409, "Only an order awaiting payment can be paid"),
+    PaymentInProgress = ("payment_in_progress", 409, "A payment of this order is still being processed"),
+    NotRefundable = ("not_refundable", 409, "Only a payment that took money can be refunded"),
+    RefundTooLarge = ("refund_too_large", 409, "Refunds cannot exceed what was captured"),
     // Slow down.
     TooManyAttempts = ("too_many_attempts", 429, "Too many failed sign-ins; try again later"),
     TooManyRequests = ("too_many_requests", 429, "Too many requests; try again later"),

@@ -189,3 +189,113 @@ impl TestApp {
         n.outbox_dir
     }
 }
+
+/// The lifecycle of an order: paying again, canceling, shipping, refunding.
+impl TestApp {
+    /// Access tokens for `n` new users with `role`, signed with the platform's own key
+    /// without going through sign-up (fast, for tests that need hundreds of buyers).
+    pub async fn tokens(&self, n: usize, role: Role) -> Vec<(Uuid, String)> {
+        let ctx = kazna_kernel::Context::new(self.settings.clone());
+        let pool = kazna_users::database(&ctx).await.expect("users db");
+        let key = kazna_users::keys::load_or_create(&pool)
+            .await
+            .expect("signing key");
+        pool.close().await;
+        let now = chrono::Utc::now().timestamp() as u64;
+        let auth = &self.settings.auth;
+        (0..n)
+            .map(|_| {
+                let id = Uuid::now_v7();
+                let claims = kazna_kernel::auth::Claims {
+                    iss: auth.issuer.clone(),
+                    aud: auth.audience.clone(),
+                    sub: id,
+                    email: format!("{}@example.com", id.simple()),
+                    roles: vec![role],
+                    exp: now + 3600,
+                    iat: now,
+                    jti: Uuid::now_v7(),
+                };
+                (id, key.sign(&claims).expect("signed"))
+            })
+            .collect()
+    }
+
+    /// `POST /orders/{id}/pay`, answering as the platform did.
+    pub async fn pay(&self, token: &str, order: Uuid, payment_method: &str) -> Answer {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/orders/{order}/pay"),
+            Some(token),
+            Some(json!({"payment_method": payment_method})),
+        )
+        .await
+    }
+
+    /// `POST /orders/{id}/cancel`, answering as the platform did.
+    pub async fn cancel(&self, token: &str, order: Uuid) -> Answer {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/orders/{order}/cancel"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /orders/{id}/status` with `body`, answering as the platform did.
+    pub async fn set_status(&self, token: &str, order: Uuid, body: Value) -> Answer {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/orders/{order}/status"),
+            Some(token),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `POST /payments/{id}/refund` with `body`, answering as the platform did.
+    pub async fn refund(&self, token: &str, payment: Uuid, body: Value) -> Answer {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/payments/{payment}/refund"),
+            Some(token),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /payments/{id}` as `token`, which must succeed.
+    pub async fn payment(&self, token: &str, id: Uuid) -> Value {
+        self.call(
+            Method::GET,
+            &format!("/api/v1/payments/{id}"),
+            Some(token),
+            None,
+        )
+        .await
+        .ok()
+    }
+
+    /// Waits (up to `secs`) until `token`'s order `id` satisfies `done`, and returns it; the
+    /// test stops with the order as it last was otherwise.
+    pub async fn order_when(
+        &self,
+        token: &str,
+        id: Uuid,
+        secs: u64,
+        done: impl Fn(&Order) -> bool,
+    ) -> Order {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let o = self.order(token, id).await;
+            if done(&o) {
+                return o;
+            }
+            if std::time::Instant::now() > until {
+                panic!("order {id} never got there: {o:?}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -96,6 +96,7 @@ fn priced(
             line: OrderLine {
                 variant_id: id,
                 product_id: v.product_id,
+                seller_id: v.seller_id,
                 name: v.name.clone(),
                 sku: v.sku.clone(),
                 quantity: *q,

@@ -6,8 +6,8 @@ use chrono::{Duration, Utc};
 use kazna_contracts::{
     Currency, Money,
     catalog::{
-        ReservationLine, ReservationStatus, ReservedLine, Stock, StockChanged, VariantInfo,
-        VariantStatus,
+        Reservation, ReservationExpired, ReservationLine, ReservationStatus, ReservedLine, Stock,
+        StockChanged, VariantInfo, VariantStatus,
     },
 };
 use sqlx::{PgConnection, PgPool};
@@ -44,7 +44,7 @@ pub async fn reserve(
     order_id: Uuid,
     lines: &[ReservationLine],
     ttl_secs: u64,
-) -> Result<Vec<ReservedLine>> {
+) -> Result<Reservation> {
     let mut lines = lines.to_vec();
     // A fixed lock order: two orders over the same variants cannot deadlock.
     lines.sort_by_key(|l| l.variant_id);
@@ -54,8 +54,8 @@ pub async fn reserve(
         .bind(order_id)
         .execute(&mut *tx)
         .await?;
-    let existing = reservations(&mut tx, order_id).await?;
-    if !existing.is_empty() {
+    let existing = reservation(&mut tx, order_id).await?;
+    if !existing.lines.is_empty() {
         return Ok(existing);
     }
     let expires_at = Utc::now() + Duration::seconds(ttl_secs as i64);
@@ -87,32 +87,60 @@ pub async fn reserve(
         .await?;
         products.push(stock_changed(&mut tx, line.variant_id).await?);
     }
-    let held = reservations(&mut tx, order_id).await?;
+    let held = reservation(&mut tx, order_id).await?;
     tx.commit().await?;
     store.cache.changed(&products).await;
     Ok(held)
 }
 
-async fn reservations(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<ReservedLine>> {
+/// The reservation of an order as it stands (no lines when there is none).
+pub async fn reservation(conn: &mut PgConnection, order_id: Uuid) -> Result<Reservation> {
     let rows: Vec<ReservationRow> = sqlx::query_as(
         "SELECT variant_id, quantity, status FROM reservations WHERE order_id = $1 ORDER BY variant_id",
     )
     .bind(order_id)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(ReservedLine::from).collect())
+    let expires_at = sqlx::query_scalar(
+        "SELECT min(expires_at) FROM reservations WHERE order_id = $1 AND status = 'held'",
+    )
+    .bind(order_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Reservation {
+        order_id,
+        lines: rows.into_iter().map(ReservedLine::from).collect(),
+        expires_at,
+    })
 }
 
 /// Units of a held reservation are sold: they leave stock and reserved together.
 /// Committing twice is harmless. A reservation that expired before its payment arrived is
 /// sold from what is available now, all lines or none (`insufficient_stock` otherwise).
-pub async fn commit(store: &Store, order_id: Uuid) -> Result<Vec<ReservedLine>> {
-    finish(store, order_id, ReservationStatus::Committed).await
+pub async fn commit(store: &Store, order_id: Uuid) -> Result<Reservation> {
+    finish(store, order_id, Finish::Commit).await
 }
 
 /// Units of a held reservation come back to `available`. Releasing twice is harmless.
-pub async fn release(store: &Store, order_id: Uuid) -> Result<Vec<ReservedLine>> {
-    finish(store, order_id, ReservationStatus::Released).await
+pub async fn release(store: &Store, order_id: Uuid) -> Result<Reservation> {
+    finish(store, order_id, Finish::Release).await
+}
+
+/// The units of an order that will not be filled go back on sale, whether they were held
+/// or already sold (a paid order canceled before it shipped). Returning twice is harmless.
+pub async fn give_back(store: &Store, order_id: Uuid) -> Result<Reservation> {
+    finish(store, order_id, Finish::GiveBack).await
+}
+
+/// How a reservation is finished.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    Commit,
+    Release,
+    /// Release, and sold units come back to stock.
+    GiveBack,
+    /// Release because the time ran out, and say so.
+    Expire,
 }
 
 /// What finishing one line takes, from where it is to where it goes.
@@ -125,21 +153,29 @@ enum Step {
     Free,
     /// Released units are sold after all, if they are still available.
     SellAgain,
+    /// Sold units come back to stock.
+    Restock,
     Refuse,
 }
 
-fn step(from: ReservationStatus, to: ReservationStatus) -> Step {
+fn step(from: ReservationStatus, how: Finish) -> Step {
     use ReservationStatus::*;
-    match (from, to) {
-        (Held, Committed) => Step::Sell,
-        (Held, Released) => Step::Free,
-        (Committed, Committed) | (Released, Released) => Step::Done,
-        (Released, Committed) => Step::SellAgain,
-        (Committed, Released) | (Held | Committed | Released, Held) => Step::Refuse,
+    match (from, how) {
+        (Held, Finish::Commit) => Step::Sell,
+        (Held, Finish::Release | Finish::GiveBack | Finish::Expire) => Step::Free,
+        (Committed, Finish::Commit)
+        | (Released, Finish::Release | Finish::GiveBack | Finish::Expire) => Step::Done,
+        (Released, Finish::Commit) => Step::SellAgain,
+        (Committed, Finish::GiveBack) => Step::Restock,
+        (Committed, Finish::Release | Finish::Expire) => Step::Refuse,
     }
 }
 
-async fn finish(store: &Store, order_id: Uuid, to: ReservationStatus) -> Result<Vec<ReservedLine>> {
+async fn finish(store: &Store, order_id: Uuid, how: Finish) -> Result<Reservation> {
+    let to = match how {
+        Finish::Commit => ReservationStatus::Committed,
+        Finish::Release | Finish::GiveBack | Finish::Expire => ReservationStatus::Released,
+    };
     let mut tx = store.pool.begin().await?;
     let held: Vec<ReservationRow> = sqlx::query_as(
         "SELECT variant_id, quantity, status FROM reservations WHERE order_id = $1
@@ -153,7 +189,7 @@ async fn finish(store: &Store, order_id: Uuid, to: ReservationStatus) -> Result<
     }
     let mut products = Vec::new();
     for r in &held {
-        let sql = match step(r.status, to) {
+        let sql = match step(r.status, how) {
             Step::Done => continue,
             Step::Refuse => return Err(Error::ReservationNotHeld),
             Step::Sell => {
@@ -166,6 +202,9 @@ async fn finish(store: &Store, order_id: Uuid, to: ReservationStatus) -> Result<
             Step::SellAgain => {
                 "UPDATE variants SET stock = stock - $2, updated_at = now()
                  WHERE id = $1 AND stock - reserved >= $2"
+            }
+            Step::Restock => {
+                "UPDATE variants SET stock = stock + $2, updated_at = now() WHERE id = $1"
             }
         };
         let changed = sqlx::query(sql)
@@ -180,7 +219,10 @@ async fn finish(store: &Store, order_id: Uuid, to: ReservationStatus) -> Result<
         set_status(&mut tx, order_id, r.variant_id, to).await?;
         products.push(stock_changed(&mut tx, r.variant_id).await?);
     }
-    let out = reservations(&mut tx, order_id).await?;
+    if how == Finish::Expire && !products.is_empty() {
+        kazna_events::enqueue(&mut tx, SOURCE, &ReservationExpired { order_id }).await?;
+    }
+    let out = reservation(&mut tx, order_id).await?;
     tx.commit().await?;
     store.cache.changed(&products).await;
     Ok(out)
@@ -203,7 +245,8 @@ async fn set_status(
     Ok(())
 }
 
-/// Releases reservations whose time ran out; returns the variants whose stock came back.
+/// Releases reservations whose time ran out, announcing each order's as expired; returns
+/// the variants whose stock came back.
 pub async fn release_expired(store: &Store) -> Result<Vec<Uuid>> {
     let orders: Vec<Uuid> = sqlx::query_scalar(
         "SELECT DISTINCT order_id FROM reservations WHERE status = 'held' AND expires_at < now() LIMIT 100",
@@ -212,8 +255,8 @@ pub async fn release_expired(store: &Store) -> Result<Vec<Uuid>> {
     .await?;
     let mut released = Vec::new();
     for order in orders {
-        match release(store, order).await {
-            Ok(lines) => released.extend(lines.iter().map(|l| l.variant_id)),
+        match finish(store, order, Finish::Expire).await {
+            Ok(r) => released.extend(r.lines.iter().map(|l| l.variant_id)),
             Err(Error::ReservationNotHeld) => {}
             Err(e) => return Err(e),
         }
@@ -243,6 +286,7 @@ async fn stock_changed(conn: &mut PgConnection, variant_id: Uuid) -> Result<Uuid
 struct VariantRow {
     id: Uuid,
     product_id: Uuid,
+    seller_id: Uuid,
     name: String,
     sku: String,
     price_amount: i64,
@@ -256,7 +300,7 @@ struct VariantRow {
 /// What the cart and orders need to know of these variants (the ones that exist).
 pub async fn variant_info(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<VariantInfo>> {
     let rows: Vec<VariantRow> = sqlx::query_as(
-        "SELECT v.id, v.product_id, p.name, v.sku, v.price_amount, v.currency,
+        "SELECT v.id, v.product_id, p.seller_id, p.name, v.sku, v.price_amount, v.currency,
                 v.stock - v.reserved AS available,
                 CASE WHEN v.removed_at IS NULL THEN p.status ELSE 'removed' END AS status
          FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = ANY($1)",
@@ -269,6 +313,7 @@ pub async fn variant_info(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<VariantInfo
         .map(|r| VariantInfo {
             id: r.id,
             product_id: r.product_id,
+            seller_id: r.seller_id,
             name: r.name,
             sku: r.sku,
             price: Money::new(r.price_amount, r.currency),

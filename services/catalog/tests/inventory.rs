@@ -95,8 +95,8 @@ async fn an_order_reserving_twice_at_once_reserves_once() {
     }
     for t in tasks {
         let held = t.await.expect("task").expect("reserved");
-        assert_eq!(held.len(), 1);
-        assert_eq!(held[0].quantity, 3);
+        assert_eq!(held.lines.len(), 1);
+        assert_eq!(held.lines[0].quantity, 3);
     }
     let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (10, 3, 7));
@@ -152,7 +152,7 @@ async fn a_payment_that_outlived_its_reservation_buys_what_is_still_there() {
     let sold = inventory::commit(&store, late)
         .await
         .expect("commit after expiry");
-    assert_eq!(sold[0].status, ReservationStatus::Committed);
+    assert_eq!(sold.lines[0].status, ReservationStatus::Committed);
     let s = inventory::stock(&store.pool, variant).await.expect("stock");
     assert_eq!((s.stock, s.reserved, s.available), (1, 0, 1));
 

@@ -1,6 +1,8 @@
 use axum::response::{IntoResponse, Response};
 use kazna_kernel::{CallError, Code, FieldError, Problem};
 
+use crate::status::OrderStatus;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid fields")]
@@ -17,8 +19,20 @@ pub enum Error {
     InsufficientStock,
     #[error("order not found")]
     NotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("an order cannot go from {from} to {to}")]
+    Transition { from: OrderStatus, to: OrderStatus },
+    #[error("part of the order has shipped")]
+    PartlyShipped,
+    #[error("not payable: {0}")]
+    NotPayable(String),
+    #[error("a payment is in progress")]
+    PaymentInProgress,
     #[error(transparent)]
     Problem(#[from] Problem),
+    #[error("config: {0}")]
+    Config(#[from] kazna_kernel::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("events: {0}")]
@@ -40,12 +54,20 @@ impl IntoResponse for Error {
             Error::InsufficientStock => Problem::new(Code::InsufficientStock)
                 .with_detail("Not enough stock for an item in the cart"),
             Error::NotFound => Problem::not_found("Order"),
+            Error::Forbidden(why) => Problem::forbidden().with_detail(why),
+            Error::Transition { from, to } => Problem::new(Code::InvalidTransition)
+                .with_detail(format!("The order is {from}; it cannot become {to}")),
+            Error::PartlyShipped => Problem::new(Code::InvalidTransition)
+                .with_detail("Part of the order has shipped; it cannot be canceled"),
+            Error::NotPayable(why) => Problem::new(Code::OrderNotPayable).with_detail(why),
+            Error::PaymentInProgress => Problem::new(Code::PaymentInProgress)
+                .with_detail("Wait for the current payment attempt to finish"),
             Error::Problem(p) => p,
             Error::Call(_) => {
                 tracing::error!(error = %self, "orders: a dependency failed");
                 Problem::unavailable("A service this needs did not answer")
             }
-            Error::Database(_) | Error::Events(_) | Error::Json(_) => {
+            Error::Config(_) | Error::Database(_) | Error::Events(_) | Error::Json(_) => {
                 tracing::error!(error = %self, "orders: internal error");
                 Problem::internal()
             }

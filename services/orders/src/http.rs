@@ -8,21 +8,47 @@ use kazna_kernel::{
     page::{Page, PageQuery},
 };
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     AppState,
     error::{Error, Result},
+    fulfilment::{self, Fulfil},
     idempotency::{self, Claim},
-    orders::{self, Order, PlaceOrder},
+    orders::{self, Order, PlaceOrder, Reader},
+    status::OrderStatus,
+    view::{self, Filter},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(place_order, list_orders))
         .routes(routes!(get_order))
+        .routes(routes!(pay_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(set_order_status))
+}
+
+fn reader(user: &AuthUser) -> Reader {
+    Reader {
+        id: user.id(),
+        admin: user.0.has(Role::Admin),
+        seller: user.0.has(Role::Seller),
+    }
+}
+
+/// A payment method as the buyer sent it, trimmed, or the field error.
+fn payment_method(raw: &str) -> Result<String> {
+    let pm = raw.trim();
+    if pm.is_empty() || pm.len() > 100 {
+        return Err(Error::Validation(vec![FieldError::new(
+            "payment_method",
+            "1 to 100 characters",
+        )]));
+    }
+    Ok(pm.to_owned())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -129,7 +155,7 @@ async fn place_order(
     let user_id = user.id();
     let request_id = kazna_kernel::request_id::current().unwrap_or_default();
     let placing = tokio::spawn(kazna_kernel::request_id::scope(request_id, async move {
-        let placed = orders::place(&s.ctx, &s.pool, place, &key).await;
+        let placed = orders::place(&s.ctx, &s.pool, &s.cfg, place, &key).await;
         if placed.is_err() {
             idempotency::release(&s.pool, user_id, &key).await;
         }
@@ -141,7 +167,7 @@ async fn place_order(
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
     security(("bearer" = [])),
-    responses((status = 200, body = Order),
+    responses((status = 200, description = "The order; a seller sees only its own lines", body = Order),
               (status = 404, body = Problem)))]
 async fn get_order(
     State(s): State<AppState>,
@@ -149,22 +175,146 @@ async fn get_order(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Order>> {
     let mut conn = s.pool.acquire().await?;
-    match orders::load(&mut conn, id).await? {
-        Some(o) if o.user_id == user.id() || user.0.has(Role::Admin) => Ok(Json(o)),
-        _ => Err(Error::NotFound),
-    }
+    view::one(&mut conn, reader(&user), id)
+        .await?
+        .map(Json)
+        .ok_or(Error::NotFound)
 }
 
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(PageQuery),
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrdersQuery {
+    /// Only orders in this status.
+    status: Option<OrderStatus>,
+    /// How many orders to return (1–100, default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A buyer's own orders; a seller's, and the orders holding its items (only its lines);
+/// everything, for an admin. Newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrdersQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<Order>)))]
 async fn list_orders(
     State(s): State<AppState>,
     user: AuthUser,
-    Query(page): Query<PageQuery>,
+    Query(q): Query<OrdersQuery>,
 ) -> Result<Json<Page<Order>>> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
     let limit = page.limit()?;
-    let whose = (!user.0.has(Role::Admin)).then(|| user.id());
-    let rows = orders::list(&s.pool, whose, page.cursor_id()?, limit).await?;
+    let filter = Filter {
+        status: q.status,
+        before: page.cursor_id()?,
+    };
+    let mut conn = s.pool.acquire().await?;
+    let rows = view::page(&mut conn, reader(&user), filter, limit).await?;
     Ok(Json(Page::from_rows(rows, limit, |o| o.id)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayOrderRequest {
+    /// A payment method of the configured gateway, e.g. `pm_card_visa`.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    payment_method: String,
+}
+
+/// Pays an unpaid order again, after its last attempt was declined.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/pay", tag = "orders", request_body = PayOrderRequest,
+    security(("bearer" = [])),
+    responses((status = 202, description = "A new attempt is on its way; the order shows its outcome", body = Order),
+              (status = 404, body = Problem),
+              (status = 409, description = "order_not_payable, payment_in_progress", body = Problem)))]
+async fn pay_order(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(req): Json<PayOrderRequest>,
+) -> Result<(StatusCode, Json<Order>)> {
+    let pm = payment_method(&req.payment_method)?;
+    let order = orders::pay_again(&s.pool, user.id(), id, &pm).await?;
+    Ok((StatusCode::ACCEPTED, Json(order)))
+}
+
+/// Cancels an unpaid order, or a paid one that has not shipped (which refunds it).
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
+    security(("bearer" = [])),
+    responses((status = 200, body = Order),
+              (status = 403, description = "forbidden: only the buyer or an admin", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "invalid_transition: the order is past canceling", body = Problem)))]
+async fn cancel_order(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Order>> {
+    let order = orders::cancel(&s.pool, reader(&user), id).await?;
+    s.kick.now();
+    Ok(Json(order))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderStatusRequest {
+    /// `shipped` or `delivered`.
+    #[schema(value_type = String, pattern = "^(shipped|delivered)$")]
+    status: String,
+    #[schema(max_length = 100)]
+    carrier: Option<String>,
+    #[schema(max_length = 100)]
+    tracking_number: Option<String>,
+}
+
+fn optional_text(field: &str, v: Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if v.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        errors.push(FieldError::new(field, "at most 100 characters"));
+    }
+    v
+}
+
+/// A seller ships or delivers its own lines; an admin, every line. The order is shipped
+/// (delivered) when every seller's parcel is.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/status", tag = "orders", request_body = OrderStatusRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = Order),
+              (status = 403, description = "forbidden: only the seller of the lines or an admin", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "invalid_transition, naming from and to", body = Problem)))]
+async fn set_order_status(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(req): Json<OrderStatusRequest>,
+) -> Result<Json<Order>> {
+    let who = reader(&user);
+    if !who.admin && !who.seller {
+        return Err(Error::Forbidden("Only the seller of the lines or an admin"));
+    }
+    let mut errors = Vec::new();
+    let status = match req.status.as_str() {
+        "shipped" => Some(OrderStatus::Shipped),
+        "delivered" => Some(OrderStatus::Delivered),
+        _ => {
+            errors.push(FieldError::new("status", "shipped or delivered"));
+            None
+        }
+    };
+    let carrier = optional_text("carrier", req.carrier, &mut errors);
+    let tracking_number = optional_text("tracking_number", req.tracking_number, &mut errors);
+    let Some(status) = status.filter(|_| errors.is_empty()) else {
+        return Err(Error::Validation(errors));
+    };
+    let f = Fulfil {
+        status,
+        carrier,
+        tracking_number,
+    };
+    Ok(Json(fulfilment::fulfil(&s.pool, who, id, f).await?))
 }

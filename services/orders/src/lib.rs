@@ -1,12 +1,20 @@
-//! The orders service: orders placed from carts with stock reserved, the order state
-//! machine, and payment outcomes applied exactly once.
+//! The orders service: orders placed from carts with stock reserved, and their whole life
+//! (paid, shipped, delivered, canceled, refunded, expired) as a saga with payments and the
+//! catalog, each step applied exactly once.
 
 mod consumer;
 pub mod error;
+pub mod fulfilment;
 mod http;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod orders;
+pub mod settings;
 pub mod status;
+pub mod stock;
+pub mod view;
+
+pub use settings::OrdersSettings;
 
 use kazna_events::{Broker, Consumer, Relay};
 use kazna_kernel::{Context, health::Check, server::App};
@@ -23,6 +31,9 @@ pub(crate) const SOURCE: &str = NAME;
 pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
+    pub cfg: OrdersSettings,
+    /// Wakes the stock worker after a change that needs the catalog.
+    pub kick: stock::Kick,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -42,22 +53,32 @@ pub async fn build(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
+    let cfg: OrdersSettings = ctx.settings.section()?;
     let pool = database(&ctx).await?;
     let broker = Broker::new(ctx.settings.amqp.clone());
+    let kick = stock::Kick::default();
     let consumer = Consumer::new(
         broker.clone(),
         NAME,
         consumer::ROUTING_KEYS,
-        consumer::PaymentEvents {
-            ctx: ctx.clone(),
+        consumer::Events {
             pool: pool.clone(),
+            kick: kick.clone(),
         },
     )
     .with_concurrency(8);
     consumer.declare_or_warn().await;
+    let stock = stock::StockWorker {
+        ctx: ctx.clone(),
+        pool: pool.clone(),
+        kick: kick.clone(),
+    };
+    let expiry = stock::expire_unpaid(pool.clone(), kick.clone(), shutdown.clone());
     let state = AppState {
         ctx,
         pool: pool.clone(),
+        cfg,
+        kick,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
@@ -66,5 +87,7 @@ pub async fn build(
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
     Ok(App::new(NAME, listener, router)
         .worker(Relay::new(pool, broker).run(shutdown.clone()))
+        .worker(stock.run(shutdown.clone()))
+        .worker(expiry)
         .worker(consumer.run(shutdown)))
 }

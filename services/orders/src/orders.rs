@@ -1,60 +1,25 @@
-//! Orders: placing one from the user's cart, reading them, and payment outcomes.
+//! Orders as the buyer drives them: placing one from the cart, paying again after a decline,
+//! canceling.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use kazna_contracts::{
-    Currency, Money,
     cart::Cart,
     catalog::{Reservation, ReservationLine, ReservationRequest},
-    orders::{OrderLine, OrderPaid, OrderPlaced},
+    orders::{OrderLine, OrderPlaced, PaymentRequested},
+    payments::PaymentStatus,
 };
 use kazna_kernel::{Code, Context};
-use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
-use utoipa::ToSchema;
+use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use crate::view::{HistoryEntry, Order, OrderPayment, Reader, Shipment};
 use crate::{
-    SOURCE,
+    OrdersSettings, SOURCE,
     error::{Error, Result},
-    status::OrderStatus,
+    lifecycle::{self, Change},
+    status::{Actor, OrderStatus},
+    view,
 };
-
-#[derive(sqlx::FromRow)]
-struct LineRow {
-    variant_id: Uuid,
-    product_id: Uuid,
-    name: String,
-    sku: String,
-    quantity: i64,
-    unit_price: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct HistoryEntry {
-    #[sqlx(try_from = "String")]
-    pub status: OrderStatus,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PaymentRef {
-    pub id: Uuid,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Order {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub status: OrderStatus,
-    pub lines: Vec<OrderLine>,
-    pub total: Money,
-    pub payment_method: String,
-    #[schema(value_type = Object)]
-    pub shipping_address: serde_json::Value,
-    pub payment: Option<PaymentRef>,
-    pub created_at: DateTime<Utc>,
-    pub history: Vec<HistoryEntry>,
-}
 
 pub struct PlaceOrder {
     pub user_id: Uuid,
@@ -63,12 +28,21 @@ pub struct PlaceOrder {
     pub shipping_address: serde_json::Value,
 }
 
+fn buyer(user_id: Uuid) -> Reader {
+    Reader {
+        id: user_id,
+        admin: false,
+        seller: false,
+    }
+}
+
 /// Places an order from the user's cart: stock is reserved first (all lines or none), then
-/// the order, its history, the `order.placed` event and the answer stored under the
-/// idempotency key commit together.
+/// the order, its history, the `order.placed` event (which starts the first payment attempt)
+/// and the answer stored under the idempotency key commit together.
 pub async fn place(
     ctx: &Context,
     pool: &PgPool,
+    settings: &OrdersSettings,
     req: PlaceOrder,
     idempotency_key: &str,
 ) -> Result<Order> {
@@ -99,14 +73,18 @@ pub async fn place(
             &reservation,
         )
         .await;
-    match reserved {
-        Ok(_) => {}
+    let reserved = match reserved {
+        Ok(r) => r,
         Err(e) if e.code() == Some(Code::InsufficientStock) => {
             return Err(Error::InsufficientStock);
         }
         Err(e) => return Err(e.into()),
-    }
-    let written = write_order(pool, order_id, &req, &cart, idempotency_key).await;
+    };
+    let pay_by = match settings.payment_window_secs {
+        Some(secs) => Some(Utc::now() + Duration::seconds(secs.min(i32::MAX as u64) as i64)),
+        None => reserved.expires_at,
+    };
+    let written = write_order(pool, order_id, &req, &cart, pay_by, idempotency_key).await;
     if written.is_err() {
         let url = format!(
             "{}/internal/reservations/{order_id}/release",
@@ -129,26 +107,33 @@ async fn write_order(
     order_id: Uuid,
     req: &PlaceOrder,
     cart: &Cart,
+    pay_by: Option<DateTime<Utc>>,
     key: &str,
 ) -> Result<Order> {
+    let payment_id = Uuid::now_v7();
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO orders (id, user_id, email, status, total_amount, currency, payment_method, shipping_address)
-         VALUES ($1, $2, $3, $8, $4, $5, $6, $7)",
+        "INSERT INTO orders (id, user_id, email, status, total_amount, currency, payment_method,
+                             shipping_address, payment_id, attempt, payment_status, pay_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)",
     )
     .bind(order_id)
     .bind(req.user_id)
     .bind(&req.email)
+    .bind(OrderStatus::PendingPayment.as_str())
     .bind(cart.subtotal.amount_minor)
     .bind(cart.subtotal.currency.code())
     .bind(&req.payment_method)
     .bind(&req.shipping_address)
-    .bind(OrderStatus::PendingPayment.as_str())
+    .bind(payment_id)
+    .bind(PaymentStatus::Pending.as_str())
+    .bind(pay_by)
     .execute(&mut *tx)
     .await?;
     for OrderLine {
         variant_id,
         product_id,
+        seller_id,
         name,
         sku,
         quantity,
@@ -156,12 +141,13 @@ async fn write_order(
     } in cart.items.iter().map(|i| &i.line)
     {
         sqlx::query(
-            "INSERT INTO order_lines (order_id, variant_id, product_id, name, sku, quantity, unit_price)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO order_lines (order_id, variant_id, product_id, seller_id, name, sku, quantity, unit_price)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(order_id)
         .bind(variant_id)
         .bind(product_id)
+        .bind(seller_id)
         .bind(name)
         .bind(sku)
         .bind(quantity)
@@ -169,177 +155,139 @@ async fn write_order(
         .execute(&mut *tx)
         .await?;
     }
-    record(&mut tx, order_id, OrderStatus::PendingPayment, None).await?;
+    sqlx::query("INSERT INTO order_history (order_id, status, by) VALUES ($1, $2, $3)")
+        .bind(order_id)
+        .bind(OrderStatus::PendingPayment.as_str())
+        .bind(req.user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
     let event = OrderPlaced {
         order_id,
         user_id: req.user_id,
         email: req.email.clone(),
         total: cart.subtotal,
         payment_method: req.payment_method.clone(),
+        payment_id,
+        attempt: 1,
         lines: cart.items.iter().map(|i| i.line.clone()).collect(),
     };
     kazna_events::enqueue(&mut tx, SOURCE, &event).await?;
-    let order = load(&mut tx, order_id).await?.ok_or(Error::NotFound)?;
+    let order = view::one(&mut tx, buyer(req.user_id), order_id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let body = serde_json::to_value(&order)?;
     crate::idempotency::complete(&mut tx, req.user_id, key, 201, &body).await?;
     tx.commit().await?;
     Ok(order)
 }
 
-async fn record(
-    conn: &mut PgConnection,
-    id: Uuid,
-    status: OrderStatus,
-    note: Option<&str>,
-) -> Result<()> {
-    sqlx::query("INSERT INTO order_history (order_id, status, note) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(status.as_str())
-        .bind(note)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-#[derive(sqlx::FromRow)]
-struct OrderRow {
-    id: Uuid,
-    user_id: Uuid,
-    #[sqlx(try_from = "String")]
-    status: OrderStatus,
-    total_amount: i64,
-    #[sqlx(try_from = "String")]
-    currency: Currency,
-    payment_method: String,
-    shipping_address: serde_json::Value,
-    payment_id: Option<Uuid>,
-    created_at: DateTime<Utc>,
-}
-
-const ORDER_COLUMNS: &str = "id, user_id, status, total_amount, currency, payment_method, shipping_address, payment_id, created_at";
-
-pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Order>> {
-    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let lines: Vec<LineRow> = sqlx::query_as(
-        "SELECT variant_id, product_id, name, sku, quantity, unit_price FROM order_lines
-         WHERE order_id = $1 ORDER BY variant_id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let history: Vec<HistoryEntry> = sqlx::query_as(
-        "SELECT status, at FROM order_history WHERE order_id = $1 ORDER BY at, created_at",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Some(Order {
-        id: row.id,
-        user_id: row.user_id,
-        status: row.status,
-        lines: lines
-            .into_iter()
-            .map(|l| OrderLine {
-                variant_id: l.variant_id,
-                product_id: l.product_id,
-                name: l.name,
-                sku: l.sku,
-                quantity: l.quantity,
-                unit_price: Money::new(l.unit_price, row.currency),
-            })
-            .collect(),
-        total: Money::new(row.total_amount, row.currency),
-        payment_method: row.payment_method,
-        shipping_address: row.shipping_address,
-        payment: row.payment_id.map(|id| PaymentRef { id }),
-        created_at: row.created_at,
-        history,
-    }))
-}
-
-/// A user's orders (all orders when `user` is `None`), newest first.
-pub async fn list(
+/// The buyer pays an unpaid order again, after its last attempt was declined: a new attempt
+/// with `payment_method`. Refused while an attempt is still in flight (one charge at a time)
+/// and once the order is no longer awaiting payment.
+pub async fn pay_again(
     pool: &PgPool,
-    user: Option<Uuid>,
-    cursor: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<Order>> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM orders WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::uuid IS NULL OR id < $2)
-         ORDER BY id DESC LIMIT $3",
-    )
-    .bind(user)
-    .bind(cursor)
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await?;
-    let mut conn = pool.acquire().await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(o) = load(&mut conn, id).await? {
-            out.push(o);
-        }
-    }
-    Ok(out)
-}
-
-#[derive(sqlx::FromRow)]
-struct Payable {
-    #[sqlx(try_from = "String")]
-    status: OrderStatus,
     user_id: Uuid,
-    email: String,
-    total_amount: i64,
-    #[sqlx(try_from = "String")]
-    currency: Currency,
-}
-
-/// Applies a successful payment: commits the stock reservation, then marks the order paid
-/// and announces it. Runs inside the consumer's inbox transaction.
-pub async fn mark_paid(
-    ctx: &Context,
-    tx: &mut PgConnection,
-    order_id: Uuid,
-    payment_id: Uuid,
-) -> Result<()> {
-    let row: Option<Payable> = sqlx::query_as(
-        "SELECT status, user_id, email, total_amount, currency FROM orders WHERE id = $1 FOR UPDATE",
-    )
-    .bind(order_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(order) = row else {
+    id: Uuid,
+    payment_method: &str,
+) -> Result<Order> {
+    let mut tx = pool.begin().await?;
+    let order = lifecycle::lock(&mut tx, id).await?;
+    let Some(order) = order.filter(|o| o.user_id == user_id) else {
         return Err(Error::NotFound);
     };
-    if !order.status.can_become(OrderStatus::Paid) {
-        tracing::warn!(order.id = %order_id, status = %order.status, "payment for an order that cannot become paid");
-        return Ok(());
+    if order.status != OrderStatus::PendingPayment {
+        return Err(Error::NotPayable(format!("The order is {}", order.status)));
     }
-    let url = format!(
-        "{}/internal/reservations/{order_id}/commit",
-        ctx.settings.services.catalog.url
-    );
-    ctx.client.post::<_, Reservation>(&url, &()).await?;
-    sqlx::query("UPDATE orders SET status = $3, payment_id = $2, updated_at = now() WHERE id = $1")
-        .bind(order_id)
-        .bind(payment_id)
-        .bind(OrderStatus::Paid.as_str())
-        .execute(&mut *tx)
-        .await?;
-    record(tx, order_id, OrderStatus::Paid, None).await?;
-    let event = OrderPaid {
-        order_id,
-        user_id: order.user_id,
-        email: order.email,
-        total: Money::new(order.total_amount, order.currency),
+    if order.pay_by.is_some_and(|t| t <= Utc::now()) {
+        return Err(Error::NotPayable("Its time to be paid ran out".into()));
+    }
+    match order.payment_status {
+        PaymentStatus::Failed | PaymentStatus::Voided => {}
+        PaymentStatus::Pending => return Err(Error::PaymentInProgress),
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
+            return Err(Error::NotPayable("It is paid".into()));
+        }
+    }
+    let payment_id = Uuid::now_v7();
+    let attempt = order.attempt + 1;
+    sqlx::query(
+        "UPDATE orders SET payment_id = $2, attempt = $3, payment_status = $4, payment_failure = NULL,
+                payment_method = $5, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(payment_id)
+    .bind(attempt)
+    .bind(PaymentStatus::Pending.as_str())
+    .bind(payment_method)
+    .execute(&mut *tx)
+    .await?;
+    let event = PaymentRequested {
+        order_id: id,
+        user_id,
+        total: order.total(),
+        payment_method: payment_method.to_owned(),
         payment_id,
+        attempt,
     };
-    kazna_events::enqueue(tx, SOURCE, &event).await?;
-    Ok(())
+    kazna_events::enqueue(&mut tx, SOURCE, &event).await?;
+    let order = view::one(&mut tx, buyer(user_id), id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// The buyer or an admin cancels an order that is unpaid, or paid and not shipped: its units
+/// go back on sale, an attempt in flight is voided, money taken is refunded.
+pub async fn cancel(pool: &PgPool, reader: Reader, id: Uuid) -> Result<Order> {
+    let mut tx = pool.begin().await?;
+    let Some(seen) = view::one(&mut tx, reader, id).await? else {
+        return Err(Error::NotFound);
+    };
+    if !reader.admin && seen.user_id != reader.id {
+        return Err(Error::Forbidden(
+            "Only the buyer or an admin can cancel an order",
+        ));
+    }
+    let order = lifecycle::lock(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    let shipped: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM shipments WHERE order_id = $1 LIMIT 1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if shipped.is_some() {
+        return Err(Error::PartlyShipped);
+    }
+    let note = match reader.admin && order.user_id != reader.id {
+        true => "canceled by an admin",
+        false => "canceled by the buyer",
+    };
+    let change = Change::to(OrderStatus::Canceled, Actor::User(reader.id), note);
+    lifecycle::transition(&mut tx, &order, change).await?;
+    let order = view::one(&mut tx, reader, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// Cancels an unpaid order whose time to be paid ran out (or whose reservation the catalog
+/// let go); anything else is left as it is. Returns whether it was canceled.
+pub async fn expire(pool: &PgPool, id: Uuid, why: &str) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let Some(order) = lifecycle::lock(&mut tx, id).await? else {
+        return Ok(false);
+    };
+    if order.status != OrderStatus::PendingPayment {
+        return Ok(false);
+    }
+    lifecycle::transition(
+        &mut tx,
+        &order,
+        Change::to(OrderStatus::Canceled, Actor::System, why),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }

@@ -1,8 +1,12 @@
-//! The order state machine: every allowed transition in one function.
+//! The order state machine: every allowed transition in one table, and who may move an
+//! order.
 
-use kazna_contracts::labels;
+use std::fmt;
+
+use kazna_contracts::{labels, payments::Provider};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -40,6 +44,25 @@ impl OrderStatus {
     /// Whether an order may go from `self` to `to`.
     pub fn can_become(self, to: OrderStatus) -> bool {
         self.next().contains(&to)
+    }
+}
+
+/// Who changed an order: a user, Kazna itself (expiry, a sold-out line), or the payment
+/// provider. Written in the history as the user's id, `system`, or the provider's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User(Uuid),
+    System,
+    Provider(Provider),
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::User(id) => write!(f, "{id}"),
+            Actor::System => f.write_str("system"),
+            Actor::Provider(p) => f.write_str(p.as_str()),
+        }
     }
 }
 

@@ -1,26 +1,91 @@
-//! Starts the payment of each placed order.
+//! What orders asks of payments, applied once each (inbox): attempts to charge, voids when an
+//! order is canceled, refunds of money an order will not keep. Gateway calls are only
+//! recorded here; the worker makes them once the transaction has committed.
 
-use kazna_contracts::{Envelope, orders::OrderPlaced};
-use kazna_events::{Handler, HandlerError};
+use kazna_contracts::{
+    Envelope,
+    orders::{OrderCanceled, OrderPlaced, PaymentRequested, RefundRequested},
+    payments::Provider,
+};
+use kazna_events::{Handler, HandlerError, inbox};
 use sqlx::PgPool;
 
-use crate::{payments, sandbox::Sandbox};
+use crate::{
+    NAME,
+    error::Error,
+    payments::{self, Attempt},
+    refunds::{self, Amount, RefundRequest},
+    worker::Kick,
+};
 
-pub const ROUTING_KEYS: &[&str] = &["order.placed"];
+pub const ROUTING_KEYS: &[&str] = &[
+    "order.placed",
+    "order.payment_requested",
+    "order.canceled",
+    "order.refund_requested",
+];
 
 pub struct OrderEvents {
     pub pool: PgPool,
-    pub gateway: Sandbox,
+    pub provider: Provider,
+    pub kick: Kick,
 }
 
 impl Handler for OrderEvents {
     async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
-        if !event.is::<OrderPlaced>() {
+        let Some(mut tx) = inbox::begin(&self.pool, NAME, event.id).await? else {
             return Ok(());
-        }
-        let order = event.decode::<OrderPlaced>()?;
-        payments::start(&self.pool, &self.gateway, &order)
-            .await
-            .map_err(|e| HandlerError::Retry(e.to_string()))
+        };
+        let applied = if event.is::<OrderPlaced>() {
+            let o = event.decode::<OrderPlaced>()?;
+            let a = Attempt {
+                payment_id: o.payment_id,
+                order_id: o.order_id,
+                user_id: o.user_id,
+                attempt: o.attempt,
+                amount: o.total,
+                payment_method: o.payment_method,
+            };
+            payments::record_attempt(&mut tx, self.provider, &a).await
+        } else if event.is::<PaymentRequested>() {
+            let o = event.decode::<PaymentRequested>()?;
+            let a = Attempt {
+                payment_id: o.payment_id,
+                order_id: o.order_id,
+                user_id: o.user_id,
+                attempt: o.attempt,
+                amount: o.total,
+                payment_method: o.payment_method,
+            };
+            payments::record_attempt(&mut tx, self.provider, &a).await
+        } else if event.is::<OrderCanceled>() {
+            let o = event.decode::<OrderCanceled>()?;
+            payments::close_order(&mut tx, o.order_id).await
+        } else if event.is::<RefundRequested>() {
+            let o = event.decode::<RefundRequested>()?;
+            let req = RefundRequest {
+                payment_id: o.payment_id,
+                amount: Amount::Rest,
+                reason: &o.reason,
+                by: "system",
+                idempotency_key: None,
+            };
+            match refunds::request(&mut tx, req).await {
+                Ok(_) => Ok(()),
+                Err(Error::NotFound) => {
+                    return Err(HandlerError::Permanent(format!(
+                        "no payment {} to refund",
+                        o.payment_id
+                    )));
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(())
+        };
+        applied.map_err(|e| HandlerError::Retry(e.to_string()))?;
+        tx.commit().await?;
+        self.kick.now();
+        Ok(())
     }
 }

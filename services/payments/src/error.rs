@@ -1,8 +1,11 @@
 use axum::response::{IntoResponse, Response};
-use kazna_kernel::{Code, Problem};
+use kazna_contracts::{Money, payments::PaymentStatus};
+use kazna_kernel::{Code, FieldError, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("invalid fields")]
+    Validation(Vec<FieldError>),
     #[error("payment not found")]
     NotFound,
     #[error("unknown payment provider")]
@@ -11,25 +14,36 @@ pub enum Error {
     BadSignature,
     #[error("webhook body is not an event")]
     BadWebhook,
+    #[error("a {0} payment cannot be refunded")]
+    NotRefundable(PaymentStatus),
+    #[error("only {0} is left to refund")]
+    RefundTooLarge(Money),
+    #[error("idempotency key reused with another body")]
+    IdempotencyKeyReused,
     #[error(transparent)]
     Problem(#[from] Problem),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("events: {0}")]
     Events(#[from] kazna_events::Error),
-    #[error("gateway: {0}")]
-    Gateway(String),
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
+            Error::Validation(errors) => Problem::validation(errors),
             Error::NotFound => Problem::not_found("Payment"),
             Error::UnknownProvider => Problem::not_found("Payment provider"),
             Error::BadSignature => Problem::new(Code::InvalidSignature),
             Error::BadWebhook => Problem::new(Code::InvalidWebhook),
+            Error::NotRefundable(status) => Problem::new(Code::NotRefundable).with_detail(format!(
+                "The payment is {status}: it took no money to refund"
+            )),
+            Error::RefundTooLarge(left) => Problem::new(Code::RefundTooLarge)
+                .with_detail(format!("Only {left} is left to refund")),
+            Error::IdempotencyKeyReused => Problem::new(Code::IdempotencyKeyReused),
             Error::Problem(p) => p,
-            Error::Database(_) | Error::Events(_) | Error::Gateway(_) => {
+            Error::Database(_) | Error::Events(_) => {
                 tracing::error!(error = %self, "payments: internal error");
                 Problem::internal()
             }

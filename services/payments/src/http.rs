@@ -1,5 +1,7 @@
 use axum::{body::Bytes, extract::State, http::HeaderMap};
-use kazna_kernel::{AuthUser, Json, Path, Problem, Role};
+use kazna_kernel::{AuthUser, FieldError, Json, Path, Problem, Role};
+use serde::Deserialize;
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -7,6 +9,7 @@ use crate::{
     AppState,
     error::{Error, Result},
     payments::{self, Payment, WebhookEvent},
+    refunds::{self, Amount, Refund, RefundRequest},
     signature,
 };
 use kazna_contracts::payments::Provider;
@@ -14,6 +17,7 @@ use kazna_contracts::payments::Provider;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_payment))
+        .routes(routes!(refund_payment))
         .routes(routes!(webhook))
 }
 
@@ -31,6 +35,77 @@ async fn get_payment(
         return Err(Error::NotFound);
     }
     Ok(Json(p))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundPaymentRequest {
+    /// Minor units of the payment's currency; everything not refunded yet when left out.
+    #[schema(minimum = 1)]
+    amount: Option<i64>,
+    /// Why, for the audit log.
+    #[schema(max_length = 500)]
+    reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/payments/{id}/refund", tag = "payments",
+    request_body = RefundPaymentRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The refund, pending until the gateway confirms it", body = Refund),
+              (status = 403, description = "forbidden: admins only", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "not_refundable, refund_too_large", body = Problem)))]
+async fn refund_payment(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    Json(req): Json<RefundPaymentRequest>,
+) -> Result<Json<Refund>> {
+    if !user.0.has(Role::Admin) {
+        return Err(Problem::forbidden().into());
+    }
+    let mut errors = Vec::new();
+    if req.amount.is_some_and(|a| a < 1) {
+        errors.push(FieldError::new("amount", "at least 1 (minor units)"));
+    }
+    let reason = req.reason.as_deref().map(str::trim).unwrap_or("");
+    if reason.len() > 500 {
+        errors.push(FieldError::new("reason", "at most 500 characters"));
+    }
+    let key = headers.get("idempotency-key").map(|v| {
+        v.to_str()
+            .ok()
+            .filter(|k| (1..=255).contains(&k.len()))
+            .map(str::to_owned)
+    });
+    if let Some(None) = key {
+        errors.push(FieldError::new(
+            "Idempotency-Key",
+            "1 to 255 visible characters",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let by = user.id().to_string();
+    let mut tx = s.pool.begin().await?;
+    let refund = refunds::request(
+        &mut tx,
+        RefundRequest {
+            payment_id: id,
+            amount: req.amount.map_or(Amount::AllLeft, Amount::Part),
+            reason: if reason.is_empty() { "refund" } else { reason },
+            by: &by,
+            idempotency_key: key.flatten().as_deref(),
+        },
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    s.kick.now();
+    Ok(Json(refund))
 }
 
 #[utoipa::path(post, path = "/webhooks/payments/{provider}", tag = "payments",
@@ -57,6 +132,7 @@ async fn webhook(
     }
     let event: WebhookEvent = serde_json::from_slice(&body).map_err(|_| Error::BadWebhook)?;
     payments::apply_webhook(&s.pool, event).await?;
+    s.kick.now();
     Ok(Json(Received { received: true }))
 }
 

@@ -1,16 +1,23 @@
-//! The payments service: one payment per order through a gateway (the built-in sandbox by
-//! default), settled by signed webhooks, with an append-only audit log.
+//! The payments service: one payment per attempt to pay an order, through a gateway (the
+//! built-in sandbox by default), settled by signed webhooks; voids and refunds; an
+//! append-only audit log.
 
 mod consumer;
 pub mod error;
+pub mod gateway;
 mod http;
 pub mod payments;
+pub mod refunds;
 pub mod sandbox;
 pub mod settings;
 pub mod signature;
+pub mod worker;
 
 pub use settings::PaymentsSettings;
 
+use std::sync::Arc;
+
+use gateway::Gateway;
 use kazna_contracts::payments::Provider;
 use kazna_events::{Broker, Consumer, Relay};
 use kazna_kernel::{Context, health::Check, server::App};
@@ -28,6 +35,8 @@ pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
     pub cfg: PaymentsSettings,
+    /// Wakes the worker after a change that asks for a gateway call.
+    pub kick: worker::Kick,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -52,14 +61,15 @@ pub async fn build(
 ) -> Result<App, kazna_kernel::Error> {
     let cfg: PaymentsSettings = ctx.settings.section()?;
     let pool = database(&ctx).await?;
-    let gateway = match cfg.provider {
-        Provider::Sandbox => sandbox::Sandbox::new(
+    let gateway: Arc<dyn Gateway> = match cfg.provider {
+        Provider::Sandbox => Arc::new(sandbox::Sandbox::new(
             pool.clone(),
             &cfg,
             cfg.sandbox_webhook_url(&ctx.settings),
             shutdown.clone(),
-        ),
+        )),
     };
+    let kick = worker::Kick::default();
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(
         broker.clone(),
@@ -67,7 +77,8 @@ pub async fn build(
         consumer::ROUTING_KEYS,
         consumer::OrderEvents {
             pool: pool.clone(),
-            gateway,
+            provider: gateway.provider(),
+            kick: kick.clone(),
         },
     )
     .with_concurrency(8);
@@ -76,6 +87,12 @@ pub async fn build(
         ctx,
         pool: pool.clone(),
         cfg,
+        kick: kick.clone(),
+    };
+    let worker = worker::Worker {
+        pool: pool.clone(),
+        gateway,
+        kick,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
@@ -84,5 +101,6 @@ pub async fn build(
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
     Ok(App::new(NAME, listener, router)
         .worker(Relay::new(pool, broker).run(shutdown.clone()))
+        .worker(worker.run(shutdown.clone()))
         .worker(consumer.run(shutdown)))
 }

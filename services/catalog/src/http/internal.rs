@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reserve))
         .routes(routes!(commit))
         .routes(routes!(release))
+        .routes(routes!(give_back))
         .routes(routes!(snapshots))
 }
 
@@ -126,11 +127,9 @@ async fn reserve(
         return Err(Error::Validation(errors));
     }
     let ttl = s.cfg.reservation_ttl_secs;
-    let lines = inventory::reserve(&s.store, req.order_id, &req.lines, ttl).await?;
-    Ok(Json(Reservation {
-        order_id: req.order_id,
-        lines,
-    }))
+    Ok(Json(
+        inventory::reserve(&s.store, req.order_id, &req.lines, ttl).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/internal/reservations/{order_id}/commit", tag = "internal",
@@ -141,8 +140,7 @@ async fn commit(
     _: Internal,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<Reservation>> {
-    let lines = inventory::commit(&s.store, order_id).await?;
-    Ok(Json(Reservation { order_id, lines }))
+    Ok(Json(inventory::commit(&s.store, order_id).await?))
 }
 
 #[utoipa::path(post, path = "/internal/reservations/{order_id}/release", tag = "internal",
@@ -153,6 +151,18 @@ async fn release(
     _: Internal,
     Path(order_id): Path<Uuid>,
 ) -> Result<Json<Reservation>> {
-    let lines = inventory::release(&s.store, order_id).await?;
-    Ok(Json(Reservation { order_id, lines }))
+    Ok(Json(inventory::release(&s.store, order_id).await?))
+}
+
+/// For an order that will not be filled: held units are released, sold ones come back to
+/// stock.
+#[utoipa::path(post, path = "/internal/reservations/{order_id}/return", tag = "internal",
+    responses((status = 200, body = Reservation),
+              (status = 404, body = Problem)))]
+async fn give_back(
+    State(s): State<AppState>,
+    _: Internal,
+    Path(order_id): Path<Uuid>,
+) -> Result<Json<Reservation>> {
+    Ok(Json(inventory::give_back(&s.store, order_id).await?))
 }

@@ -1,0 +1,300 @@
+//! Carries out the gateway calls that committed changes asked for (charge, void, refund),
+//! after they commit and never under a row lock: a short transaction takes a lease on the
+//! row, the call runs with no transaction open, and another short one records the answer.
+//! A call that fails for a while is retried with growing pauses, with the same idempotency
+//! key, until it is done; a lease left by a crashed instance runs out and is taken over.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    error::Result,
+    gateway::{Charge, Charged, Gateway, GatewayError, RefundCall, Refunded, Voided},
+    payments::{self, COLUMNS, Outcome, Row},
+    refunds,
+};
+
+const LEASE: &str = "30 seconds";
+const BATCH: i64 = 16;
+
+/// Wakes the worker at once after a change that asks for a gateway call.
+#[derive(Clone, Default)]
+pub struct Kick(Arc<Notify>);
+
+impl Kick {
+    pub fn now(&self) {
+        self.0.notify_one();
+    }
+}
+
+pub struct Worker {
+    pub pool: PgPool,
+    pub gateway: Arc<dyn Gateway>,
+    pub kick: Kick,
+}
+
+impl Worker {
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let busy = match self.once().await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "payments worker could not run; will retry");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.kick.0.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    /// Does what is due now; returns how many rows it worked on.
+    pub async fn once(&self) -> Result<usize> {
+        let payments: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE payments SET lease_until = now() + interval '{LEASE}', tries = tries + 1
+             WHERE id IN (SELECT id FROM payments
+                          WHERE due AND (lease_until IS NULL OR lease_until < now())
+                          ORDER BY updated_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
+             RETURNING {COLUMNS}"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        let refunds: Vec<DueRefund> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE refunds SET lease_until = now() + interval '{LEASE}', tries = tries + 1
+             WHERE id IN (SELECT id FROM refunds
+                          WHERE due AND (lease_until IS NULL OR lease_until < now())
+                          ORDER BY updated_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
+             RETURNING id, payment_id, amount"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        let n = payments.len() + refunds.len();
+        let calls = payments
+            .into_iter()
+            .map(|p| self.payment(p))
+            .collect::<Vec<_>>();
+        for r in futures_util::future::join_all(calls).await {
+            r?;
+        }
+        let calls = refunds
+            .into_iter()
+            .map(|r| self.refund(r))
+            .collect::<Vec<_>>();
+        for r in futures_util::future::join_all(calls).await {
+            r?;
+        }
+        Ok(n)
+    }
+
+    /// Leaves the row due, to be tried again after a pause that doubles from 0.2 s with each
+    /// try, up to a minute.
+    async fn later(&self, table: &'static str, id: Uuid, e: &GatewayError) -> Result<()> {
+        tracing::warn!(error = %e, %id, table, "gateway call failed; will retry");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table}
+             SET lease_until = now() + make_interval(secs => least(60, 0.1 * 2 ^ least(tries, 10)))
+             WHERE id = $1"
+        )))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn payment(&self, p: Row) -> Result<()> {
+        let done = match self.payment_call(&p).await {
+            Ok(()) => Ok(()),
+            Err(Step::Later(e)) => return self.later("payments", p.id, &e).await,
+            Err(Step::Db(e)) => Err(e),
+        };
+        sqlx::query("UPDATE payments SET lease_until = NULL WHERE id = $1")
+            .bind(p.id)
+            .execute(&self.pool)
+            .await?;
+        done
+    }
+
+    /// The call this pending payment needs: charge it, or void it when its order was canceled.
+    async fn payment_call(&self, p: &Row) -> Result<(), Step> {
+        if p.status != kazna_contracts::payments::PaymentStatus::Pending {
+            return self.not_due(p.id).await;
+        }
+        let mut intent = p.provider_ref.clone();
+        if p.cancel_requested && intent.is_none() && !p.charge_sent {
+            // Never sent: nothing to void at the gateway.
+            let mut tx = self.pool.begin().await?;
+            if let Some(now) = payments::lock(&mut tx, p.id).await? {
+                payments::settle(&mut tx, &now, Outcome::Voided).await?;
+            }
+            tx.commit().await?;
+            return Ok(());
+        }
+        if intent.is_none() {
+            // Recorded before the call: a charge that was sent may have reached the gateway
+            // even if its answer was lost, and must then be voided rather than forgotten.
+            sqlx::query("UPDATE payments SET charge_sent = true WHERE id = $1")
+                .bind(p.id)
+                .execute(&self.pool)
+                .await?;
+            let charge = Charge {
+                idempotency_key: format!("payment-{}", p.id),
+                amount: p.amount(),
+                payment_method: p.payment_method.clone(),
+                payment_id: p.id,
+                order_id: p.order_id,
+            };
+            let answer = match self.gateway.charge(&charge).await {
+                Err(GatewayError::Refused(reason)) => Ok(Charged::Declined { reason }),
+                other => other,
+            };
+            match answer {
+                Ok(Charged::Processing { intent: i }) => {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query(
+                        "UPDATE payments SET provider_ref = $2, updated_at = now() WHERE id = $1",
+                    )
+                    .bind(p.id)
+                    .bind(&i)
+                    .execute(&mut *tx)
+                    .await?;
+                    payments::append(
+                        &mut tx,
+                        p.id,
+                        "charge_requested",
+                        None,
+                        serde_json::json!({"intent": i}),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    intent = Some(i);
+                }
+                Ok(Charged::Declined { reason }) => {
+                    let mut tx = self.pool.begin().await?;
+                    if let Some(now) = payments::lock(&mut tx, p.id).await? {
+                        payments::settle(&mut tx, &now, Outcome::Failed { reason: &reason })
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                Err(e) => return Err(Step::Later(e)),
+            }
+        }
+        // Read again: the order may have been canceled while the charge was sent.
+        let cancel: bool = sqlx::query_scalar(
+            "SELECT cancel_requested AND NOT void_sent AND status = 'pending' FROM payments WHERE id = $1",
+        )
+        .bind(p.id)
+        .fetch_one(&self.pool)
+        .await?;
+        if let (true, Some(intent)) = (cancel, intent) {
+            match self.gateway.void(&intent).await {
+                // When too late, the charge's own webhook settles it; a success for a
+                // canceled order is then refunded at the order's request.
+                Ok(Voided::Voiding | Voided::AlreadySettled) | Err(GatewayError::Refused(_)) => {
+                    sqlx::query("UPDATE payments SET void_sent = true WHERE id = $1")
+                        .bind(p.id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Err(e) => return Err(Step::Later(e)),
+            }
+        }
+        self.not_due(p.id).await
+    }
+
+    /// Done, unless a cancellation came in meanwhile and asks for a void.
+    async fn not_due(&self, id: Uuid) -> Result<(), Step> {
+        sqlx::query(
+            "UPDATE payments SET due = (cancel_requested AND NOT void_sent AND status = 'pending'),
+                    tries = 0, updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn refund(&self, r: DueRefund) -> Result<()> {
+        let p: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM payments WHERE id = $1"
+        )))
+        .bind(r.payment_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(intent) = p.as_ref().and_then(|p| p.provider_ref.clone()) else {
+            let mut tx = self.pool.begin().await?;
+            refunds::failed(&mut tx, r.id, "no charge to refund").await?;
+            tx.commit().await?;
+            return Ok(());
+        };
+        let Some(p) = p else { return Ok(()) };
+        let call = RefundCall {
+            idempotency_key: format!("refund-{}", r.id),
+            intent,
+            amount: kazna_contracts::Money::new(r.amount, p.currency),
+            refund_id: r.id,
+            payment_id: p.id,
+        };
+        let answer = match self.gateway.refund(&call).await {
+            Err(GatewayError::Refused(reason)) => Ok(Refunded::Refused { reason }),
+            other => other,
+        };
+        match answer {
+            Ok(Refunded::Pending { reference }) => {
+                sqlx::query(
+                    "UPDATE refunds SET provider_ref = $2, due = false, lease_until = NULL, tries = 0,
+                            updated_at = now()
+                     WHERE id = $1",
+                )
+                .bind(r.id)
+                .bind(reference)
+                .execute(&self.pool)
+                .await?;
+            }
+            Ok(Refunded::Refused { reason }) => {
+                let mut tx = self.pool.begin().await?;
+                refunds::failed(&mut tx, r.id, &reason).await?;
+                tx.commit().await?;
+            }
+            Err(e) => self.later("refunds", r.id, &e).await?,
+        }
+        Ok(())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DueRefund {
+    id: Uuid,
+    payment_id: Uuid,
+    amount: i64,
+}
+
+enum Step {
+    /// The gateway did not answer: try again later.
+    Later(GatewayError),
+    Db(crate::error::Error),
+}
+
+impl From<sqlx::Error> for Step {
+    fn from(e: sqlx::Error) -> Self {
+        Step::Db(e.into())
+    }
+}
+
+impl From<crate::error::Error> for Step {
+    fn from(e: crate::error::Error) -> Self {
+        Step::Db(e)
+    }
+}
