@@ -164,19 +164,22 @@ pub async fn record_attempt(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if inserted == 1 {
-        let kind = match status {
-            PaymentStatus::Pending => "requested",
-            _ => "voided_before_charge",
+    if inserted == 0 {
+        return Ok(());
+    }
+    let kind = match status {
+        PaymentStatus::Pending => "requested",
+        _ => "voided_before_charge",
+    };
+    let data = serde_json::json!({"attempt": a.attempt});
+    append(conn, a.payment_id, kind, None, data).await?;
+    if status == PaymentStatus::Voided {
+        let e = PaymentVoided {
+            payment_id: a.payment_id,
+            order_id: a.order_id,
+            attempt: a.attempt,
         };
-        append(
-            conn,
-            a.payment_id,
-            kind,
-            None,
-            serde_json::json!({"attempt": a.attempt}),
-        )
-        .await?;
+        kazna_events::enqueue(conn, SOURCE, &e).await?;
     }
     Ok(())
 }

@@ -30,6 +30,7 @@ pub struct Sandbox {
     webhook_url: String,
     secret: String,
     delay: Duration,
+    webhook_delay: Duration,
     /// Deliveries still pending stop when the service shuts down (as a provider would
     /// resend later, a restart's relays and retries pick up from the database).
     shutdown: tokio_util::sync::CancellationToken,
@@ -66,6 +67,7 @@ impl Sandbox {
             webhook_url,
             secret: settings.webhook_secret.expose().to_owned(),
             delay: Duration::from_millis(settings.sandbox_delay_ms),
+            webhook_delay: Duration::from_millis(settings.sandbox_webhook_delay_ms),
             shutdown,
         }
     }
@@ -253,6 +255,9 @@ impl Sandbox {
 
     /// Posts the webhook, retrying with growing pauses until it is acknowledged.
     async fn deliver(self, event: Value) {
+        if !self.webhook_delay.is_zero() && !self.pause(self.webhook_delay).await {
+            return;
+        }
         let body = event.to_string();
         // Like a provider, it keeps trying for a while (here about five minutes).
         let mut pause = Duration::from_millis(200);

@@ -14,8 +14,11 @@ pub struct PaymentsSettings {
     /// Where the sandbox delivers its webhooks; by default the gateway's
     /// `/webhooks/payments/sandbox` at `gateway.public_url`.
     pub sandbox_webhook_url: Option<String>,
-    /// How long the sandbox takes to answer a charge.
+    /// How long the sandbox takes to decide a charge (until then it can be voided).
     pub sandbox_delay_ms: u64,
+    /// How much later than it decides the sandbox sends its webhook (a provider's webhooks
+    /// can be late).
+    pub sandbox_webhook_delay_ms: u64,
 }
 
 impl Default for PaymentsSettings {
@@ -25,6 +28,7 @@ impl Default for PaymentsSettings {
             webhook_secret: Secret::new("whsec_change_me"),
             sandbox_webhook_url: None,
             sandbox_delay_ms: 50,
+            sandbox_webhook_delay_ms: 0,
         }
     }
 }
