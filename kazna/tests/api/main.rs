@@ -5,6 +5,7 @@
 // A test that cannot go on should stop loudly, helpers included.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod lifecycle;
 mod outages;
 mod roles;
 mod skeleton;
