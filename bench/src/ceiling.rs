@@ -62,3 +62,58 @@ pub async fn start_redis(settings: &Settings) -> anyhow::Result<String> {
     )
     .await
 }
+
+/// A TPC-B-like ceiling: `pgbench`'s built-in transaction (three updates, a select and an
+/// insert) on a scratch database of this run, with the scenarios' connections and duration.
+/// Returns transactions per second.
+pub async fn pgbench(
+    settings: &Settings,
+    connections: u32,
+    threads: u32,
+    secs: u64,
+) -> anyhow::Result<f64> {
+    let url = settings.database_url("pgbench");
+    let admin = PgPool::connect(&format!("{}/postgres", settings.database.url)).await?;
+    let db = format!("{}pgbench", settings.database.name_prefix);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{db}\""
+    )))
+    .execute(&admin)
+    .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
+        .execute(&admin)
+        .await?;
+    let init = tokio::process::Command::new("pgbench")
+        .args(["-i", "-q", "-s", "4", &url])
+        .output()
+        .await?;
+    anyhow::ensure!(
+        init.status.success(),
+        "pgbench -i: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let run = tokio::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &connections.to_string(),
+            "-j",
+            &threads.to_string(),
+        ])
+        .args(["-T", &secs.to_string(), &url])
+        .output()
+        .await?;
+    anyhow::ensure!(
+        run.status.success(),
+        "pgbench: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = String::from_utf8_lossy(&run.stdout);
+    out.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's output: {out}"))
+}

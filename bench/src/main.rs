@@ -3,6 +3,7 @@
 //! however busy the machine is. Writes `target/bench/report.json`.
 
 mod ceiling;
+mod lifecycle;
 mod platform;
 mod report;
 mod wrk;
@@ -73,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     let idle_rss_kib = running.rss_kib();
 
     let lists = bench.write_lists(&out).await?;
-    let buyers = args.threads.max(2) as usize * 4;
+    let buyers = (args.threads.max(2) as usize * 4).max(args.connections as usize);
     let tokens = bench.buyers(buyers, &out).await?;
     let pg = ceiling::start_postgres(&bench.settings).await?;
     let redis = ceiling::start_redis(&bench.settings).await?;
@@ -166,7 +167,53 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("scenario {name}"))?;
         scenarios.push(Scenario::new(name, ceiling, m));
     }
+    if wanted("order lifecycle") {
+        eprintln!("bench: ceiling: pgbench tpc-b");
+        let tps = ceiling::pgbench(
+            &bench.settings,
+            args.connections,
+            args.threads,
+            args.duration,
+        )
+        .await?;
+        scenarios.push(Scenario::new(
+            "ceiling: pgbench tpc-b (transactions)",
+            None,
+            wrk::Measured {
+                requests: (tps * args.duration as f64) as u64,
+                duration_us: args.duration * 1_000_000,
+                p50_us: 0,
+                p99_us: 0,
+                errors: 0,
+                status_errors: 0,
+                failure_sample: String::new(),
+            },
+        ));
+        eprintln!("bench: order lifecycle");
+        let tokens_list = std::fs::read_to_string(&tokens)?;
+        let driver = lifecycle::Driver {
+            gateway: gw.clone(),
+            admin: bench.admin().await?,
+            buyers: tokens_list
+                .lines()
+                .take(args.connections as usize)
+                .map(str::to_owned)
+                .collect(),
+            variants: std::fs::read_to_string(&lists.variants)?
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            duration: Duration::from_secs(args.duration),
+        };
+        let m = driver.run().await?;
+        scenarios.push(Scenario::new(
+            "order lifecycle (place, paid, shipped, delivered)",
+            Some("tpc-b"),
+            m,
+        ));
+    }
     let orders = bench.orders_paid(Duration::from_secs(60)).await?;
+    let place_to_paid = bench.place_to_paid_ms().await?;
     let peak_rss_kib = running.peak_rss_kib();
     let shutdown_secs = running.stop().await?;
 
@@ -178,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
         idle_rss_kib,
         peak_rss_kib,
         orders,
+        place_to_paid,
         shutdown_secs,
     );
     report.print();

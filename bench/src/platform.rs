@@ -359,13 +359,56 @@ impl Bench {
         Ok(path.display().to_string())
     }
 
-    /// Waits until every placed order is paid; returns (placed, paid, seconds waited).
+    /// An admin's access token, the account made the way a shop makes its first admin.
+    pub async fn admin(&self) -> anyhow::Result<String> {
+        let (email, password) = ("bench-admin@bench.kazna.local", "bench admin password");
+        let status = self
+            .command()
+            .args(["users", "create", "--email", email, "--role", "admin"])
+            .env("KAZNA_NEW_PASSWORD", password)
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .context("running kazna users create")?;
+        if !status.success() {
+            bail!("kazna users create failed: {status}");
+        }
+        let login: Value = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.gateway_url()))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(login["access_token"]
+            .as_str()
+            .context("admin login gave no token")?
+            .to_owned())
+    }
+
+    /// Seconds from placing to paid of every paid order: (p50, p99), in milliseconds.
+    pub async fn place_to_paid_ms(&self) -> anyhow::Result<(f64, f64)> {
+        let orders = self.pool("orders").await?;
+        let (p50, p99): (Option<f64>, Option<f64>) = sqlx::query_as(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)
+             FROM (SELECT extract(epoch FROM h.at - o.created_at) * 1000 AS ms
+                   FROM orders o JOIN order_history h ON h.order_id = o.id AND h.status = 'paid') t",
+        )
+        .fetch_one(&orders)
+        .await?;
+        Ok((p50.unwrap_or(0.0), p99.unwrap_or(0.0)))
+    }
+
+    /// Waits until every placed order is paid (or further on); returns (placed, paid, seconds
+    /// waited).
     pub async fn orders_paid(&self, limit: Duration) -> anyhow::Result<(i64, i64, f64)> {
         let orders = self.pool("orders").await?;
         let start = Instant::now();
         loop {
             let (placed, paid): (i64, i64) = sqlx::query_as(
-                "SELECT count(*), count(*) FILTER (WHERE status = 'paid') FROM orders",
+                "SELECT count(*), count(*) FILTER (WHERE status IN ('paid', 'shipped', 'delivered'))
+                 FROM orders",
             )
             .fetch_one(&orders)
             .await?;

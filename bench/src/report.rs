@@ -52,6 +52,13 @@ pub struct Report {
     pub orders_placed: i64,
     pub orders_paid: i64,
     pub payment_drain_secs: f64,
+    /// From placing an order to its being paid, over every paid order of the run.
+    pub place_to_paid_p50_ms: f64,
+    pub place_to_paid_p99_ms: f64,
+    /// Orders placed per second in the checkout scenario (half its requests), and that as a
+    /// share of the TPC-B-like ceiling.
+    pub checkout_orders_per_sec: Option<f64>,
+    pub checkout_ratio_to_tpcb: Option<f64>,
     pub shutdown_secs: f64,
     pub scenarios: Vec<Scenario>,
 }
@@ -66,6 +73,7 @@ impl Report {
         idle_rss_kib: u64,
         peak_rss_kib: u64,
         (placed, paid, drain): (i64, i64, f64),
+        (to_paid_p50, to_paid_p99): (f64, f64),
         shutdown_secs: f64,
     ) -> Self {
         let ceiling = |key: &str, list: &[Scenario]| {
@@ -75,15 +83,28 @@ impl Report {
         };
         let pg = ceiling("postgres", &scenarios);
         let redis = ceiling("redis", &scenarios);
+        let tpcb = ceiling("tpc-b", &scenarios);
         for s in &mut scenarios {
             let base = match s.ceiling {
                 Some("postgres") => pg,
                 Some("redis") => redis,
+                Some("tpc-b") => tpcb,
                 _ => None,
             };
             s.ratio = base.filter(|b| *b > 0.0).map(|b| s.rps / b);
         }
+        let checkout = scenarios
+            .iter()
+            .find(|s| s.name.starts_with("checkout"))
+            .map(|s| s.rps / 2.0);
         Self {
+            checkout_orders_per_sec: checkout,
+            checkout_ratio_to_tpcb: checkout
+                .zip(tpcb)
+                .filter(|(_, t)| *t > 0.0)
+                .map(|(c, t)| c / t),
+            place_to_paid_p50_ms: to_paid_p50,
+            place_to_paid_p99_ms: to_paid_p99,
             products: args.products,
             duration_secs: args.duration,
             connections: args.connections,
@@ -129,6 +150,13 @@ impl Report {
         {
             println!("failure in {}: {}", s.name, s.failure_sample);
         }
+        if let (Some(c), Some(r)) = (self.checkout_orders_per_sec, self.checkout_ratio_to_tpcb) {
+            println!("\ncheckout: {c:.0} orders/s, {r:.3} of the pgbench TPC-B ceiling");
+        }
+        println!(
+            "placing to paid: p50 {:.1} ms, p99 {:.1} ms",
+            self.place_to_paid_p50_ms, self.place_to_paid_p99_ms
+        );
         println!(
             "\nplatform RSS: idle {:.0} MiB, peak {:.0} MiB; seed {:.1} s; index {:.1} s; \
              orders placed {} / paid {} (drained in {:.1} s); shutdown {:.2} s",
