@@ -60,8 +60,38 @@ async fn main() -> anyhow::Result<()> {
     let bench = Bench::new(&args, &out)?;
     bench.reset().await?;
 
+    let wanted = |name: &str| {
+        args.only
+            .as_deref()
+            .is_none_or(|o| name.starts_with("ceiling") || name.contains(o))
+    };
     eprintln!("bench: seeding {} products", args.products);
     let seed_secs = bench.seed(args.products).await?;
+    // Before the platform starts: pgbench needs connections the platform's pools would hold.
+    let mut scenarios = Vec::new();
+    if wanted("order lifecycle") {
+        eprintln!("bench: ceiling: pgbench tpc-b");
+        let tps = ceiling::pgbench(
+            &bench.settings,
+            args.connections,
+            args.threads,
+            args.duration,
+        )
+        .await?;
+        scenarios.push(Scenario::new(
+            "ceiling: pgbench tpc-b (transactions)",
+            None,
+            wrk::Measured {
+                requests: (tps * args.duration as f64) as u64,
+                duration_us: args.duration * 1_000_000,
+                p50_us: 0,
+                p99_us: 0,
+                errors: 0,
+                status_errors: 0,
+                failure_sample: String::new(),
+            },
+        ));
+    }
     let running = bench.start(&out.join("kazna.log"), args.separate).await?;
     eprintln!(
         "bench: platform up in {:.2} s, idle RSS {} MiB",
@@ -81,7 +111,6 @@ async fn main() -> anyhow::Result<()> {
 
     let load = Load::new(&args, &out)?;
     let gw = bench.gateway_url();
-    let mut scenarios = Vec::new();
     let run =
         |name: &'static str,
          base: String,
@@ -153,11 +182,6 @@ async fn main() -> anyhow::Result<()> {
             Some("postgres"),
         ),
     ];
-    let wanted = |name: &str| {
-        args.only
-            .as_deref()
-            .is_none_or(|o| name.starts_with("ceiling") || name.contains(o))
-    };
     for (name, base, script, script_args, ceiling) in plan.into_iter().filter(|p| wanted(p.0)) {
         eprintln!("bench: {name}");
         let sequential = script == "checkout.lua";
@@ -168,27 +192,6 @@ async fn main() -> anyhow::Result<()> {
         scenarios.push(Scenario::new(name, ceiling, m));
     }
     if wanted("order lifecycle") {
-        eprintln!("bench: ceiling: pgbench tpc-b");
-        let tps = ceiling::pgbench(
-            &bench.settings,
-            args.connections,
-            args.threads,
-            args.duration,
-        )
-        .await?;
-        scenarios.push(Scenario::new(
-            "ceiling: pgbench tpc-b (transactions)",
-            None,
-            wrk::Measured {
-                requests: (tps * args.duration as f64) as u64,
-                duration_us: args.duration * 1_000_000,
-                p50_us: 0,
-                p99_us: 0,
-                errors: 0,
-                status_errors: 0,
-                failure_sample: String::new(),
-            },
-        ));
         eprintln!("bench: order lifecycle");
         let tokens_list = std::fs::read_to_string(&tokens)?;
         let driver = lifecycle::Driver {

@@ -19,6 +19,7 @@ pub mod secret;
 pub mod server;
 pub mod telemetry;
 pub mod text;
+pub mod worker;
 
 use std::sync::Arc;
 

@@ -128,7 +128,11 @@ pub async fn transition(conn: &mut PgConnection, order: &Locked, change: Change<
     .bind(stock.map(StockTarget::as_str))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("INSERT INTO order_history (order_id, status, by, note) VALUES ($1, $2, $3, $4)")
+    // The clock when written, under the order's lock: the history's order is the order the
+    // changes happened in (`now()` would be when each transaction began).
+    sqlx::query(
+        "INSERT INTO order_history (order_id, status, by, note, at) VALUES ($1, $2, $3, $4, clock_timestamp())",
+    )
         .bind(order.id)
         .bind(to.as_str())
         .bind(change.by.to_string())

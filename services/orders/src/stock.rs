@@ -8,12 +8,13 @@
 //! When a late payment finds its units sold to someone else meanwhile, the paid order is
 //! canceled and its money refunded: the shop never keeps money for an order it cannot fill.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
+
+pub use kazna_kernel::worker::Kick;
 
 use kazna_contracts::catalog::Reservation;
 use kazna_kernel::{Code, Context};
 use sqlx::PgPool;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -24,16 +25,6 @@ use crate::{
 };
 
 const BATCH: i64 = 32;
-
-/// Wakes the stock worker at once after a change that needs the catalog.
-#[derive(Clone, Default)]
-pub struct Kick(Arc<Notify>);
-
-impl Kick {
-    pub fn now(&self) {
-        self.0.notify_one();
-    }
-}
 
 pub struct StockWorker {
     pub ctx: Context,
@@ -50,23 +41,8 @@ struct Due {
 
 impl StockWorker {
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let busy = match self.once().await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "stock worker could not run; will retry");
-                    false
-                }
-            };
-            if busy {
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.kick.0.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            }
-        }
+        let (kick, poll) = (self.kick.clone(), Duration::from_millis(500));
+        kazna_kernel::worker::repeat("stock", kick, poll, shutdown, || self.once()).await
     }
 
     /// Carries out what is due now; returns how many orders it worked on.
@@ -171,28 +147,29 @@ impl StockWorker {
 
 /// Cancels unpaid orders whose time to be paid ran out, every second.
 pub async fn expire_unpaid(pool: PgPool, kick: Kick, shutdown: CancellationToken) {
-    loop {
-        let due: std::result::Result<Vec<Uuid>, _> = sqlx::query_scalar(
-            "SELECT id FROM orders WHERE status = 'pending_payment' AND pay_by < now()
-             ORDER BY pay_by LIMIT 100",
-        )
-        .fetch_all(&pool)
-        .await;
-        match due {
-            Ok(ids) => {
-                for id in ids {
-                    match crate::orders::expire(&pool, id, "not paid in time").await {
-                        Ok(true) => kick.now(),
-                        Ok(false) => {}
-                        Err(e) => tracing::warn!(order.id = %id, error = %e, "could not expire"),
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not look for unpaid orders"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+    let poll = Duration::from_secs(1);
+    let step = || expire_due(&pool, &kick);
+    kazna_kernel::worker::repeat("expiry", Kick::default(), poll, shutdown, step).await
+}
+
+/// Cancels a batch of unpaid orders past their time; returns how many.
+async fn expire_due(pool: &PgPool, kick: &Kick) -> Result<usize> {
+    let due: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE status = 'pending_payment' AND pay_by < now()
+         ORDER BY pay_by LIMIT 100",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut expired = 0;
+    for id in due {
+        match crate::orders::expire(pool, id, "not paid in time").await {
+            Ok(true) => expired += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(order.id = %id, error = %e, "could not expire"),
         }
     }
+    if expired > 0 {
+        kick.now();
+    }
+    Ok(expired)
 }

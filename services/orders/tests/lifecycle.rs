@@ -304,6 +304,32 @@ async fn a_payment_after_expiry_once_the_units_were_sold_is_refunded() {
     app.stop().await;
 }
 
+/// With a payment window longer than the catalog holds stock, the catalog's sweeper is the
+/// backstop: the reservation it lets go cancels the order that held it.
+#[tokio::test]
+async fn a_reservation_the_sweeper_expires_cancels_its_unpaid_order() {
+    let app = TestApp::spawn_with(|s| {
+        s.update::<CatalogSettings>(|c| c.reservation_ttl_secs = 1)
+            .expect("catalog settings");
+        s.update::<kazna_orders::OrdersSettings>(|o| o.payment_window_secs = Some(3600))
+            .expect("orders settings");
+    })
+    .await;
+    let (buyer, vase) = app.a_buyer_with_in_cart("Vase", 2000, 2, 2).await;
+    let placed = app
+        .place_order(&buyer, "swept", "pm_card_chargeDeclined")
+        .await;
+    let swept = app
+        .order_when(&buyer, placed.id, 20, |o| o.status == OrderStatus::Canceled)
+        .await;
+    let last = swept.history.last().expect("history");
+    assert_eq!(last.by, "system");
+    assert_eq!(last.note.as_deref(), Some("its reserved stock expired"));
+    let v = &app.product(vase.id).await.variants[0];
+    assert_eq!((v.stock, v.reserved), (2, 0), "the units are back on sale");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn orders_are_listed_newest_first_by_status_a_page_at_a_time() {
     let app = TestApp::spawn().await;

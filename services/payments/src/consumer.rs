@@ -36,27 +36,14 @@ impl Handler for OrderEvents {
         let Some(mut tx) = inbox::begin(&self.pool, NAME, event.id).await? else {
             return Ok(());
         };
-        let applied = if event.is::<OrderPlaced>() {
-            let o = event.decode::<OrderPlaced>()?;
-            let a = Attempt {
-                payment_id: o.payment_id,
-                order_id: o.order_id,
-                user_id: o.user_id,
-                attempt: o.attempt,
-                amount: o.total,
-                payment_method: o.payment_method,
-            };
-            payments::record_attempt(&mut tx, self.provider, &a).await
+        let attempt = if event.is::<OrderPlaced>() {
+            Some(Attempt::from(event.decode::<OrderPlaced>()?))
         } else if event.is::<PaymentRequested>() {
-            let o = event.decode::<PaymentRequested>()?;
-            let a = Attempt {
-                payment_id: o.payment_id,
-                order_id: o.order_id,
-                user_id: o.user_id,
-                attempt: o.attempt,
-                amount: o.total,
-                payment_method: o.payment_method,
-            };
+            Some(Attempt::from(event.decode::<PaymentRequested>()?))
+        } else {
+            None
+        };
+        let applied = if let Some(a) = attempt {
             payments::record_attempt(&mut tx, self.provider, &a).await
         } else if event.is::<OrderCanceled>() {
             let o = event.decode::<OrderCanceled>()?;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use kazna_contracts::{
     Currency, Money,
+    orders::{OrderPlaced, PaymentRequested},
     payments::{PaymentFailed, PaymentStatus, PaymentSucceeded, PaymentVoided, Provider},
 };
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,32 @@ pub struct Attempt {
     pub attempt: i32,
     pub amount: Money,
     pub payment_method: String,
+}
+
+impl From<OrderPlaced> for Attempt {
+    fn from(o: OrderPlaced) -> Self {
+        Attempt {
+            payment_id: o.payment_id,
+            order_id: o.order_id,
+            user_id: o.user_id,
+            attempt: o.attempt,
+            amount: o.total,
+            payment_method: o.payment_method,
+        }
+    }
+}
+
+impl From<PaymentRequested> for Attempt {
+    fn from(o: PaymentRequested) -> Self {
+        Attempt {
+            payment_id: o.payment_id,
+            order_id: o.order_id,
+            user_id: o.user_id,
+            attempt: o.attempt,
+            amount: o.total,
+            payment_method: o.payment_method,
+        }
+    }
 }
 
 /// Records an attempt, to be charged once this transaction commits. Recording it again

@@ -6,8 +6,9 @@
 
 use std::{sync::Arc, time::Duration};
 
+pub use kazna_kernel::worker::Kick;
+
 use sqlx::PgPool;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -21,16 +22,6 @@ use crate::{
 const LEASE: &str = "30 seconds";
 const BATCH: i64 = 16;
 
-/// Wakes the worker at once after a change that asks for a gateway call.
-#[derive(Clone, Default)]
-pub struct Kick(Arc<Notify>);
-
-impl Kick {
-    pub fn now(&self) {
-        self.0.notify_one();
-    }
-}
-
 pub struct Worker {
     pub pool: PgPool,
     pub gateway: Arc<dyn Gateway>,
@@ -39,23 +30,8 @@ pub struct Worker {
 
 impl Worker {
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let busy = match self.once().await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "payments worker could not run; will retry");
-                    false
-                }
-            };
-            if busy {
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.kick.0.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            }
-        }
+        let (kick, poll) = (self.kick.clone(), Duration::from_millis(500));
+        kazna_kernel::worker::repeat("payments", kick, poll, shutdown, || self.once()).await
     }
 
     /// Does what is due now; returns how many rows it worked on.

@@ -9,6 +9,7 @@ use kazna_contracts::{Currency, Money, payments::Provider};
 use kazna_payments::{
     PaymentsSettings,
     error::Error,
+    gateway::IntentState,
     payments::{self, Attempt},
     refunds::{self, Amount, RefundRequest},
     sandbox::Sandbox,
@@ -131,6 +132,14 @@ async fn status_when(pool: &PgPool, id: Uuid, want: &str) -> String {
             .await
             .expect("status"),
     }
+}
+
+async fn intent_ref(pool: &PgPool, id: Uuid) -> Option<String> {
+    sqlx::query_scalar("SELECT provider_ref FROM payments WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("intent")
 }
 
 async fn refunded(pool: &PgPool, id: Uuid) -> i64 {
@@ -264,12 +273,20 @@ async fn an_attempt_for_a_canceled_order_is_never_charged_and_one_in_flight_is_v
         .fetch_optional(&r.pool)
         .await
         .expect("intent");
+        let at_gateway = match intent_ref(&r.pool, a.payment_id).await {
+            Some(i) => Some(r.worker.gateway.retrieve(&i).await.expect("retrieve")),
+            None => None,
+        };
         match done.as_str() {
             "voided" => {
+                assert_ne!(at_gateway, Some(IntentState::Succeeded), "{pause_ms} ms");
                 voided += 1;
                 assert_ne!(intent.as_deref(), Some("succeeded"), "{pause_ms} ms")
             }
-            "succeeded" => assert_eq!(intent.as_deref(), Some("succeeded"), "{pause_ms} ms"),
+            "succeeded" => {
+                assert_eq!(at_gateway, Some(IntentState::Succeeded), "{pause_ms} ms");
+                assert_eq!(intent.as_deref(), Some("succeeded"), "{pause_ms} ms")
+            }
             other => panic!("{pause_ms} ms: ended {other}"),
         }
     }
