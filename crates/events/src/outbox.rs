@@ -98,7 +98,9 @@ impl Relay {
 
     /// Publishes one batch; returns how many events went out.
     pub async fn publish_batch(&self, channel: &mut Option<Channel>) -> Result<usize, Error> {
-        let mut tx = self.pool.begin().await?;
+        // Deleting what was published need not wait for the disk: lost in a crash, those
+        // events are published again, and consumers apply each once.
+        let mut tx = kazna_kernel::db::relaxed(&self.pool).await?;
         let rows: Vec<(Uuid, String, serde_json::Value)> = sqlx::query_as(
             "SELECT id, event_type, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )

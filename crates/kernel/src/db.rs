@@ -100,3 +100,17 @@ pub async fn bump_versions(redis: &redis::aio::ConnectionManager, version_keys: 
         tracing::error!(error = %e, keys = version_keys.len(), "could not bump cache versions");
     }
 }
+
+/// A transaction whose commit does not wait for the write-ahead log to reach the disk
+/// (`synchronous_commit = off` for it alone). For bookkeeping that is safe to lose in a
+/// crash because it is redone (a worker's lease, a marker that a retried idempotent call was
+/// made): never for an effect, an event, or anything acknowledged to a client or a broker.
+pub async fn relaxed(
+    pool: &sqlx::PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

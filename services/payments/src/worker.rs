@@ -37,7 +37,8 @@ impl Worker {
     /// Does what is due now; returns how many rows it worked on.
     pub async fn once(&self) -> Result<usize> {
         let payments: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE payments SET lease_until = now() + interval '{LEASE}', tries = tries + 1
+            "UPDATE payments SET lease_until = now() + interval '{LEASE}', tries = tries + 1,
+                    charge_sent = charge_sent OR (provider_ref IS NULL AND NOT cancel_requested)
              WHERE id IN (SELECT id FROM payments
                           WHERE due AND (lease_until IS NULL OR lease_until < now())
                           ORDER BY updated_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
@@ -45,6 +46,8 @@ impl Worker {
         )))
         .fetch_all(&self.pool)
         .await?;
+        // A refund's lease is redone after a crash (the call is idempotent by its key).
+        let mut tx = kazna_kernel::db::relaxed(&self.pool).await?;
         let refunds: Vec<DueRefund> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE refunds SET lease_until = now() + interval '{LEASE}', tries = tries + 1
              WHERE id IN (SELECT id FROM refunds
@@ -52,8 +55,9 @@ impl Worker {
                           ORDER BY updated_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
              RETURNING id, payment_id, amount"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         let n = payments.len() + refunds.len();
         let calls = payments
             .into_iter()
@@ -88,120 +92,98 @@ impl Worker {
     }
 
     async fn payment(&self, p: Row) -> Result<()> {
-        let done = match self.payment_call(&p).await {
+        match self.payment_call(&p).await {
             Ok(()) => Ok(()),
-            Err(Step::Later(e)) => return self.later("payments", p.id, &e).await,
+            Err(Step::Later(e)) => self.later("payments", p.id, &e).await,
             Err(Step::Db(e)) => Err(e),
-        };
-        sqlx::query("UPDATE payments SET lease_until = NULL WHERE id = $1")
-            .bind(p.id)
-            .execute(&self.pool)
-            .await?;
-        done
+        }
     }
 
-    /// The call this pending payment needs: charge it, or void it when its order was canceled.
+    /// The call this pending payment needs now: charge it, or void it when its order was
+    /// canceled (also right after the charge, when the cancellation came in meanwhile). Each
+    /// call ends with one write that records the answer and lets the lease go.
     async fn payment_call(&self, p: &Row) -> Result<(), Step> {
         if p.status != kazna_contracts::payments::PaymentStatus::Pending {
-            return self.not_due(p.id).await;
+            return self.done(p.id, false).await;
         }
-        let mut intent = p.provider_ref.clone();
-        if p.cancel_requested && intent.is_none() && !p.charge_sent {
-            // Never sent: nothing to void at the gateway.
-            let mut tx = self.pool.begin().await?;
-            if let Some(now) = payments::lock(&mut tx, p.id).await? {
-                payments::settle(&mut tx, &now, Outcome::Voided).await?;
+        match (&p.provider_ref, p.cancel_requested) {
+            // Never sent (the claim marks a charge sent before it is made): nothing to void.
+            (None, true) if !p.charge_sent => {
+                let mut tx = self.pool.begin().await?;
+                if let Some(now) = payments::lock(&mut tx, p.id).await? {
+                    payments::settle(&mut tx, &now, Outcome::Voided).await?;
+                }
+                release(&mut tx, p.id, false).await?;
+                tx.commit().await?;
+                Ok(())
             }
-            tx.commit().await?;
-            return Ok(());
+            // Sent, or to be sent: a charge sent before whose answer was lost is found again
+            // by its idempotency key. Canceled meanwhile, it is voided at once.
+            (None, _) => match self.charge(p).await? {
+                Some(intent) => self.void(p, &intent).await,
+                None => Ok(()),
+            },
+            (Some(intent), true) => self.void(p, intent).await,
+            (Some(_), false) => self.done(p.id, false).await,
         }
-        if intent.is_none() {
-            // Recorded before the call: a charge that was sent may have reached the gateway
-            // even if its answer was lost, and must then be voided rather than forgotten.
-            sqlx::query("UPDATE payments SET charge_sent = true WHERE id = $1")
-                .bind(p.id)
-                .execute(&self.pool)
-                .await?;
-            let charge = Charge {
-                idempotency_key: format!("payment-{}", p.id),
-                amount: p.amount(),
-                payment_method: p.payment_method.clone(),
-                payment_id: p.id,
-                order_id: p.order_id,
-            };
-            let answer = match self.gateway.charge(&charge).await {
-                Err(GatewayError::Refused(reason)) => Ok(Charged::Declined { reason }),
-                other => other,
-            };
-            match answer {
-                Ok(Charged::Processing { intent: i }) => {
-                    let mut tx = self.pool.begin().await?;
-                    sqlx::query(
-                        "UPDATE payments SET provider_ref = $2, updated_at = now() WHERE id = $1",
-                    )
+    }
+
+    async fn void(&self, p: &Row, intent: &str) -> Result<(), Step> {
+        match self.gateway.void(intent).await {
+            // When too late, the charge's own webhook settles it; a success for a
+            // canceled order is then refunded at the order's request.
+            Ok(Voided::Voiding | Voided::AlreadySettled) | Err(GatewayError::Refused(_)) => {
+                self.done(p.id, true).await
+            }
+            Err(e) => Err(Step::Later(e)),
+        }
+    }
+
+    /// Charges `p`; returns the intent when the order was canceled meanwhile and it must now
+    /// be voided.
+    async fn charge(&self, p: &Row) -> Result<Option<String>, Step> {
+        let charge = Charge {
+            idempotency_key: format!("payment-{}", p.id),
+            amount: p.amount(),
+            payment_method: p.payment_method.clone(),
+            payment_id: p.id,
+            order_id: p.order_id,
+        };
+        let answer = match self.gateway.charge(&charge).await {
+            Err(GatewayError::Refused(reason)) => Ok(Charged::Declined { reason }),
+            other => other,
+        };
+        let mut tx = self.pool.begin().await?;
+        let intent = match answer {
+            Ok(Charged::Processing { intent }) => {
+                sqlx::query("UPDATE payments SET provider_ref = $2 WHERE id = $1")
                     .bind(p.id)
-                    .bind(&i)
+                    .bind(&intent)
                     .execute(&mut *tx)
                     .await?;
-                    payments::append(
-                        &mut tx,
-                        p.id,
-                        "charge_requested",
-                        None,
-                        serde_json::json!({"intent": i}),
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    intent = Some(i);
-                }
-                Ok(Charged::Declined { reason }) => {
-                    let mut tx = self.pool.begin().await?;
-                    if let Some(now) = payments::lock(&mut tx, p.id).await? {
-                        payments::settle(&mut tx, &now, Outcome::Failed { reason: &reason })
-                            .await?;
-                    }
-                    tx.commit().await?;
-                    return Ok(());
-                }
-                Err(e) => return Err(Step::Later(e)),
+                let data = serde_json::json!({"intent": intent});
+                payments::append(&mut tx, p.id, "charge_requested", None, data).await?;
+                Some(intent)
             }
-        }
-        // Read again: the order may have been canceled while the charge was sent.
-        let cancel: bool = sqlx::query_scalar(
-            "SELECT cancel_requested AND NOT void_sent AND status = 'pending' FROM payments WHERE id = $1",
-        )
-        .bind(p.id)
-        .fetch_one(&self.pool)
-        .await?;
-        if let (true, Some(intent)) = (cancel, intent) {
-            match self.gateway.void(&intent).await {
-                // When too late, the charge's own webhook settles it; a success for a
-                // canceled order is then refunded at the order's request.
-                Ok(Voided::Voiding | Voided::AlreadySettled) | Err(GatewayError::Refused(_)) => {
-                    sqlx::query("UPDATE payments SET void_sent = true WHERE id = $1")
-                        .bind(p.id)
-                        .execute(&self.pool)
-                        .await?;
+            Ok(Charged::Declined { reason }) => {
+                if let Some(now) = payments::lock(&mut tx, p.id).await? {
+                    payments::settle(&mut tx, &now, Outcome::Failed { reason: &reason }).await?;
                 }
-                Err(e) => return Err(Step::Later(e)),
+                None
             }
-        }
-        self.not_due(p.id).await
+            Err(e) => return Err(Step::Later(e)),
+        };
+        let void_now = release(&mut tx, p.id, false).await?;
+        tx.commit().await?;
+        Ok(intent.filter(|_| void_now))
     }
 
-    /// Done, unless a cancellation came in meanwhile and asks for a void.
-    async fn not_due(&self, id: Uuid) -> Result<(), Step> {
-        sqlx::query(
-            "UPDATE payments SET due = (cancel_requested AND NOT void_sent AND status = 'pending'),
-                    tries = 0, updated_at = now()
-             WHERE id = $1",
-        )
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+    /// Lets the lease go, in one write.
+    async fn done(&self, id: Uuid, void_sent: bool) -> Result<(), Step> {
+        let mut conn = self.pool.acquire().await?;
+        release(&mut conn, id, void_sent).await?;
         Ok(())
     }
-
     async fn refund(&self, r: DueRefund) -> Result<()> {
         let p: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM payments WHERE id = $1"
@@ -248,6 +230,23 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// Lets the lease of payment `id` go (recording that its void was sent, if it was); the
+/// payment stays due only when a cancellation asks for a void that was not sent yet, and
+/// then this returns true.
+async fn release(conn: &mut sqlx::PgConnection, id: Uuid, void_sent: bool) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "UPDATE payments SET void_sent = void_sent OR $2, lease_until = NULL, tries = 0,
+                updated_at = now(),
+                due = (cancel_requested AND NOT (void_sent OR $2) AND status = 'pending')
+         WHERE id = $1 RETURNING due",
+    )
+    .bind(id)
+    .bind(void_sent)
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or(false))
 }
 
 #[derive(sqlx::FromRow)]
