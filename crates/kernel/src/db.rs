@@ -102,15 +102,13 @@ pub async fn bump_versions(redis: &redis::aio::ConnectionManager, version_keys: 
 }
 
 /// A transaction whose commit does not wait for the write-ahead log to reach the disk
-/// (`synchronous_commit = off` for it alone). For bookkeeping that is safe to lose in a
-/// crash because it is redone (a worker's lease, a marker that a retried idempotent call was
-/// made): never for an effect, an event, or anything acknowledged to a client or a broker.
+/// (`synchronous_commit = off` for it alone, set with the `BEGIN`, so it costs no extra round
+/// trip). For bookkeeping that is safe to lose in a crash because it is redone (the relay's
+/// deletes of events it published): never for an effect, an event, or anything acknowledged
+/// to a client or a broker.
 pub async fn relaxed(
     pool: &sqlx::PgPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+        .await
 }

@@ -30,9 +30,6 @@ pub enum Claim {
 pub async fn claim(pool: &PgPool, user: Uuid, key: &str, hash: &[u8]) -> Result<Claim> {
     // A key claimed long ago that never got an answer belongs to a request that died (a
     // crashed instance): it may be taken over.
-    // The claim need not wait for the disk: the order it leads to commits durably later,
-    // which flushes the claim with it; a claim lost in a crash had no answer to lose.
-    let mut tx = kazna_kernel::db::relaxed(pool).await?;
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
          ON CONFLICT (user_id, key) DO UPDATE SET created_at = now(), updated_at = now()
@@ -43,10 +40,9 @@ pub async fn claim(pool: &PgPool, user: Uuid, key: &str, hash: &[u8]) -> Result<
     .bind(user)
     .bind(key)
     .bind(hash)
-    .execute(&mut *tx)
+    .execute(pool)
     .await?
     .rows_affected();
-    tx.commit().await?;
     if inserted == 1 {
         return Ok(Claim::Fresh);
     }

@@ -47,8 +47,6 @@ impl StockWorker {
 
     /// Carries out what is due now; returns how many orders it worked on.
     pub async fn once(&self) -> Result<usize> {
-        // Leases and markers are redone after a crash: they need not wait for the disk.
-        let mut tx = kazna_kernel::db::relaxed(&self.pool).await?;
         let due: Vec<Due> = sqlx::query_as(
             "UPDATE orders SET stock_lease_until = now() + interval '30 seconds', stock_tries = stock_tries + 1
              WHERE id IN (SELECT id FROM orders
@@ -58,9 +56,8 @@ impl StockWorker {
              RETURNING id, stock_target, stock_version",
         )
         .bind(BATCH)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         let n = due.len();
         let work = due.into_iter().map(|d| self.sync(d));
         for r in futures_util::future::join_all(work).await {
@@ -104,8 +101,6 @@ impl StockWorker {
     }
 
     async fn caught_up(&self, d: &Due) -> Result<()> {
-        // Lost in a crash, the catalog is asked again; the call is idempotent.
-        let mut tx = kazna_kernel::db::relaxed(&self.pool).await?;
         sqlx::query(
             "UPDATE orders SET stock_synced = greatest(stock_synced, $2), stock_lease_until = NULL,
                     stock_tries = 0
@@ -113,9 +108,8 @@ impl StockWorker {
         )
         .bind(d.id)
         .bind(d.stock_version)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -46,8 +46,6 @@ impl Worker {
         )))
         .fetch_all(&self.pool)
         .await?;
-        // A refund's lease is redone after a crash (the call is idempotent by its key).
-        let mut tx = kazna_kernel::db::relaxed(&self.pool).await?;
         let refunds: Vec<DueRefund> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE refunds SET lease_until = now() + interval '{LEASE}', tries = tries + 1
              WHERE id IN (SELECT id FROM refunds
@@ -55,9 +53,8 @@ impl Worker {
                           ORDER BY updated_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
              RETURNING id, payment_id, amount"
         )))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         let n = payments.len() + refunds.len();
         let calls = payments
             .into_iter()
