@@ -7,7 +7,7 @@ use kazna_kernel::Role;
 use kazna_orders::{orders::Order, status::OrderStatus};
 use kazna_payments::{PaymentsSettings, signature};
 use kazna_testkit::TestApp;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 fn shipped(carrier: &str, tracking: &str) -> serde_json::Value {
@@ -136,12 +136,38 @@ async fn two_sellers_ship_their_parcels_then_it_is_delivered_and_returned_for_a_
         let a = app.refund(token, payment, json!({"amount": 100})).await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
     }
-    let part = app.refund(&admin, payment, json!({"amount": 1000})).await;
+    let refund_path = format!("/api/v1/payments/{payment}/refund");
+    let with_key = |key: &'static str, amount: i64| {
+        let (app, admin, path) = (&app, &admin, &refund_path);
+        async move {
+            app.call_with(
+                Method::POST,
+                path,
+                Some(admin),
+                Some(json!({"amount": amount})),
+                &[("Idempotency-Key", key)],
+            )
+            .await
+        }
+    };
+    let part = with_key("return-part-1", 1000).await;
     assert_eq!(part.status, StatusCode::OK, "{}", part.body);
     assert_eq!(
         part.body["amount"],
         json!({"amount": 1000, "currency": "EUR"})
     );
+    let retried = with_key("return-part-1", 1000).await;
+    assert_eq!(retried.status, StatusCode::OK);
+    assert_eq!(
+        retried.body["id"], part.body["id"],
+        "a retry is the same refund"
+    );
+    let reused = with_key("return-part-1", 999).await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused.code(), "idempotency_key_reused");
+    let bad = with_key("not a key", 1000).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.code(), "idempotency_key_required");
     let too_much = app
         .refund(&admin, payment, json!({"amount": 999_999}))
         .await;

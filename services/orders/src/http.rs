@@ -40,13 +40,10 @@ fn reader(user: &AuthUser) -> Reader {
 }
 
 /// A payment method as the buyer sent it, trimmed, or the field error.
-fn payment_method(raw: &str) -> Result<String> {
+fn payment_method(raw: &str) -> Result<String, FieldError> {
     let pm = raw.trim();
     if pm.is_empty() || pm.len() > 100 {
-        return Err(Error::Validation(vec![FieldError::new(
-            "payment_method",
-            "1 to 100 characters",
-        )]));
+        return Err(FieldError::new("payment_method", "1 to 100 characters"));
     }
     Ok(pm.to_owned())
 }
@@ -81,11 +78,10 @@ pub struct ShippingAddress {
 }
 
 fn validate(req: &PlaceOrderRequest) -> Result<()> {
-    let mut e = Vec::new();
-    let pm = req.payment_method.trim();
-    if pm.is_empty() || pm.len() > 100 {
-        e.push(FieldError::new("payment_method", "1 to 100 characters"));
-    }
+    let mut e: Vec<FieldError> = payment_method(&req.payment_method)
+        .err()
+        .into_iter()
+        .collect();
     match req.shipping_address.as_object() {
         None => e.push(FieldError::new("shipping_address", "must be an object")),
         Some(a) => {
@@ -134,7 +130,7 @@ async fn place_order(
     headers: HeaderMap,
     Json(body): Json<serde_json::Value>,
 ) -> Result<Response> {
-    let key = idempotency::parse_key(headers.get("idempotency-key").and_then(|v| v.to_str().ok()))?;
+    let key = kazna_kernel::idempotency::key(&headers)?.ok_or(Error::IdempotencyKeyRequired)?;
     let req: PlaceOrderRequest = serde_json::from_value(body.clone())
         .map_err(|e| Problem::new(Code::InvalidBody).with_detail(e.to_string()))?;
     validate(&req)?;
@@ -237,7 +233,7 @@ async fn pay_order(
     Path(id): Path<Uuid>,
     Json(req): Json<PayOrderRequest>,
 ) -> Result<(StatusCode, Json<Order>)> {
-    let pm = payment_method(&req.payment_method)?;
+    let pm = payment_method(&req.payment_method).map_err(|e| Error::Validation(vec![e]))?;
     let order = orders::pay_again(&s.pool, user.id(), id, &pm).await?;
     Ok((StatusCode::ACCEPTED, Json(order)))
 }

@@ -7,15 +7,6 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
-pub fn parse_key(raw: Option<&str>) -> Result<String> {
-    match raw {
-        Some(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x21..0x7f).contains(&b)) => {
-            Ok(k.to_owned())
-        }
-        _ => Err(Error::IdempotencyKeyRequired),
-    }
-}
-
 pub fn hash(body: &serde_json::Value) -> Vec<u8> {
     Sha256::digest(body.to_string().as_bytes()).to_vec()
 }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use kazna_contracts::{
-    Currency, Money,
+    Currency, Money, labels,
     orders::{
         OrderCanceled, OrderDelivered, OrderLine, OrderPaid, OrderRefunded, OrderShipped, Parcel,
         RefundRequested,
@@ -38,7 +38,8 @@ pub struct Locked {
     pub payment_status: PaymentStatus,
     pub refunded_amount: i64,
     pub pay_by: Option<DateTime<Utc>>,
-    pub stock_target: String,
+    #[sqlx(try_from = "String")]
+    pub stock_target: StockTarget,
     pub stock_version: i32,
 }
 
@@ -69,16 +70,11 @@ pub enum StockTarget {
     /// Back on sale, whether they were held or sold: the order will not be filled.
     Released,
 }
-
-impl StockTarget {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StockTarget::Held => "held",
-            StockTarget::Committed => "committed",
-            StockTarget::Released => "released",
-        }
-    }
-}
+labels!(StockTarget {
+    Held = "held",
+    Committed = "committed",
+    Released = "released",
+});
 
 /// A change of status: to what, by whom, and why.
 pub struct Change<'a> {

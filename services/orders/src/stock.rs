@@ -35,7 +35,8 @@ pub struct StockWorker {
 #[derive(sqlx::FromRow)]
 struct Due {
     id: Uuid,
-    stock_target: String,
+    #[sqlx(try_from = "String")]
+    stock_target: StockTarget,
     stock_version: i32,
 }
 
@@ -67,10 +68,10 @@ impl StockWorker {
     }
 
     async fn sync(&self, d: Due) -> Result<()> {
-        let action = match d.stock_target.as_str() {
-            "committed" => "commit",
-            "released" => "return",
-            _ => return self.caught_up(&d).await,
+        let action = match d.stock_target {
+            StockTarget::Committed => "commit",
+            StockTarget::Released => "return",
+            StockTarget::Held => return self.caught_up(&d).await,
         };
         let url = format!(
             "{}/internal/reservations/{}/{action}",
@@ -119,7 +120,7 @@ impl StockWorker {
         let mut tx = self.pool.begin().await?;
         if let Some(order) = lifecycle::lock(&mut tx, d.id).await?
             && order.stock_version == d.stock_version
-            && order.stock_target == StockTarget::Committed.as_str()
+            && order.stock_target == StockTarget::Committed
             && order.status == OrderStatus::Paid
         {
             tracing::warn!(order.id = %d.id, "paid after its stock was sold; canceling and refunding");

@@ -74,18 +74,7 @@ async fn refund_payment(
     if reason.len() > 500 {
         errors.push(FieldError::new("reason", "at most 500 characters"));
     }
-    let key = headers.get("idempotency-key").map(|v| {
-        v.to_str()
-            .ok()
-            .filter(|k| (1..=255).contains(&k.len()))
-            .map(str::to_owned)
-    });
-    if let Some(None) = key {
-        errors.push(FieldError::new(
-            "Idempotency-Key",
-            "1 to 255 visible characters",
-        ));
-    }
+    let key = kazna_kernel::idempotency::key(&headers)?;
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -98,7 +87,7 @@ async fn refund_payment(
             amount: req.amount.map_or(Amount::AllLeft, Amount::Part),
             reason: if reason.is_empty() { "refund" } else { reason },
             by: &by,
-            idempotency_key: key.flatten().as_deref(),
+            idempotency_key: key.as_deref(),
         },
     )
     .await?
