@@ -141,32 +141,30 @@ async fn settled(
 /// Money went back. The order records how much; refunded in full, a paid order is canceled
 /// (its units back on sale) and a delivered one refunded (a return).
 async fn refunded(tx: &mut PgConnection, e: &PaymentRefunded) -> Result<()> {
-    let order = lifecycle::lock(tx, e.order_id)
+    let mut order = lifecycle::lock(tx, e.order_id)
         .await?
         .ok_or(Error::NotFound)?;
-    let current = order.payment_id == Some(e.payment_id);
-    let full = e.full();
-    let (refunded,): (i64,) = sqlx::query_as(
-        "UPDATE orders SET refunded_amount = greatest(refunded_amount, $2),
-                payment_status = CASE WHEN $3 THEN $4 ELSE payment_status END, updated_at = now()
-         WHERE id = $1 RETURNING refunded_amount",
-    )
-    .bind(order.id)
-    .bind(if current { e.refunded.amount_minor } else { 0 })
-    .bind(current)
-    .bind(match full {
-        true => PaymentStatus::Refunded.as_str(),
-        false => PaymentStatus::PartiallyRefunded.as_str(),
-    })
-    .fetch_one(&mut *tx)
-    .await?;
-    if !current {
+    if order.payment_id != Some(e.payment_id) {
         // Money of an attempt the order never took: nothing of the order changes.
         return Ok(());
     }
-    let order = lifecycle::lock(tx, e.order_id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let full = e.full();
+    // Refunds may be heard of out of order: the largest total is the latest.
+    order.refunded_amount = order.refunded_amount.max(e.refunded.amount_minor);
+    order.payment_status = match full {
+        true => PaymentStatus::Refunded,
+        false if order.payment_status == PaymentStatus::Refunded => PaymentStatus::Refunded,
+        false => PaymentStatus::PartiallyRefunded,
+    };
+    sqlx::query(
+        "UPDATE orders SET refunded_amount = $2, payment_status = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(order.id)
+    .bind(order.refunded_amount)
+    .bind(order.payment_status.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let refunded = order.refunded_amount;
     let by = Actor::System;
     match (full, order.status) {
         (true, OrderStatus::Delivered) => {

@@ -31,8 +31,6 @@ pub enum Error {
     PaymentInProgress,
     #[error(transparent)]
     Problem(#[from] Problem),
-    #[error("config: {0}")]
-    Config(#[from] kazna_kernel::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("events: {0}")]
@@ -67,7 +65,7 @@ impl IntoResponse for Error {
                 tracing::error!(error = %self, "orders: a dependency failed");
                 Problem::unavailable("A service this needs did not answer")
             }
-            Error::Config(_) | Error::Database(_) | Error::Events(_) | Error::Json(_) => {
+            Error::Database(_) | Error::Events(_) | Error::Json(_) => {
                 tracing::error!(error = %self, "orders: internal error");
                 Problem::internal()
             }

@@ -79,20 +79,14 @@ async fn refund_payment(
         return Err(Error::Validation(errors));
     }
     let by = user.id().to_string();
-    let mut tx = s.pool.begin().await?;
-    let refund = refunds::request(
-        &mut tx,
-        RefundRequest {
-            payment_id: id,
-            amount: req.amount.map_or(Amount::AllLeft, Amount::Part),
-            reason: if reason.is_empty() { "refund" } else { reason },
-            by: &by,
-            idempotency_key: key.as_deref(),
-        },
-    )
-    .await?
-    .ok_or(Error::NotFound)?;
-    tx.commit().await?;
+    let ask = RefundRequest {
+        payment_id: id,
+        amount: req.amount.map_or(Amount::AllLeft, Amount::Part),
+        reason: if reason.is_empty() { "refund" } else { reason },
+        by: &by,
+        idempotency_key: key.as_deref(),
+    };
+    let refund = refunds::request_one(&s.pool, ask).await?;
     s.kick.now();
     Ok(Json(refund))
 }

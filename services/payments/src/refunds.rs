@@ -176,6 +176,14 @@ pub async fn request(conn: &mut PgConnection, req: RefundRequest<'_>) -> Result<
     Ok(Some(row.into_refund(&p)))
 }
 
+/// Records one refund in a transaction of its own (what an admin asks for).
+pub async fn request_one(pool: &PgPool, req: RefundRequest<'_>) -> Result<Refund> {
+    let mut tx = pool.begin().await?;
+    let refund = request(&mut tx, req).await?.ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(refund)
+}
+
 /// The gateway confirmed a refund (ours by id, or by its reference): it is settled once, the
 /// payment's refunded total grows, and `payment.refunded` goes out.
 pub(crate) async fn succeeded(

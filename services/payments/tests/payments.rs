@@ -32,6 +32,11 @@ struct Running {
 /// The payments service on a free port, with the sandbox delivering webhooks straight to it,
 /// and a worker of the test's own that races the service's.
 async fn start() -> Running {
+    start_deciding_after(50).await
+}
+
+/// The same, with the sandbox deciding each charge after `ms` (until then it can be voided).
+async fn start_deciding_after(ms: u64) -> Running {
     let mut env = TestEnv::new().expect("env");
     env.databases(&["payments"]).await.expect("test database");
     let service = env
@@ -39,7 +44,8 @@ async fn start() -> Running {
             |s, url| {
                 s.services.payments.url = url.to_owned();
                 s.update::<PaymentsSettings>(|p| {
-                    p.sandbox_webhook_url = Some(format!("{url}/webhooks/payments/sandbox"))
+                    p.sandbox_webhook_url = Some(format!("{url}/webhooks/payments/sandbox"));
+                    p.sandbox_delay_ms = ms;
                 })
                 .expect("payments settings");
             },
@@ -224,7 +230,9 @@ async fn declined_and_unknown_payment_methods_fail_the_payment_with_their_reason
 
 #[tokio::test]
 async fn an_attempt_for_a_canceled_order_is_never_charged_and_one_in_flight_is_voided() {
-    let r = start().await;
+    // Long enough that the early cancels below land before the sandbox decides, however busy
+    // the machine; the later ones may come after it.
+    let r = start_deciding_after(400).await;
     // Canceled before the attempt arrived (events out of order): never charged.
     let early = attempt("pm_card_visa");
     close(&r.pool, early.order_id).await;
@@ -248,7 +256,7 @@ async fn an_attempt_for_a_canceled_order_is_never_charged_and_one_in_flight_is_v
     // Canceled at every moment of the charge: each ends voided with no money taken, or
     // succeeded (too late to void; orders then asks for the refund).
     let mut voided = 0;
-    for pause_ms in [0u64, 5, 20, 40, 60, 80, 120] {
+    for pause_ms in [0u64, 5, 20, 40, 60, 200, 600] {
         let a = attempt("pm_card_visa");
         record(&r.pool, &a).await;
         let worker = r.worker.clone();
