@@ -43,6 +43,36 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Checks payments against the providers and the audit log against itself.
+    Payments {
+        #[command(subcommand)]
+        command: PaymentsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PaymentsCommand {
+    /// Compares captured and refunded sums with the providers, for payments made since a
+    /// date (`2026-11-01` or an RFC 3339 time); reports each difference and exits non-zero
+    /// when there is one.
+    Reconcile {
+        #[arg(long, value_parser = parse_since)]
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// Walks the audit log's hash chain; names the first row that was edited, deleted or
+    /// reordered and exits non-zero.
+    VerifyAudit,
+}
+
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| "a date (2026-11-01) or an RFC 3339 time".to_owned())
 }
 
 #[derive(Subcommand)]
@@ -177,6 +207,63 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), kazna_kernel::Error> {
                 .map_err(|e| kazna_kernel::Error::Other(describe(e)))?;
             tracing::info!(kid = %kid, "signing key retired");
             Ok(())
+        }
+        Command::Payments { command } => payments(settings, command).await,
+    }
+}
+
+async fn payments(settings: Settings, command: PaymentsCommand) -> Result<(), kazna_kernel::Error> {
+    use kazna_payments::{audit, gateways::Gateways, reconcile};
+    let ctx = Context::new(Arc::new(settings));
+    let pool = kazna_payments::database(&ctx).await?;
+    let failed = |e: kazna_payments::error::Error| kazna_kernel::Error::Other(e.to_string());
+    match command {
+        PaymentsCommand::Reconcile { since } => {
+            let cfg: kazna_payments::PaymentsSettings = ctx.settings.section()?;
+            cfg.check()?;
+            let gateways =
+                Gateways::from_settings(&pool, &cfg, &ctx.settings, &CancellationToken::new());
+            let report = reconcile::compare(&pool, &gateways, since)
+                .await
+                .map_err(failed)?;
+            // Each difference was logged as it was found.
+            tracing::info!(
+                compared = report.checked,
+                differences = report.differences.len(),
+                "payments compared with the providers"
+            );
+            match report.differences.is_empty() {
+                true => Ok(()),
+                false => Err(kazna_kernel::Error::Other(format!(
+                    "{} payments differ from the providers' records",
+                    report.differences.len()
+                ))),
+            }
+        }
+        PaymentsCommand::VerifyAudit => {
+            // Rows appended a moment ago are chained first, so the check covers them.
+            while audit::seal(&pool).await.map_err(failed)? > 0 {}
+            match audit::verify(&pool).await.map_err(failed)? {
+                audit::Verdict::Intact {
+                    rows,
+                    head,
+                    unsealed,
+                } => {
+                    let head = head.as_deref().unwrap_or("(empty)");
+                    tracing::info!(rows, head, unsealed, "the audit log is intact");
+                    Ok(())
+                }
+                audit::Verdict::Broken {
+                    position,
+                    id,
+                    problem,
+                } => {
+                    let id = id.map(|i| format!(" ({i})")).unwrap_or_default();
+                    Err(kazna_kernel::Error::Other(format!(
+                        "the audit log was tampered with: row {position}{id} {problem}"
+                    )))
+                }
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
+use kazna_contracts::payments::Provider;
 use kazna_kernel::{
     AuthUser, Code, FieldError, Json, Path, Problem, Query, Role,
     page::{Page, PageQuery},
@@ -39,18 +40,21 @@ fn reader(user: &AuthUser) -> Reader {
     }
 }
 
-/// A payment method as the buyer sent it, trimmed, or the field error.
-fn payment_method(raw: &str) -> Result<String, FieldError> {
+/// A payment method as the buyer sent it, trimmed, that a provider this shop offers takes;
+/// or the field error.
+fn payment_method(raw: &str, on: &[Provider]) -> Result<String, FieldError> {
     let pm = raw.trim();
     if pm.is_empty() || pm.len() > 100 {
         return Err(FieldError::new("payment_method", "1 to 100 characters"));
     }
+    Provider::for_method(pm, on).map_err(|e| FieldError::new("payment_method", e.to_string()))?;
     Ok(pm.to_owned())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlaceOrderRequest {
-    /// A payment method of the configured gateway, e.g. `pm_card_visa`.
+    /// A card payment method (`pm_...`, e.g. the sandbox's `pm_card_visa`) or `paypal`, of
+    /// a provider this shop offers.
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     payment_method: String,
     #[schema(value_type = ShippingAddress)]
@@ -77,8 +81,8 @@ pub struct ShippingAddress {
     country: String,
 }
 
-fn validate(req: &PlaceOrderRequest) -> Result<()> {
-    let mut e: Vec<FieldError> = payment_method(&req.payment_method)
+fn validate(req: &PlaceOrderRequest, on: &[Provider]) -> Result<()> {
+    let mut e: Vec<FieldError> = payment_method(&req.payment_method, on)
         .err()
         .into_iter()
         .collect();
@@ -133,7 +137,7 @@ async fn place_order(
     let key = kazna_kernel::idempotency::key(&headers)?.ok_or(Error::IdempotencyKeyRequired)?;
     let req: PlaceOrderRequest = serde_json::from_value(body.clone())
         .map_err(|e| Problem::new(Code::InvalidBody).with_detail(e.to_string()))?;
-    validate(&req)?;
+    validate(&req, &s.providers)?;
     let hash = idempotency::hash(&body);
     if let Claim::Done(status, body) = idempotency::claim(&s.pool, user.id(), &key, &hash).await? {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
@@ -216,7 +220,8 @@ async fn list_orders(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayOrderRequest {
-    /// A payment method of the configured gateway, e.g. `pm_card_visa`.
+    /// A card payment method (`pm_...`, e.g. the sandbox's `pm_card_visa`) or `paypal`, of
+    /// a provider this shop offers.
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     payment_method: String,
 }
@@ -233,7 +238,8 @@ async fn pay_order(
     Path(id): Path<Uuid>,
     Json(req): Json<PayOrderRequest>,
 ) -> Result<(StatusCode, Json<Order>)> {
-    let pm = payment_method(&req.payment_method).map_err(|e| Error::Validation(vec![e]))?;
+    let pm = payment_method(&req.payment_method, &s.providers)
+        .map_err(|e| Error::Validation(vec![e]))?;
     let order = orders::pay_again(&s.pool, user.id(), id, &pm).await?;
     Ok((StatusCode::ACCEPTED, Json(order)))
 }

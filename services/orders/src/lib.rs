@@ -32,6 +32,8 @@ pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
     pub cfg: OrdersSettings,
+    /// The payment providers this shop offers (`payments.providers`).
+    pub providers: Vec<kazna_contracts::payments::Provider>,
     /// Wakes the stock worker after a change that needs the catalog.
     pub kick: stock::Kick,
 }
@@ -54,6 +56,10 @@ pub async fn build(
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
     let cfg: OrdersSettings = ctx.settings.section()?;
+    let providers = ctx
+        .settings
+        .section::<settings::PaymentProviders>()?
+        .providers;
     let pool = database(&ctx).await?;
     let broker = Broker::new(ctx.settings.amqp.clone());
     let kick = stock::Kick::default();
@@ -78,6 +84,7 @@ pub async fn build(
         ctx,
         pool: pool.clone(),
         cfg,
+        providers,
         kick,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -5,7 +5,7 @@
 use kazna_contracts::{
     Envelope,
     orders::{OrderCanceled, OrderPlaced, PaymentRequested, RefundRequested},
-    payments::Provider,
+    payments::{MethodError, Provider},
 };
 use kazna_events::{Handler, HandlerError, inbox};
 use sqlx::PgPool;
@@ -27,7 +27,8 @@ pub const ROUTING_KEYS: &[&str] = &[
 
 pub struct OrderEvents {
     pub pool: PgPool,
-    pub provider: Provider,
+    /// The providers that are on (`payments.providers`).
+    pub providers: Vec<Provider>,
     pub kick: Kick,
 }
 
@@ -44,7 +45,12 @@ impl Handler for OrderEvents {
             None
         };
         let applied = if let Some(a) = attempt {
-            payments::record_attempt(&mut tx, self.provider, &a).await
+            let provider = match Provider::for_method(&a.payment_method, &self.providers) {
+                Ok(p) | Err(MethodError::ProviderOff(p)) => p,
+                // Orders refuses these; the sandbox declines one that got through.
+                Err(MethodError::Unknown) => Provider::Sandbox,
+            };
+            payments::record_attempt(&mut tx, provider, &a).await
         } else if event.is::<OrderCanceled>() {
             let o = event.decode::<OrderCanceled>()?;
             payments::close_order(&mut tx, o.order_id).await

@@ -18,6 +18,8 @@ pub enum Error {
     NotRefundable(PaymentStatus),
     #[error("only {0} is left to refund")]
     RefundTooLarge(Money),
+    #[error("the payment provider is unavailable: {0}")]
+    GatewayUnavailable(String),
     #[error("idempotency key reused with another body")]
     IdempotencyKeyReused,
     #[error(transparent)]
@@ -42,6 +44,10 @@ impl IntoResponse for Error {
             Error::RefundTooLarge(left) => Problem::new(Code::RefundTooLarge)
                 .with_detail(format!("Only {left} is left to refund")),
             Error::IdempotencyKeyReused => Problem::new(Code::IdempotencyKeyReused),
+            Error::GatewayUnavailable(e) => {
+                tracing::warn!(error = %e, "payments: provider unavailable");
+                Problem::new(Code::ServiceUnavailable)
+            }
             Error::Problem(p) => p,
             Error::Database(_) | Error::Events(_) => {
                 tracing::error!(error = %self, "payments: internal error");

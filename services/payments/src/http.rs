@@ -7,10 +7,11 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
+    audit::Transcript,
     error::{Error, Result},
-    payments::{self, Payment, WebhookEvent},
+    gateway::WebhookError,
+    payments::{self, Payment},
     refunds::{self, Amount, Refund, RefundRequest},
-    signature,
 };
 use kazna_contracts::payments::Provider;
 
@@ -92,30 +93,36 @@ async fn refund_payment(
 }
 
 #[utoipa::path(post, path = "/webhooks/payments/{provider}", tag = "payments",
+    params(("provider" = String, Path, description = "`sandbox`, `stripe` or `paypal`")),
     request_body(content = String, description = "The provider's signed event"),
-    responses((status = 200, description = "Applied, or a repeat that was ignored"),
+    responses((status = 200, description = "Applied, or a repeat that was ignored", body = Received),
               (status = 400, description = "invalid_signature or invalid_webhook", body = Problem),
-              (status = 404, description = "not_found: no such provider", body = Problem)))]
+              (status = 404, description = "not_found: no such provider is on", body = Problem),
+              (status = 503, description = "The provider could not be asked to verify it; it sends it again", body = Problem)))]
 async fn webhook(
     State(s): State<AppState>,
     Path(provider): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Received>> {
-    let Ok(Provider::Sandbox) = provider.parse::<Provider>() else {
-        return Err(Error::UnknownProvider);
-    };
-    let header = headers
-        .get(signature::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(Error::BadSignature)?;
-    let secret = s.cfg.webhook_secret.expose();
-    if !signature::verify(secret, header, &body, chrono::Utc::now().timestamp()) {
-        return Err(Error::BadSignature);
+    let gateway = provider
+        .parse::<Provider>()
+        .ok()
+        .and_then(|p| s.gateways.get(p))
+        .ok_or(Error::UnknownProvider)?;
+    let mut log = Transcript::default();
+    let hook = gateway
+        .webhook(&headers, &body, &mut log)
+        .await
+        .map_err(|e| match e {
+            WebhookError::BadSignature => Error::BadSignature,
+            WebhookError::Malformed => Error::BadWebhook,
+            WebhookError::Gateway(e) => Error::GatewayUnavailable(e.to_string()),
+        })?;
+    let applied = payments::apply_webhook(&s.pool, gateway.provider(), hook, log).await?;
+    if applied != payments::Applied::Repeat {
+        s.kick.now();
     }
-    let event: WebhookEvent = serde_json::from_slice(&body).map_err(|_| Error::BadWebhook)?;
-    payments::apply_webhook(&s.pool, event).await?;
-    s.kick.now();
     Ok(Json(Received { received: true }))
 }
 

@@ -2,23 +2,28 @@
 //! built-in sandbox by default), settled by signed webhooks; voids and refunds; an
 //! append-only audit log.
 
+mod api;
+pub mod audit;
 mod consumer;
 pub mod error;
 pub mod gateway;
+pub mod gateways;
 mod http;
 pub mod payments;
+pub mod paypal;
+pub mod reconcile;
 pub mod refunds;
 pub mod sandbox;
 pub mod settings;
 pub mod signature;
+pub mod stripe;
 pub mod worker;
 
 pub use settings::PaymentsSettings;
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use gateway::Gateway;
-use kazna_contracts::payments::Provider;
+use gateways::Gateways;
 use kazna_events::{Broker, Consumer, Relay};
 use kazna_kernel::{Context, health::Check, server::App};
 use sqlx::PgPool;
@@ -35,6 +40,7 @@ pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
     pub cfg: PaymentsSettings,
+    pub gateways: Gateways,
     /// Wakes the worker after a change that asks for a gateway call.
     pub kick: worker::Kick,
 }
@@ -60,15 +66,9 @@ pub async fn build(
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
     let cfg: PaymentsSettings = ctx.settings.section()?;
+    cfg.check()?;
     let pool = database(&ctx).await?;
-    let gateway: Arc<dyn Gateway> = match cfg.provider {
-        Provider::Sandbox => Arc::new(sandbox::Sandbox::new(
-            pool.clone(),
-            &cfg,
-            cfg.sandbox_webhook_url(&ctx.settings),
-            shutdown.clone(),
-        )),
-    };
+    let gateways = Gateways::from_settings(&pool, &cfg, &ctx.settings, &shutdown);
     let kick = worker::Kick::default();
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(
@@ -77,7 +77,7 @@ pub async fn build(
         consumer::ROUTING_KEYS,
         consumer::OrderEvents {
             pool: pool.clone(),
-            provider: gateway.provider(),
+            providers: cfg.providers.clone(),
             kick: kick.clone(),
         },
     )
@@ -86,14 +86,18 @@ pub async fn build(
     let state = AppState {
         ctx,
         pool: pool.clone(),
-        cfg,
+        cfg: cfg.clone(),
+        gateways: gateways.clone(),
         kick: kick.clone(),
     };
-    let worker = worker::Worker {
-        pool: pool.clone(),
-        gateway,
-        kick,
-    };
+    let reconcile_after = Duration::from_secs(cfg.reconcile_after_secs);
+    let worker = worker::Worker::new(pool.clone(), gateways.clone(), kick, reconcile_after);
+    let compare = reconcile::every(
+        pool.clone(),
+        gateways,
+        Duration::from_secs(cfg.compare_every_secs),
+        shutdown.clone(),
+    );
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();
@@ -102,5 +106,6 @@ pub async fn build(
     Ok(App::new(NAME, listener, router)
         .worker(Relay::new(pool, broker).run(shutdown.clone()))
         .worker(worker.run(shutdown.clone()))
+        .worker(compare)
         .worker(consumer.run(shutdown)))
 }

@@ -7,14 +7,15 @@ use kazna_contracts::{
     orders::{OrderPlaced, PaymentRequested},
     payments::{PaymentFailed, PaymentStatus, PaymentSucceeded, PaymentVoided, Provider},
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    SOURCE,
+    SOURCE, audit,
     error::{Error, Result},
+    gateway::{Action, Notice, State, Webhook},
     refunds::{self, Refund},
 };
 
@@ -43,6 +44,9 @@ pub struct Payment {
     pub provider: Provider,
     /// Why the gateway declined it, e.g. `card_declined`.
     pub failure_reason: Option<String>,
+    /// What the buyer must do for the payment to go on: confirm it with their bank (Stripe's
+    /// 3-D Secure, with the PaymentIntent's client secret) or approve it at PayPal (`url`).
+    pub action: Option<Action>,
     pub refunds: Vec<Refund>,
     pub events: Vec<PaymentEvent>,
 }
@@ -66,16 +70,30 @@ pub(crate) struct Row {
     pub refunded: i64,
     pub cancel_requested: bool,
     pub charge_sent: bool,
+    pub action: Option<sqlx::types::Json<Action>>,
 }
 
 impl Row {
     pub fn amount(&self) -> Money {
         Money::new(self.amount, self.currency)
     }
+
+    /// What the gateway is asked about this payment by, once it has the provider's id.
+    pub fn gateway_ref(&self) -> Option<crate::gateway::Ref> {
+        self.provider_ref
+            .as_ref()
+            .map(|intent| crate::gateway::Ref {
+                payment_id: self.id,
+                order_id: self.order_id,
+                attempt: self.attempt,
+                intent: intent.clone(),
+                amount: self.amount(),
+            })
+    }
 }
 
 pub(crate) const COLUMNS: &str = "id, order_id, user_id, attempt, amount, currency, provider, payment_method, \
-     provider_ref, status, failure_reason, refunded, cancel_requested, charge_sent";
+     provider_ref, status, failure_reason, refunded, cancel_requested, charge_sent, action";
 
 /// The payment `id`, locked for the rest of the transaction.
 pub(crate) async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row>> {
@@ -85,30 +103,6 @@ pub(crate) async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row
     .bind(id)
     .fetch_optional(conn)
     .await?)
-}
-
-/// Appends to the audit log; a provider event already there is not appended again (returns
-/// false).
-pub(crate) async fn append(
-    conn: &mut PgConnection,
-    payment_id: Uuid,
-    kind: &str,
-    provider_event: Option<&str>,
-    data: serde_json::Value,
-) -> Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO payment_events (id, payment_id, kind, provider_event_id, data) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (provider_event_id) DO NOTHING",
-    )
-    .bind(Uuid::now_v7())
-    .bind(payment_id)
-    .bind(kind)
-    .bind(provider_event)
-    .bind(data)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
 }
 
 /// Serialises everything payments does for one order (new attempts, cancellation), across
@@ -199,7 +193,7 @@ pub async fn record_attempt(
         _ => "voided_before_charge",
     };
     let data = serde_json::json!({"attempt": a.attempt});
-    append(conn, a.payment_id, kind, None, data).await?;
+    audit::append(conn, a.payment_id, kind, None, data).await?;
     if status == PaymentStatus::Voided {
         let e = PaymentVoided {
             payment_id: a.payment_id,
@@ -248,7 +242,8 @@ pub(crate) async fn settle(conn: &mut PgConnection, p: &Row, outcome: Outcome<'_
         Outcome::Voided => (PaymentStatus::Voided, None),
     };
     sqlx::query(
-        "UPDATE payments SET status = $2, failure_reason = $3, due = false, updated_at = now()
+        "UPDATE payments SET status = $2, failure_reason = $3, action = NULL, due = false,
+                updated_at = now()
          WHERE id = $1",
     )
     .bind(p.id)
@@ -256,6 +251,8 @@ pub(crate) async fn settle(conn: &mut PgConnection, p: &Row, outcome: Outcome<'_
     .bind(reason)
     .execute(&mut *conn)
     .await?;
+    let change = serde_json::json!({"from": p.status, "to": status, "reason": reason});
+    audit::append(conn, p.id, "status_changed", None, change).await?;
     let (amount, provider, attempt) = (p.amount(), p.provider, p.attempt);
     let (payment_id, order_id) = (p.id, p.order_id);
     match status {
@@ -270,22 +267,13 @@ pub(crate) async fn settle(conn: &mut PgConnection, p: &Row, outcome: Outcome<'_
             kazna_events::enqueue(conn, SOURCE, &e).await?;
         }
         PaymentStatus::Failed => {
-            let reason = reason.unwrap_or("declined").to_owned();
-            append(
-                conn,
-                payment_id,
-                "failed",
-                None,
-                serde_json::json!({"reason": reason}),
-            )
-            .await?;
             let e = PaymentFailed {
                 payment_id,
                 order_id,
                 attempt,
                 amount,
                 provider,
-                reason,
+                reason: reason.unwrap_or("declined").to_owned(),
             };
             kazna_events::enqueue(conn, SOURCE, &e).await?;
         }
@@ -302,73 +290,140 @@ pub(crate) async fn settle(conn: &mut PgConnection, p: &Row, outcome: Outcome<'_
     Ok(())
 }
 
-/// A provider webhook event, as Stripe shapes them.
-#[derive(Debug, Deserialize)]
-pub struct WebhookEvent {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub data: WebhookData,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct WebhookData {
-    pub object: serde_json::Value,
-}
-
-/// Applies a verified webhook once; a repeated event id is acknowledged and ignored, and an
-/// event that comes after the payment moved on (a stale one) is recorded and changes nothing.
-pub async fn apply_webhook(pool: &PgPool, event: WebhookEvent) -> Result<()> {
-    let object = &event.data.object;
-    let intent = match event.kind.as_str() {
-        "charge.refunded" => object.get("payment_intent"),
-        _ => object.get("id"),
+/// Applies what the provider says about a charge: the one path for an answer to a charge, a
+/// webhook and a reconciliation, so each reaches the same end however it arrived.
+pub(crate) async fn observe(conn: &mut PgConnection, p: &Row, state: &State) -> Result<()> {
+    match state {
+        State::Processing => Ok(()),
+        State::RequiresAction(action) => require_action(conn, p, action).await,
+        State::Succeeded => settle(conn, p, Outcome::Succeeded).await,
+        State::Failed { reason } => settle(conn, p, Outcome::Failed { reason }).await,
+        State::Canceled => settle(conn, p, Outcome::Voided).await,
     }
-    .and_then(|v| v.as_str())
-    .ok_or(Error::BadWebhook)?;
-    let payment_id = object["metadata"]["payment_id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok());
-    let mut tx = pool.begin().await?;
-    // By our id first (it is committed before the charge); the intent id is the fallback.
-    let p: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM payments WHERE id = $1 OR provider_ref = $2
-         ORDER BY (id = $1) DESC LIMIT 1 FOR UPDATE"
-    )))
-    .bind(payment_id)
-    .bind(intent)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(p) = p else {
-        tracing::warn!(intent, "webhook for an unknown payment intent");
+}
+
+/// The buyer must act: the payment shows what to do until the provider has the outcome.
+async fn require_action(conn: &mut PgConnection, p: &Row, action: &Action) -> Result<()> {
+    if p.status != PaymentStatus::Pending {
         return Ok(());
+    }
+    let value = serde_json::to_value(action).unwrap_or_default();
+    let changed =
+        sqlx::query("UPDATE payments SET action = $2 WHERE id = $1 AND action IS DISTINCT FROM $2")
+            .bind(p.id)
+            .bind(&value)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    if changed == 1 {
+        audit::append(conn, p.id, "requires_action", None, audit::redact(value)).await?;
+    }
+    Ok(())
+}
+
+/// Applies a verified webhook once, in one transaction with the record of it: a repeated
+/// event id is acknowledged and changes nothing, and one that comes after the payment moved
+/// on (a stale or reordered one) is recorded and changes nothing either.
+pub async fn apply_webhook(
+    pool: &PgPool,
+    provider: Provider,
+    hook: Webhook,
+    log: audit::Transcript,
+) -> Result<Applied> {
+    let mut tx = pool.begin().await?;
+    let Some(first) = hook.notices.first() else {
+        return Ok(Applied::NotOurs);
     };
-    let first = append(&mut tx, p.id, &event.kind, Some(&event.id), object.clone()).await?;
-    if first {
-        match event.kind.as_str() {
-            "payment_intent.succeeded" => settle(&mut tx, &p, Outcome::Succeeded).await?,
-            "payment_intent.payment_failed" => {
-                let reason = object["last_payment_error"]["code"]
-                    .as_str()
-                    .unwrap_or("declined");
-                settle(&mut tx, &p, Outcome::Failed { reason }).await?
-            }
-            "payment_intent.canceled" => settle(&mut tx, &p, Outcome::Voided).await?,
-            "charge.refunded" => {
-                let done = object["refunds"]["data"].as_array().into_iter().flatten();
-                for r in done.filter(|r| r["status"] == "succeeded") {
-                    let ours = r["metadata"]["refund_id"]
-                        .as_str()
-                        .and_then(|s| Uuid::parse_str(s).ok());
-                    let reference = r["id"].as_str().unwrap_or_default();
-                    refunds::succeeded(&mut tx, &p, ours, reference).await?;
-                }
-            }
-            _ => {}
-        }
+    let Some(p) = payment_of(&mut tx, first).await? else {
+        tracing::info!(provider = %provider, kind = %hook.kind, "webhook about no payment of ours");
+        return Ok(Applied::NotOurs);
+    };
+    log.write(&mut tx, p.id).await?;
+    let event_id = format!("{provider}:{}", hook.id);
+    let body = audit::redact(hook.body);
+    if !audit::append(&mut tx, p.id, &hook.kind, Some(&event_id), body).await? {
+        tx.commit().await?;
+        return Ok(Applied::Repeat);
+    }
+    let mut applied = Applied::Done;
+    for notice in hook.notices {
+        applied = apply(&mut tx, &p, notice).await?.max(applied);
     }
     tx.commit().await?;
-    Ok(())
+    Ok(applied)
+}
+
+async fn apply(conn: &mut PgConnection, p: &Row, notice: Notice) -> Result<Applied> {
+    Ok(match notice {
+        Notice::Charge { state, .. } => {
+            observe(conn, p, &state).await?;
+            Applied::Done
+        }
+        Notice::Refund {
+            reference,
+            refund_id,
+            succeeded,
+            reason,
+        } => {
+            match succeeded {
+                true => refunds::succeeded(conn, p, refund_id, &reference).await?,
+                false => {
+                    let reason = reason.as_deref().unwrap_or("refused");
+                    refunds::failed_by_ref(conn, p, refund_id, &reference, reason).await?
+                }
+            }
+            Applied::Done
+        }
+        Notice::Check { .. } => {
+            // Asked of the provider by the worker, outside this transaction.
+            sqlx::query("UPDATE payments SET due = true WHERE id = $1 AND status = 'pending'")
+                .bind(p.id)
+                .execute(&mut *conn)
+                .await?;
+            Applied::Check
+        }
+    })
+}
+
+/// What became of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Applied {
+    /// About a payment that is not ours (another integration on the same account), or
+    /// about nothing payments acts on.
+    NotOurs,
+    /// Seen before.
+    Repeat,
+    Done,
+    /// The provider must be asked: the worker has been told.
+    Check,
+}
+
+/// The payment a webhook is about, locked: by our id first (it is committed before the
+/// charge is made), else by the provider's id for the charge or the refund.
+async fn payment_of(conn: &mut PgConnection, notice: &Notice) -> Result<Option<Row>> {
+    let (id, intent, refund, reference) = match notice {
+        Notice::Charge {
+            intent, payment_id, ..
+        }
+        | Notice::Check { intent, payment_id } => (*payment_id, Some(intent.as_str()), None, None),
+        Notice::Refund {
+            reference,
+            refund_id,
+            ..
+        } => (None, None, *refund_id, Some(reference.as_str())),
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM payments
+         WHERE id = $1 OR provider_ref = $2
+            OR id = (SELECT payment_id FROM refunds WHERE id = $3 OR provider_ref = $4 LIMIT 1)
+         ORDER BY (id = $1) DESC LIMIT 1 FOR UPDATE"
+    )))
+    .bind(id)
+    .bind(intent)
+    .bind(refund)
+    .bind(reference)
+    .fetch_optional(conn)
+    .await?)
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Payment> {
@@ -396,6 +451,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Payment> {
         refunded: Money::new(p.refunded, p.currency),
         provider: p.provider,
         failure_reason: p.failure_reason,
+        action: p.action.map(|a| a.0),
         refunds,
         events,
     })

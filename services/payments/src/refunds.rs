@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    SOURCE,
+    SOURCE, audit,
     error::{Error, Result},
     payments::{self, Row},
 };
@@ -165,7 +165,7 @@ pub async fn request(conn: &mut PgConnection, req: RefundRequest<'_>) -> Result<
     .bind(req.idempotency_key)
     .fetch_one(&mut *conn)
     .await?;
-    payments::append(
+    audit::append(
         conn,
         p.id,
         "refund_requested",
@@ -231,6 +231,8 @@ pub(crate) async fn succeeded(
         .bind(status.as_str())
         .execute(&mut *conn)
         .await?;
+    let change = serde_json::json!({"refund_id": refund_id, "amount": amount, "refunded": refunded, "to": status});
+    audit::append(conn, p.id, "refund_succeeded", None, change).await?;
     let event = PaymentRefunded {
         payment_id: p.id,
         order_id: p.order_id,
@@ -245,16 +247,42 @@ pub(crate) async fn succeeded(
 
 /// The gateway refused a refund: nothing went back, and the amount may be asked for again.
 pub(crate) async fn failed(conn: &mut PgConnection, refund_id: Uuid, reason: &str) -> Result<()> {
-    sqlx::query(
+    let payment: Option<Uuid> = sqlx::query_scalar(
         "UPDATE refunds SET status = $2, failure_reason = $3, due = false, updated_at = now()
-         WHERE id = $1 AND status = 'pending'",
+         WHERE id = $1 AND status = 'pending' RETURNING payment_id",
     )
     .bind(refund_id)
     .bind(RefundStatus::Failed.as_str())
     .bind(reason)
-    .execute(conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if let Some(payment) = payment {
+        let change = serde_json::json!({"refund_id": refund_id, "reason": reason});
+        audit::append(conn, payment, "refund_failed", None, change).await?;
+    }
     Ok(())
+}
+
+/// The provider says a refund of `p` (ours by id, or by its reference) failed.
+pub(crate) async fn failed_by_ref(
+    conn: &mut PgConnection,
+    p: &Row,
+    ours: Option<Uuid>,
+    reference: &str,
+    reason: &str,
+) -> Result<()> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM refunds WHERE payment_id = $1 AND (id = $2 OR provider_ref = $3) LIMIT 1",
+    )
+    .bind(p.id)
+    .bind(ours)
+    .bind(reference)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => failed(conn, id, reason).await,
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,15 @@
 //! Its state (intents and refunds, keyed for idempotency) lives in its own tables, so a
 //! repeated call finds what the first one did.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
+use axum::http::HeaderMap;
 use chrono::Utc;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -17,10 +24,13 @@ use uuid::Uuid;
 use kazna_contracts::payments::Provider;
 
 use crate::{
+    audit::Transcript,
     gateway::{
-        Call, Charge, Charged, Gateway, GatewayError, IntentState, RefundCall, Refunded, Voided,
+        Call, Charge, Charged, Gateway, GatewayError, Ref, RefundCall, Refunded, Remote, State,
+        Voided, Webhook, WebhookError,
     },
-    signature,
+    settings::SandboxFaults,
+    signature, stripe,
 };
 
 #[derive(Clone)]
@@ -31,6 +41,11 @@ pub struct Sandbox {
     secret: String,
     delay: Duration,
     webhook_delay: Duration,
+    faults: SandboxFaults,
+    /// Webhooks sent so far (for dropping every n-th).
+    sent: Arc<AtomicU32>,
+    /// A webhook held back to go out after the next one (reordering).
+    held: Arc<Mutex<Option<Value>>>,
     /// Deliveries still pending stop when the service shuts down (as a provider would
     /// resend later, a restart's relays and retries pick up from the database).
     shutdown: tokio_util::sync::CancellationToken,
@@ -68,6 +83,9 @@ impl Sandbox {
             secret: settings.webhook_secret.expose().to_owned(),
             delay: Duration::from_millis(settings.sandbox_delay_ms),
             webhook_delay: Duration::from_millis(settings.sandbox_webhook_delay_ms),
+            faults: settings.sandbox_faults.clone(),
+            sent: Arc::default(),
+            held: Arc::default(),
             shutdown,
         }
     }
@@ -80,10 +98,33 @@ impl Sandbox {
         }
     }
 
-    async fn create_intent(&self, c: &Charge) -> Result<Charged, GatewayError> {
+    async fn create_intent(
+        &self,
+        c: &Charge,
+        log: &mut Transcript,
+    ) -> Result<Charged, GatewayError> {
+        let started = Instant::now();
+        let request = json!({"amount": c.amount.amount_minor, "currency": c.amount.currency.code(),
+            "payment_method": c.payment_method, "idempotency_key": c.idempotency_key});
+        let answer = self.create_intent_inner(c).await;
+        let logged = match &answer {
+            Ok(charged) => Ok((
+                200,
+                json!({"intent": charged.intent, "state": format!("{:?}", charged.state)}),
+            )),
+            Err(e) => Err(e.to_string()),
+        };
+        log.record("POST", "/sandbox/charges", request, started, logged);
+        answer
+    }
+
+    async fn create_intent_inner(&self, c: &Charge) -> Result<Charged, GatewayError> {
         let Some(result) = outcome(&c.payment_method) else {
-            return Ok(Charged::Declined {
-                reason: "invalid_payment_method".into(),
+            return Ok(Charged {
+                intent: None,
+                state: State::Failed {
+                    reason: "invalid_payment_method".into(),
+                },
             });
         };
         let intent = format!("pi_{}", Uuid::now_v7().simple());
@@ -106,7 +147,10 @@ impl Sandbox {
                     .bind(&c.idempotency_key)
                     .fetch_one(&self.pool)
                     .await?;
-            return Ok(Charged::Processing { intent: existing });
+            return Ok(Charged {
+                intent: Some(existing),
+                state: State::Processing,
+            });
         };
         let (status, kind, error) = match result {
             Ok(()) => ("succeeded", "payment_intent.succeeded", Value::Null),
@@ -143,10 +187,38 @@ impl Sandbox {
                 Err(e) => tracing::warn!(error = %e, "sandbox could not settle an intent"),
             }
         });
-        Ok(Charged::Processing { intent })
+        if self.faults.lose_first_charge_answer {
+            return Err(GatewayError::Unavailable(
+                "timed out (sandbox fault: the answer was lost)".into(),
+            ));
+        }
+        Ok(Charged {
+            intent: Some(intent),
+            state: State::Processing,
+        })
     }
 
-    async fn cancel_intent(&self, intent: &str) -> Result<Voided, GatewayError> {
+    async fn cancel_intent(&self, p: &Ref, log: &mut Transcript) -> Result<Voided, GatewayError> {
+        let started = Instant::now();
+        let answer = self.cancel_intent_inner(&p.intent).await;
+        let logged = match &answer {
+            Ok(Voided::AlreadySettled) => {
+                Ok((400, json!({"code": "payment_intent_unexpected_state"})))
+            }
+            Ok(_) => Ok((200, json!({"status": "canceled"}))),
+            Err(e) => Err(e.to_string()),
+        };
+        log.record(
+            "POST",
+            &format!("/sandbox/charges/{}/cancel", p.intent),
+            Value::Null,
+            started,
+            logged,
+        );
+        answer
+    }
+
+    async fn cancel_intent_inner(&self, intent: &str) -> Result<Voided, GatewayError> {
         let canceled: Option<(i64, String, Value)> = sqlx::query_as(
             "UPDATE sandbox_intents SET status = 'canceled', updated_at = now()
              WHERE id = $1 AND status = 'processing' RETURNING amount, currency, metadata",
@@ -166,12 +238,35 @@ impl Sandbox {
         Ok(Voided::Voiding)
     }
 
-    async fn refund_intent(&self, r: &RefundCall) -> Result<Refunded, GatewayError> {
+    async fn refund_intent(
+        &self,
+        r: &RefundCall,
+        log: &mut Transcript,
+    ) -> Result<Refunded, GatewayError> {
+        let started = Instant::now();
+        let request = json!({"intent": r.payment.intent, "amount": r.amount.amount_minor,
+            "idempotency_key": r.idempotency_key});
+        let answer = self.refund_intent_inner(r).await;
+        let logged = match &answer {
+            Ok(Refunded::Pending { reference }) => {
+                Ok((200, json!({"id": reference, "status": "pending"})))
+            }
+            Ok(Refunded::Succeeded { reference }) => {
+                Ok((200, json!({"id": reference, "status": "succeeded"})))
+            }
+            Ok(Refunded::Refused { reason }) => Ok((400, json!({"code": reason}))),
+            Err(e) => Err(e.to_string()),
+        };
+        log.record("POST", "/sandbox/refunds", request, started, logged);
+        answer
+    }
+
+    async fn refund_intent_inner(&self, r: &RefundCall) -> Result<Refunded, GatewayError> {
         let mut tx = self.pool.begin().await?;
         let intent: Option<(String, i64, Value)> = sqlx::query_as(
             "SELECT status, amount, metadata FROM sandbox_intents WHERE id = $1 FOR UPDATE",
         )
-        .bind(&r.intent)
+        .bind(&r.payment.intent)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((status, amount, metadata)) = intent else {
@@ -195,7 +290,7 @@ impl Sandbox {
         let refunded: i64 = sqlx::query_scalar(
             "SELECT coalesce(sum(amount), 0)::bigint FROM sandbox_refunds WHERE intent_id = $1",
         )
-        .bind(&r.intent)
+        .bind(&r.payment.intent)
         .fetch_one(&mut *tx)
         .await?;
         if refunded + r.amount.amount_minor > amount {
@@ -209,7 +304,7 @@ impl Sandbox {
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&reference)
-        .bind(&r.intent)
+        .bind(&r.payment.intent)
         .bind(&r.idempotency_key)
         .bind(r.amount.amount_minor)
         .bind(r.refund_id)
@@ -218,14 +313,14 @@ impl Sandbox {
         tx.commit().await?;
         let currency = r.amount.currency.code().to_lowercase();
         let object = json!({
-            "id": format!("ch_{}", r.intent.trim_start_matches("pi_")), "object": "charge",
-            "payment_intent": r.intent, "amount": amount, "currency": currency,
+            "id": format!("ch_{}", r.payment.intent.trim_start_matches("pi_")), "object": "charge",
+            "payment_intent": r.payment.intent, "amount": amount, "currency": currency,
             "amount_refunded": refunded + r.amount.amount_minor, "metadata": metadata,
             "refunds": {"object": "list", "data": [{
                 "id": reference, "object": "refund", "status": "succeeded",
                 "amount": r.amount.amount_minor, "currency": currency,
-                "payment_intent": r.intent,
-                "metadata": {"refund_id": r.refund_id, "payment_id": r.payment_id},
+                "payment_intent": r.payment.intent,
+                "metadata": {"refund_id": r.refund_id, "payment_id": r.payment.payment_id},
             }]},
         });
         let sandbox = self.clone();
@@ -237,24 +332,96 @@ impl Sandbox {
         Ok(Refunded::Pending { reference })
     }
 
-    async fn intent_state(&self, intent: &str) -> Result<IntentState, GatewayError> {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM sandbox_intents WHERE id = $1")
-                .bind(intent)
-                .fetch_optional(&self.pool)
-                .await?;
-        match status.as_deref() {
-            Some("processing") => Ok(IntentState::Processing),
-            Some("succeeded") => Ok(IntentState::Succeeded),
-            Some("failed") => Ok(IntentState::Failed),
-            Some("canceled") => Ok(IntentState::Canceled),
-            Some(other) => Err(GatewayError::Unavailable(format!("intent status {other}"))),
-            None => Err(GatewayError::Refused(format!("no intent {intent}"))),
+    async fn intent_state(&self, p: &Ref, log: &mut Transcript) -> Result<Remote, GatewayError> {
+        let started = Instant::now();
+        let found: Option<(String, i64, String, i64)> = sqlx::query_as(
+            "SELECT i.status, i.amount, i.payment_method,
+                    (SELECT coalesce(sum(amount), 0)::bigint FROM sandbox_refunds WHERE intent_id = i.id)
+             FROM sandbox_intents i WHERE id = $1",
+        )
+        .bind(&p.intent)
+        .fetch_optional(&self.pool)
+        .await?;
+        let path = format!("/sandbox/charges/{}", p.intent);
+        let Some((status, amount, method, refunded)) = found else {
+            log.record(
+                "GET",
+                &path,
+                Value::Null,
+                started,
+                Ok((404, json!({"code": "resource_missing"}))),
+            );
+            return Err(GatewayError::Refused(format!("no intent {}", p.intent)));
+        };
+        log.record(
+            "GET",
+            &path,
+            Value::Null,
+            started,
+            Ok((200, json!({"status": status, "refunded": refunded}))),
+        );
+        let state = match status.as_str() {
+            "processing" => State::Processing,
+            "succeeded" => State::Succeeded,
+            "failed" => State::Failed {
+                reason: outcome(&method)
+                    .and_then(|o| o.err())
+                    .unwrap_or("declined")
+                    .to_owned(),
+            },
+            "canceled" => State::Canceled,
+            other => return Err(GatewayError::Unavailable(format!("intent status {other}"))),
+        };
+        let captured = if state == State::Succeeded { amount } else { 0 };
+        Ok(Remote {
+            state,
+            captured,
+            refunded,
+        })
+    }
+
+    /// Sends a webhook, making the faults it was told to make.
+    async fn deliver(self, event: Value) {
+        let n = self.sent.fetch_add(1, Ordering::SeqCst) + 1;
+        let every = self.faults.drop_every_nth_webhook;
+        if every > 0 && n.is_multiple_of(every) {
+            tracing::info!(event = %event["id"], "sandbox fault: webhook dropped");
+            return;
         }
+        if self.faults.reorder_webhooks {
+            let earlier = self.held.lock().ok().and_then(|mut h| h.take());
+            match earlier {
+                Some(earlier) => {
+                    self.clone().post(event).await;
+                    self.post(earlier).await;
+                }
+                None => {
+                    if let Ok(mut h) = self.held.lock() {
+                        *h = Some(event.clone());
+                    }
+                    // Alone for a second: it goes out anyway.
+                    if self.pause(Duration::from_secs(1)).await {
+                        let still = self.held.lock().ok().and_then(|mut h| {
+                            (h.as_ref().map(|e| &e["id"]) == Some(&event["id"]))
+                                .then(|| h.take())
+                                .flatten()
+                        });
+                        if let Some(e) = still {
+                            self.post(e).await;
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        if self.faults.duplicate_webhooks {
+            self.clone().post(event.clone()).await;
+        }
+        self.post(event).await
     }
 
     /// Posts the webhook, retrying with growing pauses until it is acknowledged.
-    async fn deliver(self, event: Value) {
+    async fn post(self, event: Value) {
         if !self.webhook_delay.is_zero() && !self.pause(self.webhook_delay).await {
             return;
         }
@@ -292,19 +459,38 @@ impl Gateway for Sandbox {
         Provider::Sandbox
     }
 
-    fn charge<'a>(&'a self, charge: &'a Charge) -> Call<'a, Charged> {
-        Box::pin(self.create_intent(charge))
+    fn charge<'a>(&'a self, charge: &'a Charge, log: &'a mut Transcript) -> Call<'a, Charged> {
+        Box::pin(self.create_intent(charge, log))
     }
 
-    fn void<'a>(&'a self, intent: &'a str) -> Call<'a, Voided> {
-        Box::pin(self.cancel_intent(intent))
+    fn void<'a>(&'a self, payment: &'a Ref, log: &'a mut Transcript) -> Call<'a, Voided> {
+        Box::pin(self.cancel_intent(payment, log))
     }
 
-    fn refund<'a>(&'a self, refund: &'a RefundCall) -> Call<'a, Refunded> {
-        Box::pin(self.refund_intent(refund))
+    fn refund<'a>(&'a self, refund: &'a RefundCall, log: &'a mut Transcript) -> Call<'a, Refunded> {
+        Box::pin(self.refund_intent(refund, log))
     }
 
-    fn retrieve<'a>(&'a self, intent: &'a str) -> Call<'a, IntentState> {
-        Box::pin(self.intent_state(intent))
+    fn retrieve<'a>(&'a self, payment: &'a Ref, log: &'a mut Transcript) -> Call<'a, Remote> {
+        Box::pin(self.intent_state(payment, log))
+    }
+
+    fn webhook<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        _log: &'a mut Transcript,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Webhook, WebhookError>> + Send + 'a>> {
+        let read = || {
+            let header = headers
+                .get(signature::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(WebhookError::BadSignature)?;
+            if !signature::verify(&self.secret, header, body, Utc::now().timestamp()) {
+                return Err(WebhookError::BadSignature);
+            }
+            stripe::read_event(body)
+        };
+        Box::pin(std::future::ready(read()))
     }
 }

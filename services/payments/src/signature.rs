@@ -22,7 +22,22 @@ pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={sig}")
 }
 
-/// Whether `header` signs `body` with `secret`, made within the tolerance of `now`.
+/// Whether `header` signs `body` with one of `secrets` (several while one is rotated out),
+/// made within the tolerance of `now`.
+pub fn verify_any<'a>(
+    secrets: impl IntoIterator<Item = &'a str>,
+    header: &str,
+    body: &[u8],
+    now: i64,
+) -> bool {
+    secrets
+        .into_iter()
+        .any(|secret| verify(secret, header, body, now))
+}
+
+/// Whether `header` signs `body` with `secret`, made within the tolerance of `now` (either
+/// way: a timestamp from the future is as suspect as a stale one). Only `v1` signatures
+/// count; other schemes in the header are ignored.
 pub fn verify(secret: &str, header: &str, body: &[u8], now: i64) -> bool {
     let mut t = None;
     let mut sigs = Vec::new();
@@ -59,7 +74,32 @@ mod tests {
             !verify("whsec_a", &header, body, 1_000 + TOLERANCE_SECS + 1),
             "stale"
         );
+        assert!(
+            !verify("whsec_a", &header, body, 1_000 - TOLERANCE_SECS - 1),
+            "from the future"
+        );
         assert!(!verify("whsec_a", "t=1000", body, 1_000), "no signature");
+        assert!(!verify("whsec_a", "", body, 1_000), "empty header");
         assert!(!verify("whsec_a", "garbage", body, 1_000));
+        let v0 = header.replace("v1=", "v0=");
+        assert!(!verify("whsec_a", &v0, body, 1_010), "unknown scheme");
+    }
+
+    #[test]
+    fn any_configured_secret_verifies_while_one_is_rotated() {
+        let body = br#"{"id":"evt_1"}"#;
+        let header = sign("whsec_new", 1_000, body);
+        assert!(verify_any(["whsec_old", "whsec_new"], &header, body, 1_000));
+        assert!(!verify_any(["whsec_old"], &header, body, 1_000));
+        assert!(!verify_any([], &header, body, 1_000));
+        // Several v1 signatures in one header (Stripe sends one per secret while rolling).
+        let both = format!(
+            "{header},v1={}",
+            sign("whsec_old", 1_000, body)
+                .split("v1=")
+                .nth(1)
+                .unwrap_or("")
+        );
+        assert!(verify_any(["whsec_old"], &both, body, 1_000));
     }
 }

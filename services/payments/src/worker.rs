@@ -4,7 +4,10 @@
 //! A call that fails for a while is retried with growing pauses, with the same idempotency
 //! key, until it is done; a lease left by a crashed instance runs out and is taken over.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 pub use kazna_kernel::worker::Kick;
 
@@ -13,29 +16,79 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
+    audit::{self, Transcript},
     error::Result,
-    gateway::{Charge, Charged, Gateway, GatewayError, RefundCall, Refunded, Voided},
+    gateway::{Charge, GatewayError, RefundCall, Refunded, State, Voided, idempotency_key},
+    gateways::Gateways,
     payments::{self, COLUMNS, Outcome, Row},
     refunds,
 };
 
 const LEASE: &str = "30 seconds";
 const BATCH: i64 = 16;
+/// How often pending payments are looked over for ones whose news is late.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Worker {
     pub pool: PgPool,
-    pub gateway: Arc<dyn Gateway>,
+    pub gateways: Gateways,
     pub kick: Kick,
+    /// A payment pending this long since its last news is asked about at the provider.
+    pub reconcile_after: Duration,
+    pub last_look: Mutex<Option<Instant>>,
 }
 
 impl Worker {
+    pub fn new(pool: PgPool, gateways: Gateways, kick: Kick, reconcile_after: Duration) -> Self {
+        Self {
+            pool,
+            gateways,
+            kick,
+            reconcile_after,
+            last_look: Mutex::new(None),
+        }
+    }
+
     pub async fn run(self, shutdown: CancellationToken) {
         let (kick, poll) = (self.kick.clone(), Duration::from_millis(500));
         kazna_kernel::worker::repeat("payments", kick, poll, shutdown, || self.once()).await
     }
 
+    /// Marks pending payments whose news is late for a question to the provider (a webhook
+    /// can be lost); at most once a second.
+    async fn look_for_late(&self) -> Result<()> {
+        {
+            let Ok(mut last) = self.last_look.lock() else {
+                return Ok(());
+            };
+            if last.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
+        let late = sqlx::query(
+            "UPDATE payments SET due = true
+             WHERE status = 'pending' AND NOT due AND provider_ref IS NOT NULL
+               AND updated_at < now() - make_interval(secs => $1)",
+        )
+        .bind(self.reconcile_after.as_secs_f64())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if late > 0 {
+            tracing::info!(
+                late,
+                "asking the provider about payments whose webhook is late"
+            );
+            metrics::counter!("kazna_payments_reconciled_total").increment(late);
+        }
+        audit::seal(&self.pool).await?;
+        Ok(())
+    }
+
     /// Does what is due now; returns how many rows it worked on.
     pub async fn once(&self) -> Result<usize> {
+        self.look_for_late().await?;
         let payments: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE payments SET lease_until = now() + interval '{LEASE}', tries = tries + 1,
                     charge_sent = charge_sent OR (provider_ref IS NULL AND NOT cancel_requested)
@@ -90,15 +143,16 @@ impl Worker {
 
     async fn payment(&self, p: Row) -> Result<()> {
         match self.payment_call(&p).await {
-            Ok(()) => Ok(()),
-            Err(Step::Later(e)) => self.later("payments", p.id, &e).await,
+            Ok(()) | Err(Step::Retried) => Ok(()),
             Err(Step::Db(e)) => Err(e),
         }
     }
 
-    /// The call this pending payment needs now: charge it, or void it when its order was
-    /// canceled (also right after the charge, when the cancellation came in meanwhile). Each
-    /// call ends with one write that records the answer and lets the lease go.
+    /// The call this pending payment needs now: charge it, void it when its order was
+    /// canceled (also right after the charge, when the cancellation came in meanwhile), or
+    /// ask the provider where it stands (a webhook said to, or none came in time). Each call
+    /// ends with one transaction that records the answer, the provider requests it took, and
+    /// lets the lease go.
     async fn payment_call(&self, p: &Row) -> Result<(), Step> {
         if p.status != kazna_contracts::payments::PaymentStatus::Pending {
             return self.done(p.id, false).await;
@@ -117,62 +171,140 @@ impl Worker {
             // Sent, or to be sent: a charge sent before whose answer was lost is found again
             // by its idempotency key. Canceled meanwhile, it is voided at once.
             (None, _) => match self.charge(p).await? {
-                Some(intent) => self.void(p, &intent).await,
+                Some(now) => self.void(&now).await,
                 None => Ok(()),
             },
-            (Some(intent), true) => self.void(p, intent).await,
-            (Some(_), false) => self.done(p.id, false).await,
+            (Some(_), true) => self.void(p).await,
+            (Some(_), false) => self.check(p).await,
         }
     }
 
-    async fn void(&self, p: &Row, intent: &str) -> Result<(), Step> {
-        match self.gateway.void(intent).await {
-            // When too late, the charge's own webhook settles it; a success for a
-            // canceled order is then refunded at the order's request.
-            Ok(Voided::Voiding | Voided::AlreadySettled) | Err(GatewayError::Refused(_)) => {
-                self.done(p.id, true).await
+    /// Records `log` and what the provider said about `p` (through the one path webhooks
+    /// take too), and lets the lease go; returns whether a void is still to be sent.
+    async fn record(&self, p: &Row, log: Transcript, state: Option<&State>) -> Result<bool, Step> {
+        let mut tx = self.pool.begin().await?;
+        log.write(&mut tx, p.id).await?;
+        if let Some(state) = state
+            && let Some(now) = payments::lock(&mut tx, p.id).await?
+        {
+            payments::observe(&mut tx, &now, state).await?;
+        }
+        let void_now = release(&mut tx, p.id, false).await?;
+        tx.commit().await?;
+        Ok(void_now)
+    }
+
+    /// Keeps what a failed call sent (and the error) in the audit log, and retries later.
+    async fn failed(
+        &self,
+        table: &'static str,
+        id: Uuid,
+        payment: Uuid,
+        log: Transcript,
+        e: GatewayError,
+    ) -> Step {
+        if let Err(e) = log.write_alone(&self.pool, payment).await {
+            return Step::Db(e);
+        }
+        if let Err(e) = self.later(table, id, &e).await {
+            return Step::Db(e);
+        }
+        Step::Retried
+    }
+
+    async fn check(&self, p: &Row) -> Result<(), Step> {
+        let Some(r) = p.gateway_ref() else {
+            return self.done(p.id, false).await;
+        };
+        let Some(gateway) = self.gateways.get(p.provider) else {
+            return self.done(p.id, false).await;
+        };
+        let mut log = Transcript::default();
+        match gateway.retrieve(&r, &mut log).await {
+            Ok(remote) => self.record(p, log, Some(&remote.state)).await.map(|_| ()),
+            Err(GatewayError::Refused(reason)) => {
+                tracing::warn!(payment = %p.id, reason, "the provider does not know this payment");
+                self.record(p, log, None).await.map(|_| ())
             }
-            Err(e) => Err(Step::Later(e)),
+            Err(e) => Err(self.failed("payments", p.id, p.id, log, e).await),
         }
     }
 
-    /// Charges `p`; returns the intent when the order was canceled meanwhile and it must now
-    /// be voided.
-    async fn charge(&self, p: &Row) -> Result<Option<String>, Step> {
+    async fn void(&self, p: &Row) -> Result<(), Step> {
+        let Some(r) = p.gateway_ref() else {
+            return self.done(p.id, true).await;
+        };
+        let Some(gateway) = self.gateways.get(p.provider) else {
+            return self.done(p.id, true).await;
+        };
+        let mut log = Transcript::default();
+        let state = match gateway.void(&r, &mut log).await {
+            Ok(Voided::Voided) => Some(State::Canceled),
+            // When too late, the charge's own webhook settles it; a success for a canceled
+            // order is then refunded at the order's request.
+            Ok(Voided::Voiding | Voided::AlreadySettled) | Err(GatewayError::Refused(_)) => None,
+            Err(e) => return Err(self.failed("payments", p.id, p.id, log, e).await),
+        };
+        let mut tx = self.pool.begin().await?;
+        log.write(&mut tx, p.id).await?;
+        if let Some(state) = &state
+            && let Some(now) = payments::lock(&mut tx, p.id).await?
+        {
+            payments::observe(&mut tx, &now, state).await?;
+        }
+        release(&mut tx, p.id, true).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Charges `p`; returns it as it is now when the order was canceled meanwhile and it
+    /// must be voided.
+    async fn charge(&self, p: &Row) -> Result<Option<Row>, Step> {
+        let Some(gateway) = self.gateways.get(p.provider) else {
+            let off = State::Failed {
+                reason: "provider_off".into(),
+            };
+            self.record(p, Transcript::default(), Some(&off)).await?;
+            return Ok(None);
+        };
         let charge = Charge {
-            idempotency_key: format!("payment-{}", p.id),
+            idempotency_key: idempotency_key(p.order_id, p.attempt, "charge"),
             amount: p.amount(),
             payment_method: p.payment_method.clone(),
             payment_id: p.id,
             order_id: p.order_id,
+            attempt: p.attempt,
         };
-        let answer = match self.gateway.charge(&charge).await {
-            Err(GatewayError::Refused(reason)) => Ok(Charged::Declined { reason }),
-            other => other,
+        let mut log = Transcript::default();
+        let charged = match gateway.charge(&charge, &mut log).await {
+            Ok(c) => c,
+            Err(GatewayError::Refused(reason)) => crate::gateway::Charged {
+                intent: None,
+                state: State::Failed { reason },
+            },
+            Err(e) => return Err(self.failed("payments", p.id, p.id, log, e).await),
         };
         let mut tx = self.pool.begin().await?;
-        let intent = match answer {
-            Ok(Charged::Processing { intent }) => {
-                sqlx::query("UPDATE payments SET provider_ref = $2 WHERE id = $1")
-                    .bind(p.id)
-                    .bind(&intent)
-                    .execute(&mut *tx)
-                    .await?;
-                let data = serde_json::json!({"intent": intent});
-                payments::append(&mut tx, p.id, "charge_requested", None, data).await?;
-                Some(intent)
-            }
-            Ok(Charged::Declined { reason }) => {
-                if let Some(now) = payments::lock(&mut tx, p.id).await? {
-                    payments::settle(&mut tx, &now, Outcome::Failed { reason: &reason }).await?;
-                }
-                None
-            }
-            Err(e) => return Err(Step::Later(e)),
-        };
+        log.write(&mut tx, p.id).await?;
+        if let Some(intent) = &charged.intent {
+            sqlx::query("UPDATE payments SET provider_ref = $2 WHERE id = $1")
+                .bind(p.id)
+                .bind(intent)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let now = payments::lock(&mut tx, p.id).await?;
+        if let Some(now) = &now {
+            payments::observe(&mut tx, now, &charged.state).await?;
+        }
         let void_now = release(&mut tx, p.id, false).await?;
         tx.commit().await?;
-        Ok(intent.filter(|_| void_now))
+        Ok(now
+            .filter(|_| void_now && charged.intent.is_some())
+            .map(|mut now| {
+                now.provider_ref = charged.intent;
+                now
+            }))
     }
 
     /// Lets the lease go, in one write.
@@ -181,6 +313,7 @@ impl Worker {
         release(&mut conn, id, void_sent).await?;
         Ok(())
     }
+
     async fn refund(&self, r: DueRefund) -> Result<()> {
         let p: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM payments WHERE id = $1"
@@ -188,24 +321,34 @@ impl Worker {
         .bind(r.payment_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(intent) = p.as_ref().and_then(|p| p.provider_ref.clone()) else {
+        let call = p.as_ref().and_then(|p| {
+            Some((
+                self.gateways.get(p.provider)?,
+                RefundCall {
+                    idempotency_key: idempotency_key(
+                        p.order_id,
+                        p.attempt,
+                        &format!("refund-{}", r.id),
+                    ),
+                    payment: p.gateway_ref()?,
+                    amount: kazna_contracts::Money::new(r.amount, p.currency),
+                    refund_id: r.id,
+                },
+            ))
+        });
+        let (Some(p), Some((gateway, call))) = (p, call) else {
             let mut tx = self.pool.begin().await?;
             refunds::failed(&mut tx, r.id, "no charge to refund").await?;
             tx.commit().await?;
             return Ok(());
         };
-        let Some(p) = p else { return Ok(()) };
-        let call = RefundCall {
-            idempotency_key: format!("refund-{}", r.id),
-            intent,
-            amount: kazna_contracts::Money::new(r.amount, p.currency),
-            refund_id: r.id,
-            payment_id: p.id,
-        };
-        let answer = match self.gateway.refund(&call).await {
+        let mut log = Transcript::default();
+        let answer = match gateway.refund(&call, &mut log).await {
             Err(GatewayError::Refused(reason)) => Ok(Refunded::Refused { reason }),
             other => other,
         };
+        let mut tx = self.pool.begin().await?;
+        log.write(&mut tx, p.id).await?;
         match answer {
             Ok(Refunded::Pending { reference }) => {
                 sqlx::query(
@@ -215,16 +358,23 @@ impl Worker {
                 )
                 .bind(r.id)
                 .bind(reference)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
             }
-            Ok(Refunded::Refused { reason }) => {
-                let mut tx = self.pool.begin().await?;
-                refunds::failed(&mut tx, r.id, &reason).await?;
-                tx.commit().await?;
+            Ok(Refunded::Succeeded { reference }) => {
+                if let Some(now) = payments::lock(&mut tx, p.id).await? {
+                    refunds::succeeded(&mut tx, &now, Some(r.id), &reference).await?;
+                }
             }
-            Err(e) => self.later("refunds", r.id, &e).await?,
+            Ok(Refunded::Refused { reason }) => {
+                refunds::failed(&mut tx, r.id, &reason).await?;
+            }
+            Err(e) => {
+                tx.commit().await?;
+                return self.later("refunds", r.id, &e).await;
+            }
         }
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -254,8 +404,8 @@ struct DueRefund {
 }
 
 enum Step {
-    /// The gateway did not answer: try again later.
-    Later(GatewayError),
+    /// The gateway did not answer: it is tried again later.
+    Retried,
     Db(crate::error::Error),
 }
 

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use kazna_contracts::{Currency, Money, payments::Provider};
 use kazna_payments::{
     PaymentsSettings,
+    audit::Transcript,
     error::Error,
-    gateway::IntentState,
+    gateway::{Ref, State},
+    gateways::Gateways,
     payments::{self, Attempt},
     refunds::{self, Amount, RefundRequest},
     sandbox::Sandbox,
@@ -56,11 +58,13 @@ async fn start_deciding_after(ms: u64) -> Running {
     let pool = kazna_payments::database(&ctx).await.expect("db");
     let cfg: PaymentsSettings = env.settings.section().expect("payments settings");
     let webhooks = cfg.sandbox_webhook_url(&env.settings);
-    let worker = Arc::new(Worker {
-        pool: pool.clone(),
-        gateway: Arc::new(Sandbox::new(pool.clone(), &cfg, webhooks, stop.clone())),
-        kick: Kick::default(),
-    });
+    let sandbox = Sandbox::new(pool.clone(), &cfg, webhooks, stop.clone());
+    let worker = Arc::new(Worker::new(
+        pool.clone(),
+        Gateways::default().with(Arc::new(sandbox)),
+        Kick::default(),
+        std::time::Duration::from_secs(600),
+    ));
     Running {
         env,
         pool,
@@ -187,7 +191,7 @@ async fn one_attempt_recorded_and_worked_many_times_at_once_is_charged_once() {
     assert_eq!(
         count(
             &r.pool,
-            "SELECT count(*) FROM sandbox_intents WHERE idempotency_key = 'payment-' || $1::text",
+            "SELECT count(*) FROM sandbox_intents WHERE metadata->>'payment_id' = $1::text",
             a.payment_id
         )
         .await,
@@ -274,25 +278,35 @@ async fn an_attempt_for_a_canceled_order_is_never_charged_and_one_in_flight_is_v
         })
         .await
         .expect("settled");
-        let intent: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM sandbox_intents WHERE idempotency_key = 'payment-' || $1::text",
-        )
-        .bind(a.payment_id)
-        .fetch_optional(&r.pool)
-        .await
-        .expect("intent");
+        let intent: Option<String> =
+            sqlx::query_scalar("SELECT status FROM sandbox_intents WHERE idempotency_key = $1")
+                .bind(format!("kazna-{}-1-charge", a.order_id))
+                .fetch_optional(&r.pool)
+                .await
+                .expect("intent");
         let at_gateway = match intent_ref(&r.pool, a.payment_id).await {
-            Some(i) => Some(r.worker.gateway.retrieve(&i).await.expect("retrieve")),
+            Some(intent) => {
+                let at = Ref {
+                    payment_id: a.payment_id,
+                    order_id: a.order_id,
+                    attempt: a.attempt,
+                    intent,
+                    amount: a.amount,
+                };
+                let gateway = r.worker.gateways.get(Provider::Sandbox).expect("sandbox");
+                let remote = gateway.retrieve(&at, &mut Transcript::default()).await;
+                Some(remote.expect("retrieve").state)
+            }
             None => None,
         };
         match done.as_str() {
             "voided" => {
-                assert_ne!(at_gateway, Some(IntentState::Succeeded), "{pause_ms} ms");
+                assert_ne!(at_gateway, Some(State::Succeeded), "{pause_ms} ms");
                 voided += 1;
                 assert_ne!(intent.as_deref(), Some("succeeded"), "{pause_ms} ms")
             }
             "succeeded" => {
-                assert_eq!(at_gateway, Some(IntentState::Succeeded), "{pause_ms} ms");
+                assert_eq!(at_gateway, Some(State::Succeeded), "{pause_ms} ms");
                 assert_eq!(intent.as_deref(), Some("succeeded"), "{pause_ms} ms")
             }
             other => panic!("{pause_ms} ms: ended {other}"),
@@ -365,7 +379,7 @@ async fn concurrent_partial_refunds_never_exceed_what_was_taken() {
         "an automatic refund of nothing left does nothing"
     );
     assert_eq!(
-        count(&r.pool, "SELECT coalesce(sum(r.amount), 0)::bigint FROM sandbox_refunds r JOIN sandbox_intents i ON i.id = r.intent_id WHERE i.idempotency_key = 'payment-' || $1::text", a.payment_id).await,
+        count(&r.pool, "SELECT coalesce(sum(r.amount), 0)::bigint FROM sandbox_refunds r JOIN sandbox_intents i ON i.id = r.intent_id WHERE i.metadata->>'payment_id' = $1::text", a.payment_id).await,
         1999,
         "the gateway gave back exactly what was taken"
     );
@@ -411,7 +425,7 @@ async fn webhooks_need_a_fresh_signature_and_a_repeat_changes_nothing() {
             .expect("sent");
         assert_eq!(ok.status(), 200);
     }
-    let recorded = count(&r.pool, "SELECT count(*) FROM payment_events WHERE provider_event_id = 'evt_replayed' AND payment_id = $1", payment_id).await;
+    let recorded = count(&r.pool, "SELECT count(*) FROM payment_events WHERE provider_event_id = 'sandbox:evt_replayed' AND payment_id = $1", payment_id).await;
     assert_eq!(
         recorded, 1,
         "a repeated event is acknowledged and recorded once"
