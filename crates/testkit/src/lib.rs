@@ -9,6 +9,7 @@
 pub mod app;
 pub mod client;
 pub mod env;
+pub mod mock;
 pub mod proxy;
 pub mod spy;
 pub mod templates;
@@ -16,6 +17,7 @@ pub mod templates;
 pub use app::{Answer, TestApp};
 pub use client::{PASSWORD, an_address};
 pub use env::TestEnv;
+pub use mock::{MockServer, Reply};
 pub use proxy::TcpProxy;
 pub use spy::Spy;
 
