@@ -4,5 +4,8 @@
 // A test that cannot go on should stop loudly, helpers included.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod audit;
+mod faults;
 mod harness;
+mod paypal;
 mod stripe;

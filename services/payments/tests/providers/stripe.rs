@@ -33,7 +33,9 @@ fn event(id: &str, kind: &str, object: Value) -> String {
     .to_string()
 }
 
-fn signed(secret: &str, at: i64, body: &str) -> Vec<(&'static str, String)> {
+type Headers = Vec<(&'static str, String)>;
+
+fn signed(secret: &str, at: i64, body: &str) -> Headers {
     vec![(
         "stripe-signature",
         signature::sign(secret, at, body.as_bytes()),
@@ -426,7 +428,7 @@ async fn stripe_signatures_are_checked_over_the_raw_body_with_every_secret() {
     });
     let t = now();
     let v1 = signature::sign(WHSEC_OLD, t, body.as_bytes());
-    let refused: Vec<(&str, Vec<(&str, String)>, String)> = vec![
+    let refused: Vec<(&str, Headers, String)> = vec![
         ("stale", signed(WHSEC_OLD, t - 301, &body), body.clone()),
         (
             "from the future",
