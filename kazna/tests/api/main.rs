@@ -7,5 +7,6 @@
 
 mod lifecycle;
 mod outages;
+mod providers;
 mod roles;
 mod skeleton;
