@@ -51,7 +51,7 @@ pub struct Payment {
     pub events: Vec<PaymentEvent>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub(crate) struct Row {
     pub id: Uuid,
     pub order_id: Uuid,

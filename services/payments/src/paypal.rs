@@ -279,8 +279,15 @@ impl PayPal {
             "webhook_event": serde_json::from_slice::<Value>(body).map_err(|_| WebhookError::Malformed)?,
         });
         let path = "/v1/notifications/verify-webhook-signature";
+        let request_id = format!("kazna-verify-{}", header("paypal-transmission-id")?);
         let a = self
-            .call(log, Method::POST, path, None, Body::Json(check))
+            .call(
+                log,
+                Method::POST,
+                path,
+                Some(&request_id),
+                Body::Json(check),
+            )
             .await?;
         if !a.ok() {
             return Err(WebhookError::Gateway(GatewayError::Unavailable(format!(

@@ -35,7 +35,7 @@ pub struct Worker {
     pub kick: Kick,
     /// A payment pending this long since its last news is asked about at the provider.
     pub reconcile_after: Duration,
-    pub last_look: Mutex<Option<Instant>>,
+    last_look: Mutex<Option<Instant>>,
 }
 
 impl Worker {
@@ -293,18 +293,19 @@ impl Worker {
                 .execute(&mut *tx)
                 .await?;
         }
-        let now = payments::lock(&mut tx, p.id).await?;
-        if let Some(now) = &now {
-            payments::observe(&mut tx, now, &charged.state).await?;
+        // Processing (the usual answer) changes nothing but the reference: no lock needed.
+        if charged.state != State::Processing
+            && let Some(now) = payments::lock(&mut tx, p.id).await?
+        {
+            payments::observe(&mut tx, &now, &charged.state).await?;
         }
         let void_now = release(&mut tx, p.id, false).await?;
         tx.commit().await?;
-        Ok(now
-            .filter(|_| void_now && charged.intent.is_some())
-            .map(|mut now| {
-                now.provider_ref = charged.intent;
-                now
-            }))
+        Ok(charged.intent.filter(|_| void_now).map(|intent| Row {
+            provider_ref: Some(intent),
+            cancel_requested: true,
+            ..p.clone()
+        }))
     }
 
     /// Lets the lease go, in one write.

@@ -203,6 +203,10 @@ async fn an_approved_order_is_captured_once_and_refunded_against_its_capture() {
         .requests_to("POST", "/v1/notifications/verify-webhook-signature");
     assert_eq!(verify.len(), 1);
     bearer(&verify[0]);
+    assert_eq!(
+        verify[0].header("paypal-request-id"),
+        Some("kazna-verify-69cd13f0-d67a-11e5-baa3-778b53f4ae55")
+    );
     let sent: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(
         verify[0].json(),
@@ -380,5 +384,69 @@ async fn cards_and_paypal_side_by_side_each_through_its_own_provider() {
         h.mock.requests_to("POST", "/v2/checkout/orders").len(),
         1,
         "only the PayPal one went to PayPal"
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_server_errors_and_a_stale_token_are_retried_with_the_same_request_id() {
+    let h = paypal().await;
+    h.mock.on(
+        "POST",
+        "/v1/oauth2/token",
+        vec![
+            Reply::json(200, token()),
+            Reply::json(200, json!({"access_token": "A21AAsecondtoken", "token_type": "Bearer", "expires_in": 32400})),
+        ],
+    );
+    h.mock.on(
+        "POST",
+        "/v2/checkout/orders",
+        vec![
+            Reply::json(429, json!({"name": "RATE_LIMIT_REACHED",
+                "message": "Too many requests. Blocked due to rate limiting.", "debug_id": "90957fca61718"})),
+            Reply::json(500, json!({"name": "INTERNAL_SERVER_ERROR",
+                "message": "An internal server error occurred.", "debug_id": "90957fca61719"})),
+            Reply::json(401, json!({"error": "invalid_token", "error_description": "Token signature verification failed"})),
+            Reply::json(201, created()),
+        ],
+    );
+    let a = attempt("paypal");
+    h.record(&a).await;
+    h.work_until(a.payment_id, "waiting for approval", |p| p.action.is_some())
+        .await;
+    let tries = h.mock.requests_to("POST", "/v2/checkout/orders");
+    assert_eq!(tries.len(), 4);
+    for t in &tries {
+        assert_eq!(
+            t.header("paypal-request-id"),
+            Some(format!("kazna-{}-1-charge", a.order_id).as_str()),
+            "the same request every time: PayPal makes one order of them"
+        );
+    }
+    assert_eq!(
+        tries[3].header("authorization"),
+        Some("Bearer A21AAsecondtoken"),
+        "a new token after the 401"
+    );
+    assert_eq!(h.mock.requests_to("POST", "/v1/oauth2/token").len(), 2);
+
+    // Canceled before the buyer approved: PayPal is asked whether it was captured, and it
+    // lapses there; nothing was taken.
+    h.mock.on(
+        "GET",
+        &format!("/v2/checkout/orders/{ORDER}"),
+        vec![Reply::json(200, order(&a, "PAYER_ACTION_REQUIRED"))],
+    );
+    h.close(a.order_id).await;
+    let p = h
+        .work_until(a.payment_id, "voided", |p| {
+            p.status != PaymentStatus::Pending
+        })
+        .await;
+    assert_eq!(p.status, PaymentStatus::Voided);
+    assert!(
+        h.mock
+            .requests_to("POST", &format!("/v2/checkout/orders/{ORDER}/capture"))
+            .is_empty()
     );
 }
