@@ -136,13 +136,20 @@ async fn journey(app: TestApp) {
         payment.body["amount"],
         json!({"amount": 9998, "currency": "EUR"})
     );
-    let kinds: Vec<&str> = payment.body["events"]
+    assert_eq!(
+        payment.body["events"],
+        json!([]),
+        "the audit log is for staff"
+    );
+    let audited = app.payment(&admin, payment_id).await;
+    let kinds: Vec<&str> = audited["events"]
         .as_array()
         .expect("events")
         .iter()
         .filter_map(|e| e["kind"].as_str())
         .collect();
     assert!(kinds.contains(&"payment_intent.succeeded"), "{kinds:?}");
+    assert!(kinds.contains(&"provider_request"), "{kinds:?}");
 
     // The stock went down by two, and nothing stays reserved. The catalog hears of the
     // payment after the order is paid (a worker carries it over once that commits).

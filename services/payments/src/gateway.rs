@@ -78,7 +78,7 @@ pub struct Action {
     /// What Stripe.js needs to finish a PaymentIntent in the browser.
     pub client_secret: Option<String>,
     /// The provider's own description of the step, as it sent it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub next_action: Option<serde_json::Value>,
 }
 
