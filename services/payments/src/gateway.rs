@@ -18,6 +18,9 @@ use crate::audit::Transcript;
 /// A gateway call in flight.
 pub type Call<'a, T> = Pin<Box<dyn Future<Output = Result<T, GatewayError>> + Send + 'a>>;
 
+/// A webhook being checked and read.
+pub type Reading<'a> = Pin<Box<dyn Future<Output = Result<Webhook, WebhookError>> + Send + 'a>>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     /// Worth trying again with the same idempotency key: the provider was away, slow, or
@@ -205,5 +208,5 @@ pub trait Gateway: Send + Sync + 'static {
         headers: &'a HeaderMap,
         body: &'a [u8],
         log: &'a mut Transcript,
-    ) -> Pin<Box<dyn Future<Output = Result<Webhook, WebhookError>> + Send + 'a>>;
+    ) -> Reading<'a>;
 }

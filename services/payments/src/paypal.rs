@@ -21,8 +21,8 @@ use crate::{
     api::{Answer, Api, Body, form},
     audit::Transcript,
     gateway::{
-        Action, Call, Charge, Charged, Gateway, GatewayError, Notice, Ref, RefundCall, Refunded,
-        Remote, State, Voided, Webhook, WebhookError,
+        Action, Call, Charge, Charged, Gateway, GatewayError, Notice, Reading, Ref, RefundCall,
+        Refunded, Remote, State, Voided, Webhook, WebhookError,
     },
     settings::PayPalSettings,
 };
@@ -335,20 +335,17 @@ pub fn minor(v: &Value, currency: Currency) -> Option<i64> {
     format!("{whole}{part}").parse().ok()
 }
 
-fn captures(order: &Value) -> impl Iterator<Item = &Value> {
+/// An order's payments of one kind (`captures`, `refunds`), across its purchase units.
+fn payments_of<'a>(order: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> {
     order["purchase_units"]
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|u| u["payments"]["captures"].as_array().into_iter().flatten())
+        .flat_map(move |u| u["payments"][kind].as_array().into_iter().flatten())
 }
 
-fn refunds(order: &Value) -> impl Iterator<Item = &Value> {
-    order["purchase_units"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|u| u["payments"]["refunds"].as_array().into_iter().flatten())
+fn captures(order: &Value) -> impl Iterator<Item = &Value> {
+    payments_of(order, "captures")
 }
 
 /// An order's state, and the link the buyer approves it at.
@@ -391,7 +388,7 @@ fn order_state(order: &Value, currency: Currency) -> (State, i64) {
 
 fn remote(order: &Value, currency: Currency) -> Remote {
     let (state, captured) = order_state(order, currency);
-    let refunded = refunds(order)
+    let refunded = payments_of(order, "refunds")
         .filter(|r| r["status"] == "COMPLETED")
         .filter_map(|r| minor(&r["amount"], currency))
         .sum();
@@ -482,7 +479,7 @@ impl Gateway for PayPal {
         headers: &'a HeaderMap,
         body: &'a [u8],
         log: &'a mut Transcript,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Webhook, WebhookError>> + Send + 'a>> {
+    ) -> Reading<'a> {
         Box::pin(self.read(headers, body, log))
     }
 }

@@ -26,8 +26,8 @@ use kazna_contracts::payments::Provider;
 use crate::{
     audit::Transcript,
     gateway::{
-        Call, Charge, Charged, Gateway, GatewayError, Ref, RefundCall, Refunded, Remote, State,
-        Voided, Webhook, WebhookError,
+        Call, Charge, Charged, Gateway, GatewayError, Reading, Ref, RefundCall, Refunded, Remote,
+        State, Voided, WebhookError,
     },
     settings::SandboxFaults,
     signature, stripe,
@@ -480,7 +480,7 @@ impl Gateway for Sandbox {
         headers: &'a HeaderMap,
         body: &'a [u8],
         _log: &'a mut Transcript,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Webhook, WebhookError>> + Send + 'a>> {
+    ) -> Reading<'a> {
         let read = || {
             let header = headers
                 .get(signature::HEADER)

@@ -16,8 +16,8 @@ use crate::{
     api::{Answer, Api, Body, form},
     audit::Transcript,
     gateway::{
-        Action, Call, Charge, Charged, Gateway, GatewayError, Notice, Ref, RefundCall, Refunded,
-        Remote, State, Voided, Webhook, WebhookError,
+        Action, Call, Charge, Charged, Gateway, GatewayError, Notice, Reading, Ref, RefundCall,
+        Refunded, Remote, State, Voided, Webhook, WebhookError,
     },
     settings::StripeSettings,
     signature,
@@ -309,7 +309,7 @@ impl Gateway for Stripe {
         headers: &'a HeaderMap,
         body: &'a [u8],
         _log: &'a mut Transcript,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Webhook, WebhookError>> + Send + 'a>> {
+    ) -> Reading<'a> {
         Box::pin(std::future::ready(self.read(headers, body)))
     }
 }

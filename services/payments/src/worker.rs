@@ -5,7 +5,7 @@
 //! key, until it is done; a lease left by a crashed instance runs out and is taken over.
 
 use std::{
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -18,7 +18,9 @@ use uuid::Uuid;
 use crate::{
     audit::{self, Transcript},
     error::Result,
-    gateway::{Charge, GatewayError, RefundCall, Refunded, State, Voided, idempotency_key},
+    gateway::{
+        Charge, Gateway, GatewayError, Ref, RefundCall, Refunded, State, Voided, idempotency_key,
+    },
     gateways::Gateways,
     payments::{self, COLUMNS, Outcome, Row},
     refunds,
@@ -212,11 +214,13 @@ impl Worker {
         Step::Retried
     }
 
+    /// The gateway of `p` and what to ask it about, once the provider has its charge.
+    fn target(&self, p: &Row) -> Option<(&Arc<dyn Gateway>, Ref)> {
+        Some((self.gateways.get(p.provider)?, p.gateway_ref()?))
+    }
+
     async fn check(&self, p: &Row) -> Result<(), Step> {
-        let Some(r) = p.gateway_ref() else {
-            return self.done(p.id, false).await;
-        };
-        let Some(gateway) = self.gateways.get(p.provider) else {
+        let Some((gateway, r)) = self.target(p) else {
             return self.done(p.id, false).await;
         };
         let mut log = Transcript::default();
@@ -231,10 +235,7 @@ impl Worker {
     }
 
     async fn void(&self, p: &Row) -> Result<(), Step> {
-        let Some(r) = p.gateway_ref() else {
-            return self.done(p.id, true).await;
-        };
-        let Some(gateway) = self.gateways.get(p.provider) else {
+        let Some((gateway, r)) = self.target(p) else {
             return self.done(p.id, true).await;
         };
         let mut log = Transcript::default();

@@ -58,16 +58,17 @@ async fn the_audit_log_is_append_only_and_tampering_is_named_at_its_first_row() 
         Verdict::Intact { .. } => None,
     };
 
-    // Edited: a refund amount made larger.
+    // Edited: an amount changed.
     let original: String =
         sqlx::query_scalar("SELECT data::text FROM payment_events WHERE position = 3")
             .fetch_one(&mut admin)
             .await
             .expect("row 3");
-    sqlx::query("UPDATE payment_events SET data = '{\"amount\": 1}' WHERE position = 3")
-        .execute(&mut admin)
-        .await
-        .expect("edited");
+    tamper(
+        &mut admin,
+        &["UPDATE payment_events SET data = '{\"amount\": 1}' WHERE position = 3"],
+    )
+    .await;
     let (at, problem) = broken_at(&verdict().await).expect("the edit is found");
     assert_eq!(at, 3);
     assert!(problem.contains("edited"), "{problem}");
@@ -82,57 +83,56 @@ async fn the_audit_log_is_append_only_and_tampering_is_named_at_its_first_row() 
     );
 
     // Deleted.
-    sqlx::query("CREATE TEMP TABLE saved AS SELECT * FROM payment_events WHERE position = 5")
-        .execute(&mut admin)
-        .await
-        .expect("saved");
-    sqlx::query("DELETE FROM payment_events WHERE position = 5")
-        .execute(&mut admin)
-        .await
-        .expect("deleted");
+    tamper(
+        &mut admin,
+        &[
+            "CREATE TEMP TABLE saved AS SELECT * FROM payment_events WHERE position = 5",
+            "DELETE FROM payment_events WHERE position = 5",
+        ],
+    )
+    .await;
     let (at, problem) = broken_at(&verdict().await).expect("the deletion is found");
     assert_eq!(at, 5);
     assert!(problem.contains("missing"), "{problem}");
-    sqlx::query("INSERT INTO payment_events SELECT * FROM saved")
-        .execute(&mut admin)
-        .await
-        .expect("put back");
+    tamper(
+        &mut admin,
+        &["INSERT INTO payment_events SELECT * FROM saved"],
+    )
+    .await;
     assert!(broken_at(&verdict().await).is_none());
 
     // Reordered: rows 2 and 4 swap places.
-    sqlx::query("UPDATE payment_events SET position = -position WHERE position IN (2, 4)")
-        .execute(&mut admin)
-        .await
-        .expect("moved aside");
-    sqlx::query("UPDATE payment_events SET position = CASE position WHEN -2 THEN 4 ELSE 2 END WHERE position IN (-2, -4)")
-        .execute(&mut admin)
-        .await
-        .expect("swapped");
+    tamper(&mut admin, SWAP_2_AND_4).await;
     let (at, problem) = broken_at(&verdict().await).expect("the reordering is found");
     assert_eq!(at, 2, "{problem}");
+    tamper(&mut admin, SWAP_2_AND_4).await;
+    assert!(broken_at(&verdict().await).is_none(), "swapped back");
 
     // A row deleted and the ones after it renumbered to hide the gap: found where it was.
-    sqlx::query("UPDATE payment_events SET position = -position WHERE position IN (2, 4)")
-        .execute(&mut admin)
-        .await
-        .expect("moved aside");
-    sqlx::query("UPDATE payment_events SET position = CASE position WHEN -2 THEN 4 ELSE 2 END WHERE position IN (-2, -4)")
-        .execute(&mut admin)
-        .await
-        .expect("swapped back");
-    assert!(broken_at(&verdict().await).is_none());
-    sqlx::query("DELETE FROM payment_events WHERE position = 6")
-        .execute(&mut admin)
-        .await
-        .expect("deleted");
-    sqlx::query("UPDATE payment_events SET position = -(position - 1) WHERE position > 6")
-        .execute(&mut admin)
-        .await
-        .expect("renumbered");
-    sqlx::query("UPDATE payment_events SET position = -position WHERE position < 0")
-        .execute(&mut admin)
-        .await
-        .expect("renumbered");
+    tamper(
+        &mut admin,
+        &[
+            "DELETE FROM payment_events WHERE position = 6",
+            "UPDATE payment_events SET position = -(position - 1) WHERE position > 6",
+            "UPDATE payment_events SET position = -position WHERE position < 0",
+        ],
+    )
+    .await;
     let (at, problem) = broken_at(&verdict().await).expect("the hidden deletion is found");
     assert_eq!(at, 6, "{problem}");
+}
+
+/// Positions are unique, so a swap goes through negative ones.
+const SWAP_2_AND_4: &[&str] = &[
+    "UPDATE payment_events SET position = -position WHERE position IN (2, 4)",
+    "UPDATE payment_events SET position = CASE position WHEN -2 THEN 4 ELSE 2 END WHERE position IN (-2, -4)",
+];
+
+async fn tamper(admin: &mut sqlx::PgConnection, statements: &[&str]) {
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut *admin)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
 }

@@ -100,6 +100,11 @@ pub async fn start(
     }
 }
 
+/// How many entries of `kind` the payment's audit log has.
+pub fn logged(p: &kazna_payments::payments::Payment, kind: &str) -> usize {
+    p.events.iter().filter(|e| e.kind == kind).count()
+}
+
 pub fn attempt(method: &str) -> Attempt {
     Attempt {
         payment_id: Uuid::now_v7(),

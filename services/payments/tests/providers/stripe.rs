@@ -8,7 +8,7 @@ use kazna_payments::{payments::Attempt, signature};
 use kazna_testkit::{Reply, mock::Request};
 use serde_json::{Value, json};
 
-use crate::harness::{self, Harness, STRIPE_KEY, WHSEC_NEW, WHSEC_OLD, attempt};
+use crate::harness::{self, Harness, STRIPE_KEY, WHSEC_NEW, WHSEC_OLD, attempt, logged};
 
 fn intent(id: &str, a: &Attempt, status: &str) -> Value {
     json!({
@@ -130,20 +130,8 @@ async fn a_charge_is_one_documented_request_and_its_webhook_settles_it() {
         .await;
     assert_eq!(again.status(), 200);
     let p = h.payment(a.payment_id).await;
-    assert_eq!(
-        p.events
-            .iter()
-            .filter(|e| e.kind == "payment_intent.succeeded")
-            .count(),
-        1
-    );
-    assert_eq!(
-        p.events
-            .iter()
-            .filter(|e| e.kind == "status_changed")
-            .count(),
-        1
-    );
+    assert_eq!(logged(&p, "payment_intent.succeeded"), 1);
+    assert_eq!(logged(&p, "status_changed"), 1);
 
     let audit = h.audit_text().await;
     assert!(
@@ -263,11 +251,7 @@ async fn a_rate_limit_a_server_error_and_a_lost_answer_are_retried_with_the_same
     for r in &sent {
         assert_charge_request(r, &a);
     }
-    let calls = p
-        .events
-        .iter()
-        .filter(|e| e.kind == "provider_request")
-        .count();
+    let calls = logged(&p, "provider_request");
     assert_eq!(calls, 4, "each try is in the audit log");
 }
 
@@ -397,13 +381,7 @@ async fn a_payment_whose_webhook_never_comes_is_settled_by_asking_stripe() {
         200
     );
     let p = h.payment(a.payment_id).await;
-    assert_eq!(
-        p.events
-            .iter()
-            .filter(|e| e.kind == "status_changed")
-            .count(),
-        1
-    );
+    assert_eq!(logged(&p, "status_changed"), 1);
 }
 
 #[tokio::test]
