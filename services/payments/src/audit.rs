@@ -44,6 +44,9 @@ pub(crate) async fn append(
     Ok(inserted == 1)
 }
 
+/// The kind of the entries that record a request to a provider and its answer.
+pub const PROVIDER_REQUEST: &str = "provider_request";
+
 /// The keys whose values never reach the log, wherever they are in a body.
 const SECRET_KEYS: &[&str] = &[
     "client_secret",
@@ -133,7 +136,7 @@ impl Transcript {
                 "method": x.method, "path": x.path, "request": x.request,
                 "status": x.status, "response": x.response, "error": x.error, "ms": x.ms,
             });
-            append(&mut *conn, payment_id, "provider_request", None, data).await?;
+            append(&mut *conn, payment_id, PROVIDER_REQUEST, None, data).await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    audit::Transcript,
+    audit::{self, Transcript},
     error::{Error, Result},
     gateway::WebhookError,
     payments::{self, Payment},
@@ -38,7 +38,7 @@ async fn get_payment(
     }
     if !admin {
         // What was said to the provider is for the shop's staff.
-        p.events.clear();
+        p.events.retain(|e| e.kind != audit::PROVIDER_REQUEST);
     }
     Ok(Json(p))
 }

@@ -48,8 +48,8 @@ pub struct Payment {
     /// 3-D Secure, with the PaymentIntent's client secret) or approve it at PayPal (`url`).
     pub action: Option<Action>,
     pub refunds: Vec<Refund>,
-    /// The payment's audit log: provider requests and answers, webhooks, state changes.
-    /// Admins only (empty for the buyer).
+    /// The payment's audit log: state changes, webhooks, and (for admins only) each request
+    /// to the provider with its answer.
     pub events: Vec<PaymentEvent>,
 }
 
