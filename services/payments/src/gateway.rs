@@ -200,6 +200,14 @@ pub trait Gateway: Send + Sync + 'static {
     fn charge<'a>(&'a self, charge: &'a Charge, log: &'a mut Transcript) -> Call<'a, Charged>;
     fn void<'a>(&'a self, payment: &'a Ref, log: &'a mut Transcript) -> Call<'a, Voided>;
     fn refund<'a>(&'a self, refund: &'a RefundCall, log: &'a mut Transcript) -> Call<'a, Refunded>;
+    /// Asks where a refund the provider accepted (`reference`) stands, when its webhook is
+    /// late.
+    fn refund_status<'a>(
+        &'a self,
+        refund: &'a RefundCall,
+        reference: &'a str,
+        log: &'a mut Transcript,
+    ) -> Call<'a, Refunded>;
     /// Asks where a charge stands; a PayPal order the buyer has approved is captured here.
     fn retrieve<'a>(&'a self, payment: &'a Ref, log: &'a mut Transcript) -> Call<'a, Remote>;
     /// Checks a webhook came from the provider and reads it.

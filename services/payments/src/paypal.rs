@@ -246,14 +246,22 @@ impl PayPal {
                 reason: issue_of(&a.body),
             });
         }
-        let reference = a.body["id"].as_str().unwrap_or_default().to_owned();
-        Ok(match a.body["status"].as_str() {
-            Some("COMPLETED") => Refunded::Succeeded { reference },
-            Some("FAILED" | "CANCELLED") => Refunded::Refused {
-                reason: "refund_failed".into(),
-            },
-            _ => Refunded::Pending { reference },
-        })
+        Ok(refund_answer(&a.body))
+    }
+
+    async fn refund_now(
+        &self,
+        reference: &str,
+        log: &mut Transcript,
+    ) -> Result<Refunded, GatewayError> {
+        let path = format!("/v2/payments/refunds/{reference}");
+        let a = self
+            .call(log, Method::GET, &path, None, Body::Empty)
+            .await?;
+        match a.ok() {
+            true => Ok(refund_answer(&a.body)),
+            false => Err(GatewayError::Refused(issue_of(&a.body))),
+        }
     }
 
     async fn read(
@@ -399,6 +407,18 @@ fn remote(order: &Value, currency: Currency) -> Remote {
     }
 }
 
+/// A PayPal refund, in payments' terms.
+fn refund_answer(refund: &Value) -> Refunded {
+    let reference = refund["id"].as_str().unwrap_or_default().to_owned();
+    match refund["status"].as_str() {
+        Some("COMPLETED") => Refunded::Succeeded { reference },
+        Some("FAILED" | "CANCELLED") => Refunded::Refused {
+            reason: "refund_failed".into(),
+        },
+        _ => Refunded::Pending { reference },
+    }
+}
+
 /// PayPal's reason for refusing a call: the first detail's issue, else the error's name.
 fn issue_of(body: &Value) -> String {
     body["details"][0]["issue"]
@@ -468,6 +488,15 @@ impl Gateway for PayPal {
 
     fn refund<'a>(&'a self, refund: &'a RefundCall, log: &'a mut Transcript) -> Call<'a, Refunded> {
         Box::pin(self.give_back(refund, log))
+    }
+
+    fn refund_status<'a>(
+        &'a self,
+        _refund: &'a RefundCall,
+        reference: &'a str,
+        log: &'a mut Transcript,
+    ) -> Call<'a, Refunded> {
+        Box::pin(self.refund_now(reference, log))
     }
 
     fn retrieve<'a>(&'a self, payment: &'a Ref, log: &'a mut Transcript) -> Call<'a, Remote> {

@@ -121,17 +121,26 @@ impl Stripe {
                 reason: reason_of(&a.body["error"]),
             });
         }
-        let reference = a.body["id"].as_str().unwrap_or_default().to_owned();
-        Ok(match a.body["status"].as_str() {
-            Some("succeeded") => Refunded::Succeeded { reference },
-            Some("failed" | "canceled") => Refunded::Refused {
-                reason: a.body["failure_reason"]
-                    .as_str()
-                    .unwrap_or("refund_failed")
-                    .to_owned(),
-            },
-            _ => Refunded::Pending { reference },
-        })
+        Ok(refund_answer(&a.body))
+    }
+
+    async fn refund_now(
+        &self,
+        reference: &str,
+        log: &mut Transcript,
+    ) -> Result<Refunded, GatewayError> {
+        let path = format!("/v1/refunds/{reference}");
+        let a = self
+            .api
+            .send(log, Method::GET, &path, Body::Empty, |r| {
+                r.bearer_auth(self.secret_key.expose())
+            })
+            .await?;
+        unusable(&a)?;
+        match a.ok() {
+            true => Ok(refund_answer(&a.body)),
+            false => Err(GatewayError::Refused(reason_of(&a.body["error"]))),
+        }
     }
 
     async fn intent(&self, p: &Ref, log: &mut Transcript) -> Result<Remote, GatewayError> {
@@ -193,6 +202,21 @@ fn reason_of(error: &Value) -> String {
         .or_else(|| error["type"].as_str())
         .unwrap_or("declined")
         .to_owned()
+}
+
+/// A Refund object, in payments' terms.
+fn refund_answer(refund: &Value) -> Refunded {
+    let reference = refund["id"].as_str().unwrap_or_default().to_owned();
+    match refund["status"].as_str() {
+        Some("succeeded") => Refunded::Succeeded { reference },
+        Some("failed" | "canceled") => Refunded::Refused {
+            reason: refund["failure_reason"]
+                .as_str()
+                .unwrap_or("refund_failed")
+                .to_owned(),
+        },
+        _ => Refunded::Pending { reference },
+    }
 }
 
 /// A PaymentIntent's status, in payments' terms.
@@ -298,6 +322,15 @@ impl Gateway for Stripe {
 
     fn refund<'a>(&'a self, refund: &'a RefundCall, log: &'a mut Transcript) -> Call<'a, Refunded> {
         Box::pin(self.give_back(refund, log))
+    }
+
+    fn refund_status<'a>(
+        &'a self,
+        _refund: &'a RefundCall,
+        reference: &'a str,
+        log: &'a mut Transcript,
+    ) -> Call<'a, Refunded> {
+        Box::pin(self.refund_now(reference, log))
     }
 
     fn retrieve<'a>(&'a self, payment: &'a Ref, log: &'a mut Transcript) -> Call<'a, Remote> {

@@ -77,10 +77,20 @@ impl Worker {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        let late_refunds = sqlx::query(
+            "UPDATE refunds SET due = true
+             WHERE status = 'pending' AND NOT due AND provider_ref IS NOT NULL
+               AND updated_at < now() - make_interval(secs => $1)",
+        )
+        .bind(self.reconcile_after.as_secs_f64())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let late = late + late_refunds;
         if late > 0 {
             tracing::info!(
                 late,
-                "asking the provider about payments whose webhook is late"
+                "asking the providers about payments and refunds whose webhook is late"
             );
             metrics::counter!("kazna_payments_reconciled_total").increment(late);
         }
@@ -106,7 +116,7 @@ impl Worker {
              WHERE id IN (SELECT id FROM refunds
                           WHERE due AND (lease_until IS NULL OR lease_until < now())
                           ORDER BY updated_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
-             RETURNING id, payment_id, amount"
+             RETURNING id, payment_id, amount, provider_ref"
         )))
         .fetch_all(&self.pool)
         .await?;
@@ -345,7 +355,11 @@ impl Worker {
             return Ok(());
         };
         let mut log = Transcript::default();
-        let answer = match gateway.refund(&call, &mut log).await {
+        let asked = match &r.provider_ref {
+            None => gateway.refund(&call, &mut log).await,
+            Some(reference) => gateway.refund_status(&call, reference, &mut log).await,
+        };
+        let answer = match asked {
             Err(GatewayError::Refused(reason)) => Ok(Refunded::Refused { reason }),
             other => other,
         };
@@ -403,6 +417,8 @@ struct DueRefund {
     id: Uuid,
     payment_id: Uuid,
     amount: i64,
+    /// Set once the provider accepted it: then it is asked where it stands.
+    provider_ref: Option<String>,
 }
 
 enum Step {

@@ -99,6 +99,15 @@ async fn a_payment_whose_webhooks_are_all_lost_still_reaches_its_end_through_rec
             "the sandbox was asked"
         );
     }
+    // A refund whose confirmation is lost too.
+    h.refund(paid.payment_id, 500).await;
+    let p = h
+        .work_until(paid.payment_id, "refunded", |p| {
+            p.status == PaymentStatus::PartiallyRefunded
+        })
+        .await;
+    assert_eq!(p.refunded.amount_minor, 500);
+    assert_eq!(logged(&p, "charge.refunded"), 0, "no webhook came");
 }
 
 #[tokio::test]

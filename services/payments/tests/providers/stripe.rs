@@ -382,6 +382,30 @@ async fn a_payment_whose_webhook_never_comes_is_settled_by_asking_stripe() {
     );
     let p = h.payment(a.payment_id).await;
     assert_eq!(logged(&p, "status_changed"), 1);
+
+    // A refund Stripe accepted as pending, whose webhook never comes either.
+    let refund_id = h.refund(a.payment_id, 1999).await;
+    let pending = json!({"id": "re_7", "object": "refund", "amount": 1999, "currency": "eur",
+        "payment_intent": "pi_7", "status": "pending",
+        "metadata": {"refund_id": refund_id, "payment_id": a.payment_id}});
+    let mut done = pending.clone();
+    done["status"] = json!("succeeded");
+    h.mock
+        .on("POST", "/v1/refunds", vec![Reply::json(200, pending)]);
+    h.mock
+        .on("GET", "/v1/refunds/re_7", vec![Reply::json(200, done)]);
+    let p = h
+        .work_until(a.payment_id, "refunded without a webhook", |p| {
+            p.status == PaymentStatus::Refunded
+        })
+        .await;
+    assert_eq!(p.refunded.amount_minor, 1999);
+    let asked = h.mock.requests_to("GET", "/v1/refunds/re_7");
+    assert!(!asked.is_empty());
+    assert_eq!(
+        asked[0].header("authorization"),
+        Some(format!("Bearer {STRIPE_KEY}").as_str())
+    );
 }
 
 #[tokio::test]
