@@ -79,6 +79,7 @@ codes! {
     PaymentInProgress = ("payment_in_progress", 409, "A payment of this order is still being processed"),
     NotRefundable = ("not_refundable", 409, "Only a payment that took money can be refunded"),
     RefundTooLarge = ("refund_too_large", 409, "Refunds cannot exceed what was captured"),
+    NotRetryable = ("not_retryable", 409, "Only a message that failed can be sent again"),
     // Slow down.
     TooManyAttempts = ("too_many_attempts", 429, "Too many failed sign-ins; try again later"),
     TooManyRequests = ("too_many_requests", 429, "Too many requests; try again later"),

@@ -49,6 +49,7 @@ impl Request {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    pub headers: Vec<(String, String)>,
     pub delay: Duration,
 }
 
@@ -57,8 +58,14 @@ impl Reply {
         Self {
             status,
             body,
+            headers: Vec::new(),
             delay: Duration::ZERO,
         }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn after(mut self, delay: Duration) -> Self {
@@ -172,5 +179,14 @@ async fn answer(
         tokio::time::sleep(reply.delay).await;
     }
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(reply.body)).into_response()
+    let mut response = (status, axum::Json(reply.body)).into_response();
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            axum::http::HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }

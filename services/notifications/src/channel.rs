@@ -18,11 +18,18 @@ labels!(Channel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
+    /// Waiting for its first try.
+    Queued,
     Sent,
+    /// A try failed; another follows (`next_attempt_at`).
+    Retrying,
+    /// Every try failed, or it can never succeed; an admin may send it again.
     Failed,
 }
 labels!(DeliveryStatus {
+    Queued = "queued",
     Sent = "sent",
+    Retrying = "retrying",
     Failed = "failed",
 });
 

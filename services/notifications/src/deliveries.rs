@@ -1,4 +1,6 @@
-//! Turning events into messages: pick the template, render, send, log the delivery.
+//! The delivery log, which is also the queue: an event becomes a `queued` message (rendered
+//! from its template, once per event, channel and recipient, in the event's inbox
+//! transaction), which the worker sends; every try is counted with its error.
 
 use chrono::{DateTime, Utc};
 use kazna_contracts::Envelope;
@@ -11,8 +13,7 @@ use uuid::Uuid;
 use crate::{
     NAME,
     channel::{Channel, DeliveryStatus},
-    error::Result,
-    outbox::{Email, FileOutbox},
+    error::{Error, Result},
     render,
 };
 
@@ -34,24 +35,31 @@ pub struct Delivery {
     pub subject: String,
     #[sqlx(try_from = "String")]
     pub status: DeliveryStatus,
+    /// Tries so far.
     pub attempts: i32,
     pub last_error: Option<String>,
+    /// What carried it (`file`, `sendgrid`, `twilio`), once tried.
+    pub provider: Option<String>,
+    /// The provider's id for it, once sent.
+    pub provider_message_id: Option<String>,
+    /// When the next try is due, while it is queued or retrying.
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
-/// Sends the email an event calls for, once: the delivery row and the inbox entry commit
-/// together, after the message is written.
-pub async fn deliver(
-    pool: &PgPool,
-    outbox: &FileOutbox,
-    from: &str,
-    event: &Envelope,
-) -> Result<()> {
+pub(crate) const COLUMNS: &str = "id, event, event_id, channel, recipient, subject, status, attempts, \
+     last_error, provider, provider_message_id, next_attempt_at, sent_at, created_at, updated_at";
+
+/// Queues the email an event calls for, once: the delivery row and the inbox entry commit
+/// together. Returns whether a message was queued.
+pub async fn queue(pool: &PgPool, event: &Envelope) -> Result<bool> {
     let Some(recipient) = event.data.get("email").and_then(|v| v.as_str()) else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(mut tx) = inbox::begin(pool, NAME, event.id).await? else {
-        return Ok(());
+        return Ok(false);
     };
     let template: Option<(String, String)> =
         sqlx::query_as("SELECT subject, body FROM templates WHERE event = $1 AND channel = $2")
@@ -61,52 +69,80 @@ pub async fn deliver(
             .await?;
     let Some((subject, body)) = template else {
         tx.commit().await?;
-        return Ok(());
+        return Ok(false);
     };
     let subject = render::render(&subject, &event.data)?;
     let body = render::render(&body, &event.data)?;
-    let id = Uuid::now_v7();
-    outbox
-        .send(&Email {
-            id,
-            from,
-            to: recipient,
-            subject: &subject,
-            body: &body,
-        })
-        .await?;
-    sqlx::query(
-        "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, channel) DO NOTHING",
+    let queued = sqlx::query(
+        "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, body, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
     )
-    .bind(id)
+    .bind(Uuid::now_v7())
     .bind(event.id)
     .bind(&event.event_type)
     .bind(Channel::Email.as_str())
     .bind(recipient)
     .bind(&subject)
-    .bind(DeliveryStatus::Sent.as_str())
+    .bind(&body)
+    .bind(DeliveryStatus::Queued.as_str())
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
     tx.commit().await?;
-    tracing::info!(event = %event.event_type, delivery.id = %id, "email sent");
-    Ok(())
+    Ok(queued == 1)
+}
+
+/// Which messages a page of the log holds.
+#[derive(Debug, Clone, Default)]
+pub struct Filter<'a> {
+    pub status: Option<DeliveryStatus>,
+    pub event: Option<&'a str>,
+    pub channel: Option<Channel>,
+    pub recipient: Option<&'a str>,
 }
 
 pub async fn list(
     pool: &PgPool,
-    recipient: Option<&str>,
+    f: &Filter<'_>,
     cursor: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Delivery>> {
-    Ok(sqlx::query_as(
-        "SELECT id, event, event_id, channel, recipient, subject, status, attempts, last_error, created_at
-         FROM deliveries WHERE ($1::text IS NULL OR recipient = $1) AND ($2::uuid IS NULL OR id < $2)
-         ORDER BY id DESC LIMIT $3",
-    )
-    .bind(recipient)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM deliveries
+         WHERE ($1::text IS NULL OR recipient = $1) AND ($2::uuid IS NULL OR id < $2)
+           AND ($4::text IS NULL OR status = $4) AND ($5::text IS NULL OR event = $5)
+           AND ($6::text IS NULL OR channel = $6)
+         ORDER BY id DESC LIMIT $3"
+    )))
+    .bind(f.recipient)
     .bind(cursor)
     .bind(limit + 1)
+    .bind(f.status.map(|s| s.as_str()))
+    .bind(f.event)
+    .bind(f.channel.map(|c| c.as_str()))
     .fetch_all(pool)
     .await?)
+}
+
+/// Sends a failed message again, from its first try.
+pub async fn retry(pool: &PgPool, id: Uuid) -> Result<Delivery> {
+    let again: Option<Delivery> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE deliveries SET status = 'queued', attempts = 0, next_attempt_at = now(),
+                lease_until = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'failed' RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(d) = again {
+        return Ok(d);
+    }
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    match status {
+        Some(status) => Err(Error::NotRetryable(status)),
+        None => Err(Error::NotFound("Message")),
+    }
 }

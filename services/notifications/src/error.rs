@@ -1,29 +1,32 @@
 use axum::response::{IntoResponse, Response};
-use kazna_kernel::{FieldError, Problem};
+use kazna_kernel::{Code, FieldError, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid fields")]
     Validation(Vec<FieldError>),
-    #[error("template not found")]
-    NotFound,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("a {0} message cannot be sent again")]
+    NotRetryable(String),
     #[error(transparent)]
     Problem(#[from] Problem),
     #[error("template: {0}")]
     Template(#[from] minijinja::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("sending: {0}")]
-    Send(#[from] std::io::Error),
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Error::Validation(errors) => Problem::validation(errors),
-            Error::NotFound => Problem::not_found("Template"),
+            Error::NotFound(what) => Problem::not_found(what),
+            Error::NotRetryable(status) => {
+                Problem::new(Code::NotRetryable).with_detail(format!("The message is {status}"))
+            }
             Error::Problem(p) => p,
-            Error::Template(_) | Error::Database(_) | Error::Send(_) => {
+            Error::Template(_) | Error::Database(_) => {
                 tracing::error!(error = %self, "notifications: internal error");
                 Problem::internal()
             }

@@ -1,4 +1,4 @@
-use axum::extract::State;
+use axum::{extract::State, http::StatusCode};
 use kazna_kernel::{
     Admin, FieldError, Json, Path, Problem, Query, Require,
     page::{Page, PageQuery},
@@ -6,10 +6,11 @@ use kazna_kernel::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use crate::{
     AppState,
-    channel::Channel,
+    channel::{Channel, DeliveryStatus},
     deliveries::{self, Delivery},
     error::{Error, Result},
     render,
@@ -18,11 +19,18 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_deliveries))
+        .routes(routes!(retry_delivery))
         .routes(routes!(get_template, put_template))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 struct LogQuery {
+    /// Only messages in this state: `queued`, `sent`, `retrying` or `failed`.
+    status: Option<String>,
+    /// Only messages for this event, e.g. `order.paid`.
+    event: Option<String>,
+    /// Only messages on this channel: `email` or `sms`.
+    channel: Option<String>,
     /// Only messages to this address.
     recipient: Option<String>,
     /// 1–100, default 20.
@@ -34,19 +42,65 @@ struct LogQuery {
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", params(LogQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<Delivery>),
-              (status = 403, body = Problem)))]
+              (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
 async fn list_deliveries(
     State(s): State<AppState>,
     _: Require<Admin>,
     Query(q): Query<LogQuery>,
 ) -> Result<Json<Page<Delivery>>> {
+    let mut errors = Vec::new();
+    let status = match q.status.as_deref().map(str::parse::<DeliveryStatus>) {
+        Some(Err(_)) => {
+            errors.push(FieldError::new(
+                "status",
+                "queued, sent, retrying or failed",
+            ));
+            None
+        }
+        other => other.and_then(|s| s.ok()),
+    };
+    let channel = match q.channel.as_deref().map(str::parse::<Channel>) {
+        Some(Err(_)) => {
+            errors.push(FieldError::new("channel", "email or sms"));
+            None
+        }
+        other => other.and_then(|c| c.ok()),
+    };
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
     };
     let limit = page.limit()?;
-    let rows = deliveries::list(&s.pool, q.recipient.as_deref(), page.cursor_id()?, limit).await?;
+    let cursor = page.cursor_id()?;
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let filter = deliveries::Filter {
+        status,
+        event: q.event.as_deref(),
+        channel,
+        recipient: q.recipient.as_deref(),
+    };
+    let rows = deliveries::list(&s.pool, &filter, cursor, limit).await?;
     Ok(Json(Page::from_rows(rows, limit, |d| d.id)))
+}
+
+/// Sends a failed message again, from its first try.
+#[utoipa::path(post, path = "/api/v1/notifications/{id}/retry", tag = "notifications",
+    security(("bearer" = [])),
+    responses((status = 202, description = "Queued again", body = Delivery),
+              (status = 403, description = "forbidden: admins only", body = Problem),
+              (status = 404, body = Problem),
+              (status = 409, description = "not_retryable: only a failed message", body = Problem)))]
+async fn retry_delivery(
+    State(s): State<AppState>,
+    _: Require<Admin>,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, Json<Delivery>)> {
+    let d = deliveries::retry(&s.pool, id).await?;
+    s.kick.now();
+    Ok((StatusCode::ACCEPTED, Json(d)))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
@@ -83,7 +137,7 @@ async fn get_template(
         .fetch_optional(&s.pool)
         .await?
         .map(Json)
-        .ok_or(Error::NotFound)
+        .ok_or(Error::NotFound("Template"))
 }
 
 #[utoipa::path(put, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",

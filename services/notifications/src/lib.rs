@@ -1,16 +1,23 @@
-//! The notifications service: emails (and later SMS) rendered from templates when events
-//! arrive, with a delivery log.
+//! The notifications service: messages rendered from templates when events arrive, queued
+//! in a delivery log that tells the truth, and sent by a worker through the file outbox,
+//! SendGrid (email) or Twilio (SMS), with retries.
 
 pub mod channel;
 mod consumer;
 pub mod deliveries;
 pub mod error;
 mod http;
+pub mod message;
 pub mod outbox;
 pub mod render;
+pub mod sendgrid;
 pub mod settings;
+pub mod twilio;
+pub mod worker;
 
-pub use settings::{EmailBackend, NotificationsSettings};
+pub use settings::{EmailBackend, NotificationsSettings, SmsBackend};
+
+use std::{sync::Arc, time::Duration};
 
 use kazna_events::{Broker, Consumer};
 use kazna_kernel::{Context, health::Check, server::App};
@@ -26,6 +33,8 @@ pub const NAME: &str = "notifications";
 pub struct AppState {
     pub ctx: Context,
     pub pool: PgPool,
+    /// Wakes the worker after a change that queued a message.
+    pub kick: worker::Kick,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -49,12 +58,9 @@ pub async fn build(
     shutdown: CancellationToken,
 ) -> Result<App, kazna_kernel::Error> {
     let cfg: NotificationsSettings = ctx.settings.section()?;
+    cfg.check()?;
     let pool = database(&ctx).await?;
-    let outbox = match cfg.email_backend {
-        EmailBackend::File => outbox::FileOutbox {
-            dir: cfg.outbox_dir.clone(),
-        },
-    };
+    let kick = worker::Kick::default();
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(
         broker.clone(),
@@ -62,20 +68,66 @@ pub async fn build(
         deliveries::EVENTS,
         consumer::Notify {
             pool: pool.clone(),
-            outbox,
-            from: cfg.from.clone(),
+            kick: kick.clone(),
         },
     )
     .with_concurrency(8);
     consumer.declare_or_warn().await;
+    let worker = worker::Worker {
+        pool: pool.clone(),
+        email: email_sender(&cfg),
+        sms: sms_sender(&cfg),
+        kick: kick.clone(),
+        max_attempts: cfg.max_attempts,
+        retry_base: Duration::from_millis(cfg.retry_base_ms),
+    };
     let state = AppState {
         ctx,
         pool: pool.clone(),
+        kick,
     };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();
     let checks = vec![Check::postgres(pool), broker.readiness()];
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
-    Ok(App::new(NAME, listener, router).worker(consumer.run(shutdown)))
+    Ok(App::new(NAME, listener, router)
+        .worker(worker.run(shutdown.clone()))
+        .worker(consumer.run(shutdown)))
+}
+
+fn outbox(cfg: &NotificationsSettings) -> outbox::FileOutbox {
+    outbox::FileOutbox {
+        dir: cfg.outbox_dir.clone(),
+        from: cfg.from.clone(),
+    }
+}
+
+/// What carries email, as configured.
+pub fn email_sender(cfg: &NotificationsSettings) -> Arc<dyn message::Sender> {
+    let timeout = Duration::from_millis(cfg.timeout_ms);
+    match cfg.email_backend {
+        EmailBackend::File => Arc::new(outbox(cfg)),
+        EmailBackend::Sendgrid => Arc::new(sendgrid::SendGrid::new(
+            &cfg.sendgrid.api_base,
+            cfg.sendgrid.api_key.clone(),
+            &cfg.from,
+            timeout,
+        )),
+    }
+}
+
+/// What carries SMS, as configured.
+pub fn sms_sender(cfg: &NotificationsSettings) -> Arc<dyn message::Sender> {
+    let timeout = Duration::from_millis(cfg.timeout_ms);
+    match cfg.sms_backend {
+        SmsBackend::File => Arc::new(outbox(cfg)),
+        SmsBackend::Twilio => Arc::new(twilio::Twilio::new(
+            &cfg.twilio.api_base,
+            &cfg.twilio.account_sid,
+            cfg.twilio.auth_token.clone(),
+            &cfg.twilio.from,
+            timeout,
+        )),
+    }
 }

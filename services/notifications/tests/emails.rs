@@ -31,7 +31,7 @@ async fn account_emails_are_sent_for_sign_up_and_password_reset() {
         let log = app
             .call(
                 Method::GET,
-                "/api/v1/notifications?recipient=grace@example.com",
+                "/api/v1/notifications?recipient=grace@example.com&status=sent",
                 Some(&admin),
                 None,
             )
