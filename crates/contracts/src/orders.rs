@@ -123,6 +123,21 @@ impl Event for OrderCanceled {
     const TYPE: &'static str = "order.canceled";
 }
 
+/// An attempt to pay the order was declined; the buyer can pay again with another method.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderPaymentFailed {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub total: Money,
+    pub attempt: i32,
+    /// The provider's reason, e.g. `card_declined`.
+    pub reason: String,
+}
+impl Event for OrderPaymentFailed {
+    const TYPE: &'static str = "order.payment_failed";
+}
+
 /// Money went back to the buyer: once per refund, in part or in full.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderRefunded {

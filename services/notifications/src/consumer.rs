@@ -7,11 +7,13 @@ use crate::{deliveries, error::Error, worker::Kick};
 pub struct Notify {
     pub pool: PgPool,
     pub kick: Kick,
+    /// Where the shop is, for links in messages.
+    pub shop_url: String,
 }
 
 impl Handler for Notify {
     async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
-        match deliveries::queue(&self.pool, event).await {
+        match deliveries::queue(&self.pool, event, &self.shop_url).await {
             Ok(queued) => {
                 if queued {
                     self.kick.now();

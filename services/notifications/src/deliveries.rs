@@ -14,15 +14,10 @@ use crate::{
     NAME,
     channel::{Channel, DeliveryStatus},
     error::{Error, Result},
-    render,
+    templates,
 };
 
-pub const EVENTS: &[&str] = &[
-    "user.verification_requested",
-    "user.password_reset_requested",
-    "order.placed",
-    "order.paid",
-];
+pub use crate::templates::EVENTS;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Delivery {
@@ -54,36 +49,33 @@ pub(crate) const COLUMNS: &str = "id, event, event_id, channel, recipient, subje
 
 /// Queues the email an event calls for, once: the delivery row and the inbox entry commit
 /// together. Returns whether a message was queued.
-pub async fn queue(pool: &PgPool, event: &Envelope) -> Result<bool> {
+pub async fn queue(pool: &PgPool, event: &Envelope, shop_url: &str) -> Result<bool> {
     let Some(recipient) = event.data.get("email").and_then(|v| v.as_str()) else {
         return Ok(false);
     };
     let Some(mut tx) = inbox::begin(pool, NAME, event.id).await? else {
         return Ok(false);
     };
-    let template: Option<(String, String)> =
-        sqlx::query_as("SELECT subject, body FROM templates WHERE event = $1 AND channel = $2")
-            .bind(&event.event_type)
-            .bind(Channel::Email.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((subject, body)) = template else {
+    let language = templates::FALLBACK_LANGUAGE;
+    let template = templates::resolve(&mut tx, &event.event_type, Channel::Email, language).await?;
+    let Some(template) = template else {
         tx.commit().await?;
         return Ok(false);
     };
-    let subject = render::render(&subject, &event.data)?;
-    let body = render::render(&body, &event.data)?;
+    let ctx = templates::context(&event.data, shop_url);
+    let message = templates::render(&template, Channel::Email, &ctx)?;
     let queued = sqlx::query(
-        "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, body, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, body, html, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
     )
     .bind(Uuid::now_v7())
     .bind(event.id)
     .bind(&event.event_type)
     .bind(Channel::Email.as_str())
     .bind(recipient)
-    .bind(&subject)
-    .bind(&body)
+    .bind(&message.subject)
+    .bind(&message.text)
+    .bind(&message.html)
     .bind(DeliveryStatus::Queued.as_str())
     .execute(&mut *tx)
     .await?

@@ -3,8 +3,8 @@ use kazna_kernel::{
     Admin, FieldError, Json, Path, Problem, Query, Require,
     page::{Page, PageQuery},
 };
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ use crate::{
     channel::{Channel, DeliveryStatus},
     deliveries::{self, Delivery},
     error::{Error, Result},
-    render,
+    templates::{self, Rendered, Template},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_deliveries))
         .routes(routes!(retry_delivery))
         .routes(routes!(get_template, put_template))
+        .routes(routes!(preview_template))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -103,46 +104,86 @@ async fn retry_delivery(
     Ok((StatusCode::ACCEPTED, Json(d)))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct Template {
-    /// A minijinja template, 1 to 200 characters.
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
-    subject: String,
-    /// A minijinja template, 1 to 20000 characters.
-    #[schema(min_length = 1, max_length = 20_000, pattern = "\\S")]
-    body: String,
-}
-
 fn parse_channel(raw: &str) -> Result<Channel> {
     raw.parse()
         .map_err(|_| Error::Validation(vec![FieldError::new("channel", "email or sms")]))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+struct LanguageQuery {
+    /// The language of the template, e.g. `en` or `de-AT`; `en` when left out.
+    #[param(pattern = "^[a-z]{2}(-[A-Z]{2})?$")]
+    language: Option<String>,
+}
+
+impl LanguageQuery {
+    fn language(&self) -> Result<&str> {
+        let lang = self
+            .language
+            .as_deref()
+            .unwrap_or(templates::FALLBACK_LANGUAGE);
+        let b = lang.as_bytes();
+        let ok = match b.len() {
+            2 => b.iter().all(u8::is_ascii_lowercase),
+            5 => {
+                b[..2].iter().all(u8::is_ascii_lowercase)
+                    && b[2] == b'-'
+                    && b[3..].iter().all(u8::is_ascii_uppercase)
+            }
+            _ => false,
+        };
+        match ok {
+            true => Ok(lang),
+            false => Err(Error::Validation(vec![FieldError::new(
+                "language",
+                "a language code such as en or de-AT",
+            )])),
+        }
+    }
+}
+
+/// The event and channel of a template path, checked.
+fn template_of(event: &str, channel: &str) -> Result<Channel> {
+    let channel = parse_channel(channel)?;
+    if !templates::EVENTS.contains(&event) {
+        return Err(Error::Validation(vec![FieldError::new(
+            "event",
+            format!("one of {}", templates::EVENTS.join(", ")),
+        )]));
+    }
+    Ok(channel)
+}
+
+/// The template a message uses: the admin's, else the built-in one.
 #[utoipa::path(get, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
     params(("event" = String, Path, description = "The event the template is for, e.g. `order.paid`"),
-           ("channel" = Channel, Path, description = "How the message goes out")),
+           ("channel" = Channel, Path, description = "How the message goes out"),
+           LanguageQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Template),
               (status = 403, description = "forbidden: admins only", body = Problem),
-              (status = 404, body = Problem)))]
+              (status = 404, description = "This event sends nothing on this channel", body = Problem),
+              (status = 422, body = Problem)))]
 async fn get_template(
     State(s): State<AppState>,
     _: Require<Admin>,
     Path((event, channel)): Path<(String, String)>,
+    Query(q): Query<LanguageQuery>,
 ) -> Result<Json<Template>> {
-    let channel = parse_channel(&channel)?;
-    sqlx::query_as("SELECT subject, body FROM templates WHERE event = $1 AND channel = $2")
-        .bind(&event)
-        .bind(channel.as_str())
-        .fetch_optional(&s.pool)
+    let channel = template_of(&event, &channel)?;
+    let mut conn = s.pool.acquire().await?;
+    templates::resolve(&mut conn, &event, channel, q.language()?)
         .await?
         .map(Json)
         .ok_or(Error::NotFound("Template"))
 }
 
+/// Overrides the template of an event, channel and language. One that does not compile, or
+/// uses a variable the event does not have, is refused naming the part and the line.
 #[utoipa::path(put, path = "/api/v1/notifications/templates/{event}/{channel}", tag = "notifications",
     params(("event" = String, Path, description = "The event the template is for, e.g. `order.paid`"),
-           ("channel" = Channel, Path, description = "How the message goes out")),
+           ("channel" = Channel, Path, description = "How the message goes out"),
+           LanguageQuery),
     request_body = Template,
     security(("bearer" = [])),
     responses((status = 200, body = Template),
@@ -152,35 +193,74 @@ async fn put_template(
     State(s): State<AppState>,
     _: Require<Admin>,
     Path((event, channel)): Path<(String, String)>,
+    Query(q): Query<LanguageQuery>,
     Json(t): Json<Template>,
 ) -> Result<Json<Template>> {
-    let channel = parse_channel(&channel)?;
-    let mut errors = Vec::new();
-    if !deliveries::EVENTS.contains(&event.as_str()) {
-        errors.push(FieldError::new(
-            "event",
-            format!("one of {}", deliveries::EVENTS.join(", ")),
-        ));
-    }
-    for (field, text, max) in [("subject", &t.subject, 200), ("body", &t.body, 20_000)] {
-        if text.trim().is_empty() || text.len() > max {
-            errors.push(FieldError::new(field, format!("1 to {max} characters")));
-        } else if let Err(e) = render::check(text) {
-            errors.push(FieldError::new(field, format!("does not compile: {e}")));
-        }
-    }
+    let channel = template_of(&event, &channel)?;
+    let language = q.language()?;
+    let errors = templates::check(&event, channel, &t);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
     sqlx::query(
-        "INSERT INTO templates (event, channel, subject, body) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (event, channel) DO UPDATE SET subject = $3, body = $4, updated_at = now()",
+        "INSERT INTO templates (event, channel, language, subject, body, html) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (event, channel, language)
+         DO UPDATE SET subject = $4, body = $5, html = $6, updated_at = now()",
     )
     .bind(&event)
     .bind(channel.as_str())
+    .bind(language)
     .bind(&t.subject)
     .bind(&t.body)
+    .bind(&t.html)
     .execute(&s.pool)
     .await?;
     Ok(Json(t))
+}
+
+/// Renders a template with the event's sample data: the one sent in the body (a draft), or
+/// the one in use.
+#[utoipa::path(post, path = "/api/v1/notifications/templates/{event}/{channel}/preview", tag = "notifications",
+    params(("event" = String, Path, description = "The event the template is for, e.g. `order.paid`"),
+           ("channel" = Channel, Path, description = "How the message goes out"),
+           LanguageQuery),
+    request_body(content = Option<Template>, description = "A draft to render; the template in use when empty"),
+    security(("bearer" = [])),
+    responses((status = 200, body = Rendered),
+              (status = 403, description = "forbidden: admins only", body = Problem),
+              (status = 404, description = "This event sends nothing on this channel", body = Problem),
+              (status = 422, body = Problem)))]
+async fn preview_template(
+    State(s): State<AppState>,
+    _: Require<Admin>,
+    Path((event, channel)): Path<(String, String)>,
+    Query(q): Query<LanguageQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<Rendered>> {
+    let channel = template_of(&event, &channel)?;
+    let language = q.language()?;
+    let draft: Option<Template> = match body.iter().all(u8::is_ascii_whitespace) {
+        true => None,
+        false => Some(serde_json::from_slice(&body).map_err(|e| {
+            Error::Problem(Problem::new(kazna_kernel::Code::InvalidBody).with_detail(e.to_string()))
+        })?),
+    };
+    let t = match draft {
+        Some(t) => {
+            let errors = templates::check(&event, channel, &t);
+            if !errors.is_empty() {
+                return Err(Error::Validation(errors));
+            }
+            t
+        }
+        None => {
+            let mut conn = s.pool.acquire().await?;
+            templates::resolve(&mut conn, &event, channel, language)
+                .await?
+                .ok_or(Error::NotFound("Template"))?
+        }
+    };
+    let sample = templates::sample(&event).unwrap_or_default();
+    let ctx = templates::context(&sample, &s.ctx.settings.gateway.public_url);
+    Ok(Json(templates::render(&t, channel, &ctx)?))
 }

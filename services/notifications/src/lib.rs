@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod render;
 pub mod sendgrid;
 pub mod settings;
+pub mod templates;
 pub mod twilio;
 pub mod worker;
 
@@ -69,6 +70,7 @@ pub async fn build(
         consumer::Notify {
             pool: pool.clone(),
             kick: kick.clone(),
+            shop_url: ctx.settings.gateway.public_url.clone(),
         },
     )
     .with_concurrency(8);

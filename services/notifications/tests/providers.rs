@@ -23,6 +23,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+const SHOP: &str = "https://shop.example";
 const SENDGRID_KEY: &str = "SG.kazna-test.key";
 const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TWILIO_TOKEN: &str = "twilio-auth-token";
@@ -268,7 +269,9 @@ async fn a_rate_limit_is_waited_out_and_a_duplicated_event_is_one_message() {
     );
     let event = paid("ada@example.com");
     for _ in 0..3 {
-        deliveries::queue(&q.pool, &event).await.expect("queued");
+        deliveries::queue(&q.pool, &event, SHOP)
+            .await
+            .expect("queued");
     }
     let started = std::time::Instant::now();
     let log = q.drain().await;
@@ -303,7 +306,9 @@ async fn a_message_that_cannot_succeed_fails_while_the_others_go_out() {
         ],
     );
     for to in ["one@example.com", "two@example.com", "three@example.com"] {
-        deliveries::queue(&q.pool, &paid(to)).await.expect("queued");
+        deliveries::queue(&q.pool, &paid(to), SHOP)
+            .await
+            .expect("queued");
     }
     let log = q.drain().await;
     let failed: Vec<&Delivery> = log
@@ -353,7 +358,7 @@ async fn a_provider_that_keeps_failing_is_tried_five_times_then_the_message_fail
             json!({"errors": [{"message": "unavailable"}]}),
         )],
     );
-    deliveries::queue(&q.pool, &paid("ada@example.com"))
+    deliveries::queue(&q.pool, &paid("ada@example.com"), SHOP)
         .await
         .expect("queued");
     let log = q.drain().await;

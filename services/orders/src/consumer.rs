@@ -5,7 +5,7 @@
 use kazna_contracts::{
     Envelope, Money,
     catalog::ReservationExpired,
-    orders::{OrderRefunded, RefundRequested},
+    orders::{OrderPaymentFailed, OrderRefunded, RefundRequested},
     payments::{PaymentFailed, PaymentRefunded, PaymentStatus, PaymentSucceeded, PaymentVoided},
 };
 use kazna_events::{Handler, HandlerError, inbox};
@@ -44,14 +44,7 @@ impl Handler for Events {
         let applied = if event.is::<PaymentSucceeded>() {
             succeeded(&mut tx, &event.decode::<PaymentSucceeded>()?).await
         } else if event.is::<PaymentFailed>() {
-            let e = event.decode::<PaymentFailed>()?;
-            settled(
-                &mut tx,
-                &e.payment_id,
-                PaymentStatus::Failed,
-                Some(&e.reason),
-            )
-            .await
+            declined(&mut tx, &event.decode::<PaymentFailed>()?).await
         } else if event.is::<PaymentVoided>() {
             let e = event.decode::<PaymentVoided>()?;
             settled(&mut tx, &e.payment_id, PaymentStatus::Voided, None).await
@@ -135,6 +128,34 @@ async fn settled(
     .bind(reason)
     .execute(tx)
     .await?;
+    Ok(())
+}
+
+/// The current attempt was declined: the order records why, and tells the buyer (who may pay
+/// again) while it still waits for payment.
+async fn declined(tx: &mut PgConnection, e: &PaymentFailed) -> Result<()> {
+    let row: Option<(uuid::Uuid, uuid::Uuid, String, String)> = sqlx::query_as(
+        "UPDATE orders SET payment_status = 'failed', payment_failure = $2, updated_at = now()
+         WHERE payment_id = $1 AND payment_status = 'pending'
+         RETURNING id, user_id, email, status",
+    )
+    .bind(e.payment_id)
+    .bind(&e.reason)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((order_id, user_id, email, status)) = row
+        && status == OrderStatus::PendingPayment.as_str()
+    {
+        let event = OrderPaymentFailed {
+            order_id,
+            user_id,
+            email,
+            total: e.amount,
+            attempt: e.attempt,
+            reason: e.reason.clone(),
+        };
+        kazna_events::enqueue(tx, SOURCE, &event).await?;
+    }
     Ok(())
 }
 
