@@ -14,7 +14,7 @@ use crate::{
     NAME,
     channel::{Channel, DeliveryStatus},
     error::{Error, Result},
-    templates,
+    recipients, templates,
 };
 
 pub use crate::templates::EVENTS;
@@ -47,41 +47,58 @@ pub struct Delivery {
 pub(crate) const COLUMNS: &str = "id, event, event_id, channel, recipient, subject, status, attempts, \
      last_error, provider, provider_message_id, next_attempt_at, sent_at, created_at, updated_at";
 
-/// Queues the email an event calls for, once: the delivery row and the inbox entry commit
-/// together. Returns whether a message was queued.
-pub async fn queue(pool: &PgPool, event: &Envelope, shop_url: &str) -> Result<bool> {
-    let Some(recipient) = event.data.get("email").and_then(|v| v.as_str()) else {
-        return Ok(false);
+/// Queues the messages an event calls for, once each: an email to the address it names, and
+/// an SMS when the event has one and the user has a phone number and SMS on. The delivery
+/// rows and the inbox entry commit together. Returns how many were queued.
+pub async fn queue(pool: &PgPool, event: &Envelope, shop_url: &str) -> Result<u64> {
+    let Some(email) = event.data.get("email").and_then(|v| v.as_str()) else {
+        return Ok(0);
     };
     let Some(mut tx) = inbox::begin(pool, NAME, event.id).await? else {
-        return Ok(false);
+        return Ok(0);
     };
-    let language = templates::FALLBACK_LANGUAGE;
-    let template = templates::resolve(&mut tx, &event.event_type, Channel::Email, language).await?;
-    let Some(template) = template else {
-        tx.commit().await?;
-        return Ok(false);
+    let user = event
+        .data
+        .get("user_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok());
+    let recipient = match user {
+        Some(id) => recipients::get(&mut tx, id).await?,
+        None => None,
     };
+    let language = recipient
+        .as_ref()
+        .map_or(templates::FALLBACK_LANGUAGE, |r| r.language.as_str());
+    let sms_to = recipient.as_ref().and_then(|r| r.sms_to());
     let ctx = templates::context(&event.data, shop_url);
-    let message = templates::render(&template, Channel::Email, &ctx)?;
-    let queued = sqlx::query(
-        "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, body, html, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-    )
-    .bind(Uuid::now_v7())
-    .bind(event.id)
-    .bind(&event.event_type)
-    .bind(Channel::Email.as_str())
-    .bind(recipient)
-    .bind(&message.subject)
-    .bind(&message.text)
-    .bind(&message.html)
-    .bind(DeliveryStatus::Queued.as_str())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let mut queued = 0;
+    for (channel, to) in [(Channel::Email, Some(email)), (Channel::Sms, sms_to)] {
+        let Some(to) = to else { continue };
+        let Some(template) =
+            templates::resolve(&mut tx, &event.event_type, channel, language).await?
+        else {
+            continue;
+        };
+        let message = templates::render(&template, channel, &ctx)?;
+        queued += sqlx::query(
+            "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, body, html, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(Uuid::now_v7())
+        .bind(event.id)
+        .bind(&event.event_type)
+        .bind(channel.as_str())
+        .bind(to)
+        .bind(&message.subject)
+        .bind(&message.text)
+        .bind(&message.html)
+        .bind(DeliveryStatus::Queued.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
     tx.commit().await?;
-    Ok(queued == 1)
+    Ok(queued)
 }
 
 /// Which messages a page of the log holds.

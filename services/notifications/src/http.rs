@@ -122,17 +122,7 @@ impl LanguageQuery {
             .language
             .as_deref()
             .unwrap_or(templates::FALLBACK_LANGUAGE);
-        let b = lang.as_bytes();
-        let ok = match b.len() {
-            2 => b.iter().all(u8::is_ascii_lowercase),
-            5 => {
-                b[..2].iter().all(u8::is_ascii_lowercase)
-                    && b[2] == b'-'
-                    && b[3..].iter().all(u8::is_ascii_uppercase)
-            }
-            _ => false,
-        };
-        match ok {
+        match kazna_contracts::users::is_language_code(lang) {
             true => Ok(lang),
             false => Err(Error::Validation(vec![FieldError::new(
                 "language",

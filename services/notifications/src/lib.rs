@@ -9,6 +9,7 @@ pub mod error;
 mod http;
 pub mod message;
 pub mod outbox;
+pub mod recipients;
 pub mod render;
 pub mod sendgrid;
 pub mod settings;
@@ -66,7 +67,7 @@ pub async fn build(
     let consumer = Consumer::new(
         broker.clone(),
         NAME,
-        deliveries::EVENTS,
+        &consumer::routing_keys(),
         consumer::Notify {
             pool: pool.clone(),
             kick: kick.clone(),

@@ -16,7 +16,10 @@ async fn sent_to(app: &TestApp, admin: &str, email: &str, n: usize) -> Vec<Value
         let log = app
             .call(
                 Method::GET,
-                &format!("/api/v1/notifications?recipient={email}&status=sent&limit=100"),
+                &format!(
+                    "/api/v1/notifications?recipient={}&status=sent&limit=100",
+                    email.replace('+', "%2B")
+                ),
                 Some(admin),
                 None,
             )
@@ -357,5 +360,158 @@ async fn templates_are_checked_against_their_event_and_previewed_with_sample_dat
         .call(Method::POST, &format!("{path}/preview"), Some(&buyer), None)
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sms_goes_to_users_with_a_phone_and_sms_on_and_messages_speak_their_language() {
+    let app = TestApp::spawn().await;
+    let admin = app.account_with_role("root@example.com", Role::Admin).await;
+    let email = "sms@example.com";
+    assert_eq!(
+        app.register(email, PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    let buyer = app.login(email, PASSWORD).await;
+    let prefs = app
+        .call(
+            Method::GET,
+            "/api/v1/users/me/notifications",
+            Some(&buyer),
+            None,
+        )
+        .await;
+    assert_eq!(prefs.body, json!({"sms": true, "language": "en"}));
+    let bad = app
+        .call(
+            Method::PUT,
+            "/api/v1/users/me/notifications",
+            Some(&buyer),
+            Some(json!({"sms": true, "language": "Deutsch"})),
+        )
+        .await;
+    assert_eq!(bad.error_fields(), ["language"]);
+    let phone = app
+        .call(
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&buyer),
+            Some(json!({"phone": "+49 151 12345678"})),
+        )
+        .await;
+    assert_eq!(phone.status, StatusCode::OK, "{}", phone.body);
+    let set = app
+        .call(
+            Method::PUT,
+            "/api/v1/users/me/notifications",
+            Some(&buyer),
+            Some(json!({"sms": true, "language": "de"})),
+        )
+        .await;
+    assert_eq!(set.body, json!({"sms": true, "language": "de"}));
+    let german = json!({"subject": "Ihre Bestellung ist unterwegs", "body": "Sendungsnummer: {% for p in parcels %}{{ p.tracking_number }}{% endfor %}"});
+    let put = app
+        .call(
+            Method::PUT,
+            "/api/v1/notifications/templates/order.shipped/email?language=de",
+            Some(&admin),
+            Some(german),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+
+    // Notifications hears of the phone and the preferences before the order moves.
+    let ctx = kazna_kernel::Context::new(app.settings.clone());
+    let pool = kazna_notifications::database(&ctx)
+        .await
+        .expect("notifications db");
+    let known = |sms: bool| {
+        let pool = pool.clone();
+        async move {
+            eventually(10, || async {
+                let r: Option<(bool, String)> = sqlx::query_as(
+                    "SELECT sms, language FROM recipients WHERE phone = '+4915112345678'",
+                )
+                .fetch_optional(&pool)
+                .await
+                .ok()?;
+                r.filter(|(s, l)| *s == sms && l == "de")
+            })
+            .await
+            .expect("notifications knows the user's preferences")
+        }
+    };
+    known(true).await;
+
+    let seller = app
+        .account_with_role("lamps@example.com", Role::Seller)
+        .await;
+    let lamp = app.a_product(&seller, "Lamp", 3000, 5).await;
+    app.add_to_cart(&buyer, lamp.variants[0].id, 1).await;
+    let order = app.place_order(&buyer, "sms", "pm_card_visa").await;
+    app.order_when(&buyer, order.id, 10, |o| o.status == OrderStatus::Paid)
+        .await;
+    let shipped = json!({"status": "shipped", "carrier": "DHL", "tracking_number": "JD0009999"});
+    assert_eq!(
+        app.set_status(&admin, order.id, shipped).await.status,
+        StatusCode::OK
+    );
+    let texts = sent_to(&app, &admin, "+4915112345678", 1).await;
+    assert_eq!(texts[0]["event"], "order.shipped");
+    assert_eq!(texts[0]["channel"], "sms");
+    let file = app
+        .outbox_dir()
+        .join(format!("{}.sms", texts[0]["id"].as_str().expect("id")));
+    let sms = std::fs::read_to_string(file).expect("the SMS file");
+    assert!(
+        sms.contains("To: +4915112345678") && sms.contains("JD0009999"),
+        "{sms}"
+    );
+    let mails = sent_to(&app, &admin, email, 4).await;
+    let shipped_mail = mails
+        .iter()
+        .find(|d| d["event"] == "order.shipped")
+        .expect("shipped email");
+    assert_eq!(shipped_mail["subject"], "Ihre Bestellung ist unterwegs");
+    assert!(mail(&app, shipped_mail).contains("Sendungsnummer: JD0009999"));
+
+    // SMS turned off: the delivery comes by email only.
+    let off = app
+        .call(
+            Method::PUT,
+            "/api/v1/users/me/notifications",
+            Some(&buyer),
+            Some(json!({"sms": false, "language": "de"})),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK);
+    known(false).await;
+    assert_eq!(
+        app.set_status(&admin, order.id, json!({"status": "delivered"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let mails = sent_to(&app, &admin, email, 5).await;
+    assert!(
+        mails.iter().any(|d| d["event"] == "order.delivered"),
+        "the email still goes"
+    );
+    // An SMS would have been queued with the email, in one transaction: there is none.
+    let all = app
+        .call(
+            Method::GET,
+            "/api/v1/notifications?channel=sms&limit=100",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let events: Vec<&str> = all.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|d| d["event"].as_str())
+        .collect();
+    assert_eq!(events, ["order.shipped"], "no SMS once it is off");
     app.stop().await;
 }

@@ -1,7 +1,9 @@
 //! Account operations: plain async functions over the pool.
 
 use chrono::{DateTime, Duration, Utc};
-use kazna_contracts::users::{PasswordResetRequested, UserRegistered, VerificationRequested};
+use kazna_contracts::users::{
+    ContactChanged, PasswordResetRequested, UserRegistered, VerificationRequested,
+};
 use kazna_kernel::{Role, auth::Claims};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -390,14 +392,21 @@ pub async fn confirm_password_reset(
     Ok(user_id)
 }
 
-/// Changes the name and/or phone (`Some(None)` clears the phone).
+/// Changes the name and/or phone (`Some(None)` clears the phone); a new phone is announced.
 pub async fn update_profile(
     pool: &PgPool,
     id: Uuid,
     name: Option<String>,
     phone: Option<Option<String>>,
 ) -> Result<Profile> {
-    sqlx::query_as::<_, Profile>(
+    let mut tx = pool.begin().await?;
+    let before: Option<Option<String>> =
+        sqlx::query_scalar("SELECT phone FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let before = before.ok_or(Error::NotFound)?;
+    let profile = sqlx::query_as::<_, Profile>(
         "UPDATE users SET name = coalesce($2, name),
                           phone = CASE WHEN $3 THEN $4 ELSE phone END,
                           updated_at = now()
@@ -407,9 +416,76 @@ pub async fn update_profile(
     .bind(name)
     .bind(phone.is_some())
     .bind(phone.flatten())
-    .fetch_optional(pool)
+    .fetch_one(&mut *tx)
+    .await?;
+    if profile.phone != before {
+        contact_changed(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(profile)
+}
+
+/// How a user wants to be told things.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Preferences {
+    /// SMS for shipped, delivered and declined payments, when the profile has a phone number.
+    /// Transactional email cannot be turned off.
+    pub sms: bool,
+    /// The language messages are written in, e.g. `en` or `de-AT` (English when the shop has
+    /// no template in it).
+    pub language: String,
+}
+
+pub async fn preferences(pool: &PgPool, id: Uuid) -> Result<Preferences> {
+    sqlx::query_as("SELECT sms_notifications AS sms, language FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+pub async fn set_preferences(pool: &PgPool, id: Uuid, p: &Preferences) -> Result<Preferences> {
+    let mut tx = pool.begin().await?;
+    let changed = sqlx::query(
+        "UPDATE users SET sms_notifications = $2, language = $3, updated_at = now()
+         WHERE id = $1 AND (sms_notifications, language) IS DISTINCT FROM ($2, $3)",
+    )
+    .bind(id)
+    .bind(p.sms)
+    .bind(&p.language)
+    .execute(&mut *tx)
     .await?
-    .ok_or(Error::NotFound)
+    .rows_affected();
+    if changed == 1 {
+        contact_changed(&mut tx, id).await?;
+    }
+    let now = sqlx::query_as("SELECT sms_notifications AS sms, language FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(now)
+}
+
+/// Announces the user's contact details and preferences as they now are, with a new version.
+async fn contact_changed(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<()> {
+    let (phone, sms, language, version): (Option<String>, bool, String, i64) = sqlx::query_as(
+        "UPDATE users SET contact_version = contact_version + 1 WHERE id = $1
+         RETURNING phone, sms_notifications, language, contact_version",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let e = ContactChanged {
+        user_id: id,
+        phone,
+        sms,
+        language,
+        version,
+    };
+    kazna_events::enqueue(conn, SOURCE, &e).await?;
+    Ok(())
 }
 
 /// Accounts, newest first, optionally those whose email starts with `email_prefix`.

@@ -88,6 +88,14 @@ fn is_common(password: &str) -> bool {
 }
 
 /// A phone number in E.164 form: `+`, then 8 to 15 digits, the first not 0.
+/// A language as `en` or `de-AT` (ISO 639-1, optionally with an ISO 3166-1 region).
+pub fn parse_language(raw: &str) -> Result<String, String> {
+    match kazna_contracts::users::is_language_code(raw.trim()) {
+        true => Ok(raw.trim().to_owned()),
+        false => Err("a language code such as en or de-AT".into()),
+    }
+}
+
 pub fn parse_phone(raw: &str) -> Result<String, String> {
     let s: String = raw
         .chars()

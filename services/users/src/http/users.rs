@@ -12,15 +12,16 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    accounts::{self, Profile},
+    accounts::{self, Preferences, Profile},
     cache,
-    domain::{parse_name, parse_phone},
+    domain::{parse_language, parse_name, parse_phone},
     error::{Error, Result},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me, update_me))
+        .routes(routes!(my_notifications, set_my_notifications))
         .routes(routes!(list_users))
         .routes(routes!(set_roles))
 }
@@ -87,6 +88,45 @@ async fn update_me(
     let p = accounts::update_profile(&s.pool, user.id(), name, phone).await?;
     cache::forget(&s, user.id()).await;
     Ok(Json(p))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/me/notifications", tag = "users",
+    security(("bearer" = [])),
+    responses((status = 200, body = Preferences),
+              (status = 401, body = Problem)))]
+async fn my_notifications(State(s): State<AppState>, user: AuthUser) -> Result<Json<Preferences>> {
+    Ok(Json(accounts::preferences(&s.pool, user.id()).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesRequest {
+    /// SMS for shipped, delivered and declined payments (to the profile's phone number).
+    sms: bool,
+    /// e.g. `en` or `de-AT`.
+    #[schema(pattern = "^[a-z]{2}(-[A-Z]{2})?$")]
+    language: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/users/me/notifications", tag = "users", request_body = PreferencesRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = Preferences),
+              (status = 401, body = Problem),
+              (status = 422, body = Problem)))]
+async fn set_my_notifications(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<PreferencesRequest>,
+) -> Result<Json<Preferences>> {
+    let language = parse_language(&req.language)
+        .map_err(|m| Error::Validation(vec![FieldError::new("language", m)]))?;
+    let p = Preferences {
+        sms: req.sms,
+        language,
+    };
+    Ok(Json(
+        accounts::set_preferences(&s.pool, user.id(), &p).await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
