@@ -74,19 +74,20 @@ pub fn layers(service: &'static str, router: Router) -> Router {
 }
 
 /// Turns any error answer that is not already JSON (a framework rejection, a 405) into a
-/// problem document, so clients see one error format everywhere.
+/// problem document, so clients see one error format everywhere. A web page that says what
+/// went wrong in HTML is left as it is, for the person reading it.
 async fn problem_safety_net(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let is_json = res
+    let meant = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
-    if is_json {
+        .is_some_and(|ct| ct.contains("json") || ct.starts_with("text/html"));
+    if meant {
         return res;
     }
     let (parts, body) = res.into_parts();

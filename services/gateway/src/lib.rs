@@ -2,6 +2,7 @@
 //! merged OpenAPI document and Swagger UI, applies CORS.
 
 pub mod openapi;
+mod pages;
 mod proxy;
 pub mod routes;
 
@@ -90,6 +91,14 @@ pub async fn build(
     let docs = SwaggerUi::new("/docs").config(Config::from("/openapi.json"));
     let router = Router::new()
         .route("/openapi.json", get(openapi::merged))
+        .route(
+            "/verify-email",
+            get(pages::verify_form).post(pages::verify_submit),
+        )
+        .route(
+            "/reset-password",
+            get(pages::reset_page).post(pages::reset_submit),
+        )
         .fallback(proxy::forward)
         .with_state(state)
         .merge(Router::from(docs))

@@ -1,0 +1,171 @@
+//! The pages the account emails link to: the link from the email opens a form, the form
+//! completes the step through the public API, errors show next to their field.
+
+// A test that cannot go on should stop loudly, helpers included.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use kazna_testkit::{PASSWORD, TestApp, eventually};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+/// The path and query of the link in the newest email to `to` whose link contains `path`.
+async fn link_in_email(app: &TestApp, to: &str, path: &str) -> String {
+    let dir = app.outbox_dir();
+    eventually(15, || async {
+        std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .filter(|m| m.contains(&format!("To: {to}")))
+            .find_map(|m| {
+                let at = m.find(path)?;
+                let end = m[at..].find(|c: char| c.is_whitespace() || c == '"' || c == '<')?;
+                Some(m[at..at + end].to_owned())
+            })
+    })
+    .await
+    .expect("the email with its link")
+}
+
+async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let r = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("posted");
+    (r.status(), r.text().await.expect("page"))
+}
+
+#[tokio::test]
+async fn the_verification_link_confirms_the_address_once_the_button_is_pressed() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.register("ada@example.com", PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    let link = link_in_email(&app, "ada@example.com", "/verify-email?token=").await;
+    let token = link.split("token=").nth(1).expect("token");
+
+    let opened = app
+        .http
+        .get(format!("{}{link}", app.base))
+        .send()
+        .await
+        .expect("opened");
+    assert_eq!(opened.status(), StatusCode::OK);
+    let html = opened.text().await.expect("page");
+    assert!(
+        html.contains("<button type=\"submit\">Confirm my email address</button>"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("value=\"{token}\"")), "{html}");
+    let me = app.login("ada@example.com", PASSWORD).await;
+    let profile = app
+        .call(Method::GET, "/api/v1/users/me", Some(&me), None)
+        .await;
+    assert_eq!(
+        profile.body["email_verified"], false,
+        "opening the link changes nothing"
+    );
+
+    let (status, page) = post_form(&app, "/verify-email", &[("token", token)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Your email address is confirmed"), "{page}");
+    let profile = app
+        .call(Method::GET, "/api/v1/users/me", Some(&me), None)
+        .await;
+    assert_eq!(profile.body["email_verified"], true);
+    // Used once.
+    let (status, page) = post_form(&app, "/verify-email", &[("token", token)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("role=\"alert\""), "{page}");
+    // A link cut short, or carrying markup.
+    let bare = app
+        .http
+        .get(format!("{}/verify-email", app.base))
+        .send()
+        .await
+        .expect("opened");
+    assert_eq!(bare.status(), StatusCode::BAD_REQUEST);
+    let odd = app
+        .http
+        .get(format!(
+            "{}/verify-email?token=%22%3E%3Cscript%3E",
+            app.base
+        ))
+        .send()
+        .await
+        .expect("opened");
+    assert!(!odd.text().await.expect("page").contains("<script>"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_reset_link_sets_a_new_password_with_errors_next_to_the_field() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.register("grace@example.com", PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    let asked = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "grace@example.com"})),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    let link = link_in_email(&app, "grace@example.com", "/reset-password?token=").await;
+    let token = link.split("token=").nth(1).expect("token");
+    let opened = app
+        .http
+        .get(format!("{}{link}", app.base))
+        .send()
+        .await
+        .expect("opened");
+    let html = opened.text().await.expect("page");
+    assert!(
+        html.contains("<label for=\"new_password\">New password</label>"),
+        "{html}"
+    );
+    assert!(html.contains("autocomplete=\"new-password\""));
+
+    let (status, page) = post_form(
+        &app,
+        "/reset-password",
+        &[("token", token), ("new_password", "short")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("aria-invalid=\"true\""), "{page}");
+    assert!(
+        page.contains("id=\"password-error\""),
+        "the error is next to the field: {page}"
+    );
+
+    let (status, page) = post_form(
+        &app,
+        "/reset-password",
+        &[("token", token), ("new_password", "a brand new secret")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Your password is changed"));
+    app.login("grace@example.com", "a brand new secret").await;
+    let old = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "grace@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
