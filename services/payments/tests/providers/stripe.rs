@@ -530,3 +530,52 @@ async fn refund_webhooks_settle_a_pending_refund_once() {
         (PaymentStatus::Refunded, 1999)
     );
 }
+
+#[tokio::test]
+async fn the_real_api_is_reached_over_tls_with_the_one_crypto_backend() {
+    use kazna_payments::{
+        audit::Transcript,
+        gateway::{Charge, Gateway, GatewayError},
+        settings::StripeSettings,
+        stripe::Stripe,
+    };
+    use tokio::io::AsyncReadExt;
+    // A server that reads what the client sends first, then hangs up.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let first = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accepted");
+        let mut byte = [0u8; 1];
+        socket.read_exact(&mut byte).await.expect("read");
+        byte[0]
+    });
+    let cfg = StripeSettings {
+        secret_key: kazna_kernel::Secret::new(STRIPE_KEY),
+        api_base: format!("https://127.0.0.1:{port}"),
+        webhook_secrets: vec![],
+        timeout_ms: 2_000,
+    };
+    let a = attempt("pm_card_visa");
+    let charge = Charge {
+        idempotency_key: "k".into(),
+        amount: a.amount,
+        payment_method: a.payment_method.clone(),
+        payment_id: a.payment_id,
+        order_id: a.order_id,
+        attempt: 1,
+    };
+    let answer = Stripe::new(&cfg)
+        .charge(&charge, &mut Transcript::default())
+        .await;
+    assert!(
+        matches!(answer, Err(GatewayError::Unavailable(_))),
+        "{answer:?}"
+    );
+    assert_eq!(
+        first.await.expect("server"),
+        0x16,
+        "a TLS handshake record opened the connection"
+    );
+}
