@@ -5,6 +5,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh || exit 1
+scripts/test-tools.sh || exit 1
 # Databases a crashed earlier test run left behind (tests name theirs kt_<id>_<service>).
 psql_url="${KAZNA_DATABASE__URL:-postgres://postgres@127.0.0.1:5432}/postgres"
 if command -v psql >/dev/null; then

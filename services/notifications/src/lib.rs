@@ -13,6 +13,7 @@ pub mod recipients;
 pub mod render;
 pub mod sendgrid;
 pub mod settings;
+pub mod smtp;
 pub mod templates;
 pub mod twilio;
 pub mod worker;
@@ -78,7 +79,7 @@ pub async fn build(
     consumer.declare_or_warn().await;
     let worker = worker::Worker {
         pool: pool.clone(),
-        email: email_sender(&cfg),
+        email: email_sender(&cfg)?,
         sms: sms_sender(&cfg),
         kick: kick.clone(),
         max_attempts: cfg.max_attempts,
@@ -107,17 +108,23 @@ fn outbox(cfg: &NotificationsSettings) -> outbox::FileOutbox {
 }
 
 /// What carries email, as configured.
-pub fn email_sender(cfg: &NotificationsSettings) -> Arc<dyn message::Sender> {
+pub fn email_sender(
+    cfg: &NotificationsSettings,
+) -> Result<Arc<dyn message::Sender>, kazna_kernel::Error> {
     let timeout = Duration::from_millis(cfg.timeout_ms);
-    match cfg.email_backend {
+    Ok(match cfg.email_backend {
         EmailBackend::File => Arc::new(outbox(cfg)),
+        EmailBackend::Smtp => Arc::new(
+            smtp::Smtp::new(cfg.smtp.url.expose(), &cfg.from, timeout)
+                .map_err(kazna_kernel::Error::Config)?,
+        ),
         EmailBackend::Sendgrid => Arc::new(sendgrid::SendGrid::new(
             &cfg.sendgrid.api_base,
             cfg.sendgrid.api_key.clone(),
             &cfg.from,
             timeout,
         )),
-    }
+    })
 }
 
 /// What carries SMS, as configured.

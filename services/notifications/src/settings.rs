@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum EmailBackend {
     /// Each message written as a `.eml` file under `outbox_dir`; needs no account.
     File,
+    /// An SMTP server (`smtp.url`).
+    Smtp,
     /// SendGrid's v3 mail-send API.
     Sendgrid,
 }
@@ -40,8 +42,26 @@ pub struct NotificationsSettings {
     pub retry_base_ms: u64,
     /// How long a provider may take to answer.
     pub timeout_ms: u64,
+    pub smtp: SmtpSettings,
     pub sendgrid: SendGridSettings,
     pub twilio: TwilioSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// `smtp://user:pass@host:587` (STARTTLS, required), `smtps://user:pass@host:465`
+    /// (TLS from the start) or `smtp://host:25?tls=none` (plain, for a local relay). A
+    /// secret: it holds the password.
+    pub url: Secret,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            url: Secret::new(""),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +111,7 @@ impl Default for NotificationsSettings {
             max_attempts: 5,
             retry_base_ms: 2_000,
             timeout_ms: 10_000,
+            smtp: SmtpSettings::default(),
             sendgrid: SendGridSettings::default(),
             twilio: TwilioSettings::default(),
         }
@@ -109,6 +130,9 @@ impl NotificationsSettings {
                 "notifications.{key} must be set for the {backend} backend"
             )))
         };
+        if self.email_backend == EmailBackend::Smtp && self.smtp.url.expose().is_empty() {
+            return missing("smtp.url", "smtp");
+        }
         if self.email_backend == EmailBackend::Sendgrid && self.sendgrid.api_key.expose().is_empty()
         {
             return missing("sendgrid.api_key", "sendgrid");
