@@ -12,13 +12,20 @@ use kazna_contracts::{
 use tantivy::{
     Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
     collector::{Count, TopDocs},
-    query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery},
+    query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery},
     schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value},
     snippet::SnippetGenerator,
 };
 use uuid::Uuid;
 
 use crate::error::Error;
+
+/// The most words of a query that count; the rest are ignored.
+const MAX_WORDS: usize = 10;
+/// How much more an exact word counts than one within its edits.
+const EXACT: f32 = 3.0;
+/// How much a word the last one starts counts, against one within its edits.
+const PREFIX: f32 = 1.5;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -199,42 +206,106 @@ impl SearchIndex {
         doc
     }
 
-    /// Relevance-ranked matches; terms within one or two edits still match.
-    pub fn search(&self, q: &str, offset: usize, limit: usize) -> Result<(Vec<Hit>, usize), Error> {
-        let searcher = self.reader.searcher();
-        let fields = [self.f.name, self.f.description, self.f.categories];
-        let parser = |fuzzy: bool| {
-            let mut p = QueryParser::for_index(&self.index, fields.to_vec());
-            p.set_field_boost(self.f.name, 3.0);
-            if fuzzy {
-                for field in fields {
-                    p.set_field_fuzzy(field, false, 1, true);
+    /// The words of a shopper's text, as the index knows them (lower case, split at
+    /// punctuation): never query syntax.
+    fn words(&self, q: &str) -> Vec<String> {
+        let Ok(mut analyzer) = self.index.tokenizer_for_field(self.f.name) else {
+            return Vec::new();
+        };
+        let mut stream = analyzer.token_stream(q);
+        let mut words = Vec::new();
+        while let Some(token) = stream.next() {
+            if words.len() == MAX_WORDS {
+                break;
+            }
+            words.push(token.text.clone());
+        }
+        words
+    }
+
+    /// What a shopper's words match: each word exactly (ranked highest), within one edit
+    /// for words of 4 to 7 letters and two from 8, and the last word as the start of one
+    /// too (the shopper may still be typing); in the name (weighted most), the description
+    /// and the category names. Returns it with the exact part alone, for highlighting.
+    fn text_query(&self, words: &[String]) -> (Box<dyn Query>, Box<dyn Query>) {
+        let fields = [
+            (self.f.name, 3.0),
+            (self.f.description, 1.0),
+            (self.f.categories, 1.5),
+        ];
+        let mut any_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut exact_only: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            let last = i + 1 == words.len();
+            let letters = word.chars().count();
+            let mut ways: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, weight) in fields {
+                let term = Term::from_field_text(field, word);
+                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                exact_only.push((Occur::Should, Box::new(exact.clone())));
+                ways.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(exact), weight * EXACT)),
+                ));
+                let distance = match letters {
+                    0..=3 => 0,
+                    4..=7 => 1,
+                    _ => 2,
+                };
+                if distance > 0 {
+                    let fuzzy = FuzzyTermQuery::new(term.clone(), distance, true);
+                    ways.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(fuzzy), weight)),
+                    ));
+                }
+                if last {
+                    let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
+                    ways.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(prefix), weight * PREFIX)),
+                    ));
                 }
             }
-            p
-        };
-        // Exact words count double; words within one edit still match.
-        let exact = parser(false).parse_query_lenient(q).0;
-        // Tombstones hold no text, so only the empty query needs to leave them out.
-        let query: Box<dyn Query> = if q.trim().is_empty() {
+            any_word.push((Occur::Should, Box::new(BooleanQuery::new(ways))));
+        }
+        (
+            Box::new(BooleanQuery::new(any_word)),
+            Box::new(BooleanQuery::new(exact_only)),
+        )
+    }
+
+    /// Relevance-ranked matches for what a shopper typed, which is always plain words (see
+    /// [`Self::words`]); only products on sale ever match.
+    pub fn search(&self, q: &str, offset: usize, limit: usize) -> Result<(Vec<Hit>, usize), Error> {
+        let searcher = self.reader.searcher();
+        let on_sale = || -> Box<dyn Query> {
             Box::new(TermQuery::new(
                 Term::from_field_i64(self.f.live, 1),
                 IndexRecordOption::Basic,
             ))
+        };
+        let words = self.words(q);
+        let (query, exact): (Box<dyn Query>, Option<Box<dyn Query>>) = if q.trim().is_empty() {
+            (on_sale(), None)
+        } else if words.is_empty() {
+            // Nothing but punctuation: no word to look for.
+            return Ok((Vec::new(), 0));
         } else {
-            Box::new(BooleanQuery::new(vec![
-                (
-                    Occur::Should,
-                    Box::new(BoostQuery::new(exact.box_clone(), 2.0)),
-                ),
-                (Occur::Should, parser(true).parse_query_lenient(q).0),
-            ]))
+            let (text, exact) = self.text_query(&words);
+            let query = BooleanQuery::new(vec![
+                (Occur::Must, text),
+                (Occur::Must, Box::new(BoostQuery::new(on_sale(), 0.0))),
+            ]);
+            (Box::new(query), Some(exact))
         };
         let (top, total) = searcher.search(
             &query,
             &(TopDocs::with_limit(limit).and_offset(offset), Count),
         )?;
-        let snippets = SnippetGenerator::create(&searcher, &*exact, self.f.name).ok();
+        let snippets = exact
+            .as_ref()
+            .and_then(|e| SnippetGenerator::create(&searcher, &**e, self.f.name).ok());
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
@@ -299,6 +370,141 @@ mod tests {
             created_at: at,
             updated_at: at,
         })
+    }
+
+    fn product(name: &str, description: &str, status: ProductStatus) -> Op {
+        let Op::Upsert(mut p) = lamp(Uuid::now_v7(), status, 1_000) else {
+            unreachable!()
+        };
+        p.name = name.into();
+        p.description = description.into();
+        Op::Upsert(p)
+    }
+
+    /// The names found for `q`, best first.
+    fn names(index: &SearchIndex, q: &str) -> Vec<String> {
+        let (hits, total) = index.search(q, 0, 50).unwrap();
+        assert_eq!(hits.len(), total, "{q}");
+        hits.into_iter().map(|h| h.name).collect()
+    }
+
+    fn shop() -> (tempfile::TempDir, SearchIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        index
+            .apply(&[
+                product(
+                    "Brass lantern",
+                    "A lantern for the porch",
+                    ProductStatus::Active,
+                ),
+                product(
+                    "Crystal chandelier",
+                    "Hangs from the ceiling",
+                    ProductStatus::Active,
+                ),
+                product("Lamp", "A reading lamp", ProductStatus::Active),
+                product("Lame duck", "A toy", ProductStatus::Active),
+                product("Mug", "For tea", ProductStatus::Active),
+                product("Secret lamp", "Not on sale", ProductStatus::Hidden),
+            ])
+            .unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn what_a_shopper_types_is_never_query_syntax() {
+        let (_dir, index) = shop();
+        for q in [
+            "*",
+            "live:0",
+            "name:lamp",
+            "\"lamp",
+            "lamp AND",
+            "(lamp",
+            "lamp]",
+            "-lamp",
+            "lamp^9",
+            "a:b:c",
+            "~",
+            "\\",
+            "{}",
+            "lamp OR *",
+            "+",
+            "lamp*",
+            "[0 TO 1]",
+            "\u{0}",
+        ] {
+            let found = names(&index, q);
+            assert!(
+                !found.iter().any(|n| n == "Secret lamp"),
+                "{q}: a hidden product: {found:?}"
+            );
+            for n in &found {
+                assert!(!n.is_empty(), "{q}: a tombstone: {found:?}");
+            }
+        }
+        assert!(names(&index, "*").is_empty(), "no words, nothing found");
+        assert_eq!(
+            names(&index, "live:0").len(),
+            0,
+            "neither word is in any product"
+        );
+        assert_eq!(
+            names(&index, "name:lamp")[0],
+            "Lamp",
+            "plain words: name and lamp"
+        );
+        assert_eq!(names(&index, "lamp AND")[0], "Lamp");
+    }
+
+    #[test]
+    fn typos_are_tolerated_by_word_length_and_the_last_word_may_be_unfinished() {
+        let (_dir, index) = shop();
+        let has = |q: &str, name: &str| names(&index, q).iter().any(|n| n == name);
+        // 4 to 7 letters: one edit.
+        assert!(has("lanturn", "Brass lantern"));
+        assert!(
+            !has("lonturn", "Brass lantern"),
+            "two edits in seven letters"
+        );
+        // 8 letters and more: two edits.
+        assert!(has("chendeliar", "Crystal chandelier"));
+        assert!(
+            has("chandeleir", "Crystal chandelier"),
+            "a transposition is one edit"
+        );
+        // Up to 3 letters: exact (or the start of a word, when it is the last).
+        assert!(has("mug", "Mug"));
+        assert!(!has("mgu", "Mug"));
+        assert!(
+            !has("mog lantern", "Mug"),
+            "not the last word: no prefix, no edit"
+        );
+        // The last word is a prefix.
+        assert!(has("chand", "Crystal chandelier"));
+        assert!(has("crystal chan", "Crystal chandelier"));
+    }
+
+    #[test]
+    fn an_exact_match_outranks_a_fuzzy_one_and_the_name_outranks_the_description() {
+        let (_dir, index) = shop();
+        assert_eq!(
+            names(&index, "lamp")[0],
+            "Lamp",
+            "{:?}",
+            names(&index, "lamp")
+        );
+        assert_eq!(
+            names(&index, "lame")[0],
+            "Lame duck",
+            "{:?}",
+            names(&index, "lame")
+        );
+        let porch = names(&index, "lantern");
+        assert_eq!(porch[0], "Brass lantern");
+        let tea = names(&index, "tea");
+        assert_eq!(tea, ["Mug"], "found by its description");
     }
 
     /// Matches for a word, and for the empty query (everything on sale); they must agree.
