@@ -2,13 +2,17 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use kazna_contracts::Money;
-use kazna_kernel::{FieldError, Json, Problem, Query};
+use kazna_kernel::{Code, FieldError, Json, Problem, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::{AppState, error::Result};
+use crate::{
+    AppState,
+    error::Result,
+    index::{Filters, Sort},
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search))
@@ -16,15 +20,110 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 struct SearchQuery {
-    /// Words to look for; typos within one edit still match.
+    /// Words to look for, as plain text (no query syntax); typos are tolerated.
     #[serde(default)]
     #[param(max_length = 200)]
     q: String,
+    /// The cheapest variant costs at least this, in minor units.
+    #[param(minimum = 0)]
+    min_price: Option<String>,
+    /// The cheapest variant costs at most this, in minor units.
+    #[param(minimum = 0)]
+    max_price: Option<String>,
+    /// `true`: only products with a variant available.
+    in_stock: Option<String>,
+    /// `relevance` (the default), `price_asc`, `price_desc` or `newest`.
+    sort: Option<String>,
     /// 1–100, default 20.
     #[param(minimum = 1, maximum = 100)]
-    limit: Option<usize>,
+    limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// What a search asks, checked: every bad parameter is named.
+struct Asked {
+    q: String,
+    filters: Filters,
+    sort: Sort,
+    offset: usize,
+    limit: usize,
+}
+
+fn parse(q: SearchQuery) -> std::result::Result<Asked, Problem> {
+    let mut errors = Vec::new();
+    let mut price = |name: &str, raw: Option<&str>| match raw.map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(n)) if n >= 0 => Some(n),
+        Some(_) => {
+            errors.push(FieldError::new(
+                name,
+                "a whole number of minor units, 0 or more",
+            ));
+            None
+        }
+    };
+    let min_price = price("min_price", q.min_price.as_deref());
+    let max_price = price("max_price", q.max_price.as_deref());
+    if let (Some(lo), Some(hi)) = (min_price, max_price)
+        && lo > hi
+    {
+        errors.push(FieldError::new("max_price", "must not be below min_price"));
+    }
+    let in_stock = match q.in_stock.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            errors.push(FieldError::new("in_stock", "true or false"));
+            false
+        }
+    };
+    let sort = match q.sort.as_deref().map(str::parse::<Sort>) {
+        None => Sort::Relevance,
+        Some(Ok(s)) => s,
+        Some(Err(())) => {
+            errors.push(FieldError::new(
+                "sort",
+                "relevance, price_asc, price_desc or newest",
+            ));
+            Sort::Relevance
+        }
+    };
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => 20,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", "must be between 1 and 100"));
+            20
+        }
+    };
+    let offset = match q.cursor.as_deref().map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) if n <= 10_000 => n,
+        Some(_) => {
+            errors.push(FieldError::new("cursor", "is not a cursor this API gave"));
+            0
+        }
+    };
+    if q.q.chars().count() > 200 {
+        errors.push(FieldError::new("q", "must be at most 200 characters"));
+    }
+    if !errors.is_empty() {
+        let mut p = Problem::new(Code::InvalidParameter);
+        p.errors = errors;
+        return Err(p);
+    }
+    Ok(Asked {
+        q: q.q,
+        filters: Filters {
+            min_price,
+            max_price,
+            in_stock,
+        },
+        sort,
+        offset,
+        limit,
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,6 +132,7 @@ struct Item {
     name: String,
     /// The cheapest variant's price.
     price: Money,
+    /// How well it matches (0 when sorted by something else).
     score: f32,
     /// The name with matched words in `<b>`.
     highlight: String,
@@ -47,31 +147,19 @@ struct Results {
 
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQuery),
     responses((status = 200, body = Results),
-              (status = 422, body = Problem)))]
+              (status = 400, description = "invalid_parameter, naming each bad one", body = Problem)))]
 async fn search(State(s): State<AppState>, Query(q): Query<SearchQuery>) -> Result<Json<Results>> {
-    let mut errors = Vec::new();
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be between 1 and 100"));
-    }
-    let offset = match q.cursor.as_deref().map(str::parse::<usize>) {
-        None => 0,
-        Some(Ok(n)) if n <= 10_000 => n,
-        Some(_) => {
-            errors.push(FieldError::new("cursor", "is not a cursor this API gave"));
-            0
-        }
-    };
-    if q.q.chars().count() > 200 {
-        errors.push(FieldError::new("q", "must be at most 200 characters"));
-    }
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors).into());
-    }
+    let Asked {
+        q,
+        filters,
+        sort,
+        offset,
+        limit,
+    } = parse(q)?;
     let index = Arc::clone(&s.index);
-    let text = q.q.clone();
     let (hits, total) =
-        tokio::task::spawn_blocking(move || index.search(&text, offset, limit)).await??;
+        tokio::task::spawn_blocking(move || index.search(&q, filters, sort, offset, limit))
+            .await??;
     let next = offset + hits.len();
     let items = hits
         .into_iter()

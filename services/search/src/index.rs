@@ -10,9 +10,9 @@ use kazna_contracts::{
     catalog::{ProductSnapshot, ProductStatus},
 };
 use tantivy::{
-    Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+    Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
     collector::{Count, TopDocs},
-    query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery},
+    query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery},
     schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value},
     snippet::SnippetGenerator,
 };
@@ -33,7 +33,13 @@ struct Fields {
     name: Field,
     description: Field,
     categories: Field,
+    /// The cheapest variant's price, in minor units.
     price: Field,
+    /// The dearest variant's price.
+    price_max: Field,
+    /// 1 when some variant is available.
+    in_stock: Field,
+    created_at: Field,
     currency: Field,
     updated_at: Field,
     /// 1 for a product on sale, 0 for a tombstone.
@@ -55,6 +61,9 @@ fn schema() -> (Schema, Fields) {
         description: b.add_text_field("description", TEXT | STORED),
         categories: b.add_text_field("categories", TEXT),
         price: b.add_i64_field("price", INDEXED | FAST | STORED),
+        price_max: b.add_i64_field("price_max", INDEXED | FAST | STORED),
+        in_stock: b.add_i64_field("in_stock", INDEXED | FAST),
+        created_at: b.add_i64_field("created_at", INDEXED | FAST),
         currency: b.add_text_field("currency", STRING | STORED),
         updated_at: b.add_i64_field("updated_at", INDEXED | FAST | STORED),
         live: b.add_i64_field("live", INDEXED),
@@ -82,6 +91,40 @@ impl Op {
         match self {
             Op::Upsert(p) => p.updated_at.timestamp_millis(),
             Op::Remove(_, at) => *at,
+        }
+    }
+}
+
+/// What narrows a search.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Filters {
+    /// The cheapest variant costs at least this (minor units).
+    pub min_price: Option<i64>,
+    /// The cheapest variant costs at most this (minor units).
+    pub max_price: Option<i64>,
+    /// Only products with a variant available.
+    pub in_stock: bool,
+}
+
+/// The order of results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Relevance,
+    PriceAsc,
+    PriceDesc,
+    Newest,
+}
+
+impl std::str::FromStr for Sort {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "relevance" => Ok(Sort::Relevance),
+            "price_asc" => Ok(Sort::PriceAsc),
+            "price_desc" => Ok(Sort::PriceDesc),
+            "newest" => Ok(Sort::Newest),
+            _ => Err(()),
         }
     }
 }
@@ -197,6 +240,11 @@ impl SearchIndex {
             self.f.price,
             cheapest.map(|v| v.price.amount_minor).unwrap_or(0),
         );
+        let dearest = p.variants.iter().map(|v| v.price.amount_minor).max();
+        doc.add_i64(self.f.price_max, dearest.unwrap_or(0));
+        let in_stock = p.variants.iter().any(|v| v.available > 0);
+        doc.add_i64(self.f.in_stock, i64::from(in_stock));
+        doc.add_i64(self.f.created_at, p.created_at.timestamp_millis());
         doc.add_text(
             self.f.currency,
             cheapest.map(|v| v.price.currency.code()).unwrap_or(""),
@@ -277,7 +325,14 @@ impl SearchIndex {
 
     /// Relevance-ranked matches for what a shopper typed, which is always plain words (see
     /// [`Self::words`]); only products on sale ever match.
-    pub fn search(&self, q: &str, offset: usize, limit: usize) -> Result<(Vec<Hit>, usize), Error> {
+    pub fn search(
+        &self,
+        q: &str,
+        filters: Filters,
+        sort: Sort,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Hit>, usize), Error> {
         let searcher = self.reader.searcher();
         let on_sale = || -> Box<dyn Query> {
             Box::new(TermQuery::new(
@@ -286,23 +341,55 @@ impl SearchIndex {
             ))
         };
         let words = self.words(q);
-        let (query, exact): (Box<dyn Query>, Option<Box<dyn Query>>) = if q.trim().is_empty() {
-            (on_sale(), None)
+        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, on_sale())];
+        let exact = if q.trim().is_empty() {
+            None
         } else if words.is_empty() {
             // Nothing but punctuation: no word to look for.
             return Ok((Vec::new(), 0));
         } else {
             let (text, exact) = self.text_query(&words);
-            let query = BooleanQuery::new(vec![
-                (Occur::Must, text),
-                (Occur::Must, Box::new(BoostQuery::new(on_sale(), 0.0))),
-            ]);
-            (Box::new(query), Some(exact))
+            must[0].1 = Box::new(BoostQuery::new(on_sale(), 0.0));
+            must.push((Occur::Must, text));
+            Some(exact)
         };
-        let (top, total) = searcher.search(
-            &query,
-            &(TopDocs::with_limit(limit).and_offset(offset), Count),
-        )?;
+        if filters.min_price.is_some() || filters.max_price.is_some() {
+            let bound = |v: Option<i64>| match v {
+                Some(v) => std::ops::Bound::Included(Term::from_field_i64(self.f.price, v)),
+                None => std::ops::Bound::Unbounded,
+            };
+            let range = RangeQuery::new(bound(filters.min_price), bound(filters.max_price));
+            must.push((Occur::Must, Box::new(BoostQuery::new(Box::new(range), 0.0))));
+        }
+        if filters.in_stock {
+            let stocked = TermQuery::new(
+                Term::from_field_i64(self.f.in_stock, 1),
+                IndexRecordOption::Basic,
+            );
+            must.push((
+                Occur::Must,
+                Box::new(BoostQuery::new(Box::new(stocked), 0.0)),
+            ));
+        }
+        let query = BooleanQuery::new(must);
+        let page = TopDocs::with_limit(limit).and_offset(offset);
+        let by_field = match sort {
+            Sort::Relevance => None,
+            Sort::PriceAsc => Some(("price", Order::Asc)),
+            Sort::PriceDesc => Some(("price", Order::Desc)),
+            Sort::Newest => Some(("created_at", Order::Desc)),
+        };
+        let (top, total): (Vec<(f32, tantivy::DocAddress)>, usize) = match by_field {
+            None => searcher.search(&query, &(page, Count))?,
+            Some((field, order)) => {
+                let sorted = page.order_by_fast_field::<i64>(field.to_owned(), order);
+                let (top, total) = searcher.search(&query, &(sorted, Count))?;
+                (
+                    top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
+                    total,
+                )
+            }
+        };
         let snippets = exact
             .as_ref()
             .and_then(|e| SnippetGenerator::create(&searcher, &**e, self.f.name).ok());
@@ -383,7 +470,9 @@ mod tests {
 
     /// The names found for `q`, best first.
     fn names(index: &SearchIndex, q: &str) -> Vec<String> {
-        let (hits, total) = index.search(q, 0, 50).unwrap();
+        let (hits, total) = index
+            .search(q, Filters::default(), Sort::Relevance, 0, 50)
+            .unwrap();
         assert_eq!(hits.len(), total, "{q}");
         hits.into_iter().map(|h| h.name).collect()
     }
@@ -507,10 +596,93 @@ mod tests {
         assert_eq!(tea, ["Mug"], "found by its description");
     }
 
+    fn priced(name: &str, prices: &[(i64, i64)], created_ms: i64) -> Op {
+        let Op::Upsert(mut p) = lamp(Uuid::now_v7(), ProductStatus::Active, created_ms) else {
+            unreachable!()
+        };
+        p.name = name.into();
+        p.variants = prices
+            .iter()
+            .map(|(price, available)| VariantSnapshot {
+                id: Uuid::now_v7(),
+                sku: format!("{name}-{price}"),
+                price: Money::new(*price, Currency::EUR),
+                available: *available,
+            })
+            .collect();
+        Op::Upsert(p)
+    }
+
+    #[test]
+    fn price_and_stock_filters_are_exact_and_sorts_order_by_price_or_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        index
+            .apply(&[
+                priced("Lamp one", &[(1000, 0), (5000, 3)], 1_000),
+                priced("Lamp two", &[(2000, 0)], 3_000),
+                priced("Lamp three", &[(3000, 1)], 2_000),
+            ])
+            .unwrap();
+        let find = |filters: Filters, sort: Sort| -> Vec<String> {
+            let (hits, total) = index.search("lamp", filters, sort, 0, 10).unwrap();
+            assert_eq!(hits.len(), total);
+            hits.into_iter().map(|h| h.name).collect()
+        };
+        let all = Filters::default();
+        assert_eq!(
+            find(all, Sort::PriceAsc),
+            ["Lamp one", "Lamp two", "Lamp three"]
+        );
+        assert_eq!(
+            find(all, Sort::PriceDesc),
+            ["Lamp three", "Lamp two", "Lamp one"]
+        );
+        assert_eq!(
+            find(all, Sort::Newest),
+            ["Lamp two", "Lamp three", "Lamp one"]
+        );
+        let between = Filters {
+            min_price: Some(2000),
+            max_price: Some(3000),
+            ..all
+        };
+        assert_eq!(
+            find(between, Sort::PriceAsc),
+            ["Lamp two", "Lamp three"],
+            "bounds included"
+        );
+        let cheap = Filters {
+            max_price: Some(1999),
+            ..all
+        };
+        assert_eq!(find(cheap, Sort::PriceAsc), ["Lamp one"]);
+        let stocked = Filters {
+            in_stock: true,
+            ..all
+        };
+        assert_eq!(find(stocked, Sort::PriceAsc), ["Lamp one", "Lamp three"]);
+        // The same filters on the empty query (browsing).
+        let (browse, _) = index.search("", stocked, Sort::PriceDesc, 0, 10).unwrap();
+        let names: Vec<_> = browse.into_iter().map(|h| h.name).collect();
+        assert_eq!(names, ["Lamp three", "Lamp one"]);
+        // Pages of a sorted result follow each other.
+        let (first, total) = index.search("lamp", all, Sort::PriceAsc, 0, 2).unwrap();
+        let (second, _) = index.search("lamp", all, Sort::PriceAsc, 2, 2).unwrap();
+        assert_eq!(total, 3);
+        assert_eq!((first.len(), second[0].name.as_str()), (2, "Lamp three"));
+    }
+
     /// Matches for a word, and for the empty query (everything on sale); they must agree.
     fn found(index: &SearchIndex) -> usize {
-        let by_word = index.search("lamp", 0, 10).unwrap().1;
-        let all = index.search("", 0, 10).unwrap().1;
+        let by_word = index
+            .search("lamp", Filters::default(), Sort::Relevance, 0, 10)
+            .unwrap()
+            .1;
+        let all = index
+            .search("", Filters::default(), Sort::Relevance, 0, 10)
+            .unwrap()
+            .1;
         assert_eq!(by_word, all, "tombstones never match");
         by_word
     }

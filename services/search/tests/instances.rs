@@ -120,5 +120,46 @@ async fn a_nul_character_in_a_query_is_refused_naming_the_parameter() {
     assert_eq!(unparsed.status, reqwest::StatusCode::BAD_REQUEST);
     assert_eq!(unparsed.code(), "invalid_parameter");
     assert_eq!(unparsed.headers["content-type"], "application/problem+json");
+    let bad = app
+        .call(
+            Method::GET,
+            "/api/v1/search?q=lamp&sort=cheapest&min_price=-1&max_price=abc&in_stock=yes&cursor=x&limit=0",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, reqwest::StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert_eq!(bad.code(), "invalid_parameter");
+    assert_eq!(
+        bad.error_fields(),
+        [
+            "min_price",
+            "max_price",
+            "in_stock",
+            "sort",
+            "limit",
+            "cursor"
+        ]
+    );
+    let inverted = app
+        .call(
+            Method::GET,
+            "/api/v1/search?min_price=500&max_price=100",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(inverted.error_fields(), ["max_price"]);
+    let long = format!("/api/v1/search?q={}", "a".repeat(201));
+    assert_eq!(
+        app.call(Method::GET, &long, None, None)
+            .await
+            .error_fields(),
+        ["q"]
+    );
+    let syntax = app
+        .call(Method::GET, "/api/v1/search?q=%2A%3A%22%28AND", None, None)
+        .await;
+    assert_eq!(syntax.status, reqwest::StatusCode::OK, "{}", syntax.body);
     app.stop().await;
 }
