@@ -15,7 +15,9 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search))
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(suggest))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -176,4 +178,71 @@ async fn search(State(s): State<AppState>, Query(q): Query<SearchQuery>) -> Resu
         total,
         next_cursor: (next < total).then(|| next.to_string()),
     }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+struct SuggestQuery {
+    /// What the shopper has typed so far, 1 to 100 characters.
+    #[param(min_length = 1, max_length = 100)]
+    q: Option<String>,
+    /// 1–20, default 8.
+    #[param(minimum = 1, maximum = 20)]
+    limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Completion {
+    text: String,
+    /// `product` or `category`.
+    kind: &'static str,
+    /// The product, for a product's name.
+    product_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Completions {
+    suggestions: Vec<Completion>,
+}
+
+/// Completes what a shopper is typing from product and category names, typos tolerated.
+#[utoipa::path(get, path = "/api/v1/search/suggest", tag = "search", params(SuggestQuery),
+    responses((status = 200, body = Completions),
+              (status = 400, description = "invalid_parameter, naming each bad one", body = Problem)))]
+async fn suggest(
+    State(s): State<AppState>,
+    Query(q): Query<SuggestQuery>,
+) -> Result<Json<Completions>> {
+    let mut errors = Vec::new();
+    let text = q.q.unwrap_or_default();
+    if text.trim().is_empty() || text.chars().count() > 100 {
+        errors.push(FieldError::new("q", "1 to 100 characters"));
+    }
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => 8,
+        Some(Ok(n)) if (1..=20).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", "must be between 1 and 20"));
+            8
+        }
+    };
+    if !errors.is_empty() {
+        let mut p = Problem::new(Code::InvalidParameter);
+        p.errors = errors;
+        return Err(p.into());
+    }
+    let index = Arc::clone(&s.index);
+    let found = tokio::task::spawn_blocking(move || index.suggest(&text, limit)).await??;
+    let suggestions = found
+        .into_iter()
+        .map(|s| Completion {
+            kind: if s.product_id.is_some() {
+                "product"
+            } else {
+                "category"
+            },
+            text: s.text,
+            product_id: s.product_id,
+        })
+        .collect();
+    Ok(Json(Completions { suggestions }))
 }

@@ -59,7 +59,7 @@ fn schema() -> (Schema, Fields) {
         id: b.add_text_field("id", STRING | STORED),
         name: b.add_text_field("name", TEXT | STORED),
         description: b.add_text_field("description", TEXT | STORED),
-        categories: b.add_text_field("categories", TEXT),
+        categories: b.add_text_field("categories", TEXT | STORED),
         price: b.add_i64_field("price", INDEXED | FAST | STORED),
         price_max: b.add_i64_field("price_max", INDEXED | FAST | STORED),
         in_stock: b.add_i64_field("in_stock", INDEXED | FAST),
@@ -127,6 +127,41 @@ impl std::str::FromStr for Sort {
             _ => Err(()),
         }
     }
+}
+
+/// A completion: a product's name (with its id) or a category's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    pub text: String,
+    /// The product, when it is a product's name.
+    pub product_id: Option<Uuid>,
+}
+
+/// Whether `word` is within the edits the search allows of `part` (one at 4 to 7 letters, two
+/// from 8).
+fn within(part: &str, word: &str) -> bool {
+    let allowed = match word.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    };
+    allowed > 0 && edits(part, word) <= allowed
+}
+
+/// Levenshtein distance, for the few short words of a suggestion.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 #[derive(Debug, Clone)]
@@ -235,7 +270,9 @@ impl SearchIndex {
         doc.add_text(self.f.id, p.id.to_string());
         doc.add_text(self.f.name, &p.name);
         doc.add_text(self.f.description, &p.description);
-        doc.add_text(self.f.categories, p.category_path.join(" "));
+        for category in &p.category_path {
+            doc.add_text(self.f.categories, category);
+        }
         doc.add_i64(
             self.f.price,
             cheapest.map(|v| v.price.amount_minor).unwrap_or(0),
@@ -281,13 +318,22 @@ impl SearchIndex {
             (self.f.description, 1.0),
             (self.f.categories, 1.5),
         ];
+        self.words_in(words, &fields)
+    }
+
+    /// `words` as [`Self::text_query`] reads them, in `fields` with their weights.
+    fn words_in(
+        &self,
+        words: &[String],
+        fields: &[(Field, f32)],
+    ) -> (Box<dyn Query>, Box<dyn Query>) {
         let mut any_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut exact_only: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (i, word) in words.iter().enumerate() {
             let last = i + 1 == words.len();
             let letters = word.chars().count();
             let mut ways: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (field, weight) in fields {
+            for &(field, weight) in fields {
                 let term = Term::from_field_text(field, word);
                 let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
                 exact_only.push((Occur::Should, Box::new(exact.clone())));
@@ -321,6 +367,73 @@ impl SearchIndex {
             Box::new(BooleanQuery::new(any_word)),
             Box::new(BooleanQuery::new(exact_only)),
         )
+    }
+
+    /// Completions of what a shopper is typing: product names, then category names, that
+    /// the words match (typos tolerated, the last word as a prefix), best first.
+    pub fn suggest(&self, q: &str, limit: usize) -> Result<Vec<Suggestion>, Error> {
+        let words = self.words(q);
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let on_sale: Box<dyn Query> = Box::new(BoostQuery::new(
+            Box::new(TermQuery::new(
+                Term::from_field_i64(self.f.live, 1),
+                IndexRecordOption::Basic,
+            )),
+            0.0,
+        ));
+        let in_field = |field: Field| -> Box<dyn Query> {
+            let (text, _) = self.words_in(&words, &[(field, 1.0)]);
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, text),
+                (Occur::Must, on_sale.box_clone()),
+            ]))
+        };
+        let mut out: Vec<Suggestion> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let names = searcher.search(&*in_field(self.f.name), &TopDocs::with_limit(limit))?;
+        for (_, addr) in names {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let text = |f: Field| {
+                doc.get_first(f)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+            };
+            let name = text(self.f.name);
+            if !name.is_empty() && seen.insert(name.to_lowercase()) {
+                out.push(Suggestion {
+                    text: name.to_owned(),
+                    product_id: Uuid::parse_str(text(self.f.id)).ok(),
+                });
+            }
+        }
+        // Categories: the names, among those of matching products, that a word matches.
+        let matches = |category: &str| {
+            let lower = category.to_lowercase();
+            let parts: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).collect();
+            words.iter().any(|w| {
+                parts
+                    .iter()
+                    .any(|p| p.starts_with(w.as_str()) || within(p, w))
+            })
+        };
+        let in_categories =
+            searcher.search(&*in_field(self.f.categories), &TopDocs::with_limit(50))?;
+        for (_, addr) in in_categories {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            for category in doc.get_all(self.f.categories).filter_map(|v| v.as_str()) {
+                if matches(category) && seen.insert(category.to_lowercase()) {
+                    out.push(Suggestion {
+                        text: category.to_owned(),
+                        product_id: None,
+                    });
+                }
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// Relevance-ranked matches for what a shopper typed, which is always plain words (see
@@ -671,6 +784,38 @@ mod tests {
         let (second, _) = index.search("lamp", all, Sort::PriceAsc, 2, 2).unwrap();
         assert_eq!(total, 3);
         assert_eq!((first.len(), second[0].name.as_str()), (2, "Lamp three"));
+    }
+
+    #[test]
+    fn suggestions_complete_names_and_categories_despite_typos() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let Op::Upsert(mut p) = priced("Brass lantern", &[(1000, 1)], 1) else {
+            unreachable!()
+        };
+        p.category_path = vec!["Lighting".into(), "Outdoor lights".into()];
+        let hidden = product("Lantern of secrets", "", ProductStatus::Hidden);
+        index
+            .apply(&[Op::Upsert(p), hidden, priced("Lamp", &[(500, 1)], 2)])
+            .unwrap();
+        let texts = |q: &str| -> Vec<String> {
+            index
+                .suggest(q, 8)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.text)
+                .collect()
+        };
+        assert_eq!(
+            texts("lant"),
+            ["Brass lantern"],
+            "a prefix, and never a hidden product"
+        );
+        assert_eq!(texts("lanturn"), ["Brass lantern"], "a typo");
+        assert_eq!(texts("ligh"), ["Lighting", "Outdoor lights"]);
+        assert!(texts("*").is_empty());
+        assert_eq!(edits("lantern", "lanturn"), 1);
+        assert_eq!(edits("", "ab"), 2);
     }
 
     /// Matches for a word, and for the empty query (everything on sale); they must agree.

@@ -99,6 +99,39 @@ async fn every_search_instance_finds_every_product_even_one_started_later() {
     app.call(Method::DELETE, &delete, Some(&seller), None).await;
     assert!(both_show(vec!["Walnut shelf"]).await);
 
+    // Suggestions complete what is typed, typos and all, from what is on sale.
+    let suggested = app
+        .call(
+            Method::GET,
+            "/api/v1/search/suggest?q=walnt%20sh",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        suggested.status,
+        reqwest::StatusCode::OK,
+        "{}",
+        suggested.body
+    );
+    assert_eq!(
+        suggested.body["suggestions"][0],
+        json!({"text": "Walnut shelf", "kind": "product", "product_id": suggested.body["suggestions"][0]["product_id"]})
+    );
+    let texts: Vec<&str> = suggested.body["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["text"].as_str())
+        .collect();
+    assert!(!texts.contains(&"Walnut stool"), "hidden: {texts:?}");
+    assert!(!texts.contains(&"Walnut desk"), "deleted: {texts:?}");
+    let bad = app
+        .call(Method::GET, "/api/v1/search/suggest?limit=99", None, None)
+        .await;
+    assert_eq!(bad.status, reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(bad.error_fields(), ["q", "limit"]);
+
     stop.cancel();
     let _ = running.await;
     app.stop().await;
