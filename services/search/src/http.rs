@@ -2,14 +2,14 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use kazna_contracts::Money;
-use kazna_kernel::{Code, FieldError, Json, Problem, Query};
+use kazna_kernel::{Admin, Code, FieldError, Json, Problem, Query, Require};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
+    AppState, analytics,
     error::Result,
     index::{Filters, Sort},
 };
@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(search))
         .routes(routes!(suggest))
+        .routes(routes!(search_analytics))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -159,9 +160,16 @@ async fn search(State(s): State<AppState>, Query(q): Query<SearchQuery>) -> Resu
         limit,
     } = parse(q)?;
     let index = Arc::clone(&s.index);
-    let (hits, total) =
-        tokio::task::spawn_blocking(move || index.search(&q, filters, sort, offset, limit))
-            .await??;
+    let (hits, total, words) = tokio::task::spawn_blocking(move || {
+        let (hits, total) = index.search(&q, filters, sort, offset, limit)?;
+        Ok::<_, crate::error::Error>((hits, total, index.normalized(&q)))
+    })
+    .await??;
+    // Only a shopper's first page counts as a query asked.
+    if offset == 0 {
+        let prefix = s.ctx.settings.redis_key("");
+        tokio::spawn(analytics::count(s.redis.clone(), prefix, words, total));
+    }
     let next = offset + hits.len();
     let items = hits
         .into_iter()
@@ -245,4 +253,69 @@ async fn suggest(
         })
         .collect();
     Ok(Json(Completions { suggestions }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+struct AnalyticsQuery {
+    /// The first day counted (`2026-11-01`), at most 31 days ago; today when left out.
+    #[param(format = Date)]
+    since: Option<String>,
+    /// How many of each, 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<String>,
+}
+
+/// What shoppers looked for: the most asked queries, and the most asked that found nothing.
+#[utoipa::path(get, path = "/api/v1/search/analytics", tag = "search", params(AnalyticsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = analytics::Report),
+              (status = 400, description = "invalid_parameter, naming each bad one", body = Problem),
+              (status = 401, body = Problem),
+              (status = 403, description = "forbidden: admins only", body = Problem),
+              (status = 503, description = "Redis, where queries are counted, is away", body = Problem)))]
+async fn search_analytics(
+    State(s): State<AppState>,
+    _: Require<Admin>,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Json<analytics::Report>> {
+    let mut errors = Vec::new();
+    let today = chrono::Utc::now().date_naive();
+    let oldest = today - chrono::Duration::days(analytics::KEEP_DAYS - 1);
+    let since = match q
+        .since
+        .as_deref()
+        .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+    {
+        None => today,
+        Some(Ok(d)) if d >= oldest && d <= today => d,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "since",
+                format!("a day from {oldest} to {today}"),
+            ));
+            today
+        }
+    };
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => 20,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", "must be between 1 and 100"));
+            20
+        }
+    };
+    if !errors.is_empty() {
+        let mut p = Problem::new(Code::InvalidParameter);
+        p.errors = errors;
+        return Err(p.into());
+    }
+    let prefix = s.ctx.settings.redis_key("");
+    analytics::report(s.redis.clone(), &prefix, since, limit)
+        .await
+        .map(Json)
+        .map_err(|e| {
+            tracing::warn!(error = %e, "search analytics: redis is away");
+            Problem::unavailable("Search analytics are kept in Redis, which is away for a moment")
+                .into()
+        })
 }

@@ -291,6 +291,11 @@ impl SearchIndex {
         doc
     }
 
+    /// A query as analytics counts it: its words, as the index reads them, one space apart.
+    pub fn normalized(&self, q: &str) -> String {
+        self.words(q).join(" ")
+    }
+
     /// The words of a shopper's text, as the index knows them (lower case, split at
     /// punctuation): never query syntax.
     fn words(&self, q: &str) -> Vec<String> {

@@ -2,6 +2,7 @@
 //! pulls every product from the catalog when it starts, and follows the catalog's events
 //! through a queue of its own, so read capacity grows with the instances.
 
+pub mod analytics;
 mod bootstrap;
 mod consumer;
 pub mod error;
@@ -30,6 +31,8 @@ const INSTANCE_QUEUE_EXPIRES_MS: u32 = 24 * 3600 * 1000;
 pub struct AppState {
     pub ctx: Context,
     pub index: Arc<index::SearchIndex>,
+    /// Where queries are counted for analytics.
+    pub redis: redis::aio::ConnectionManager,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -67,7 +70,8 @@ pub async fn build(
     }
     let pulled = bootstrap::Pulled::default();
     let pull = bootstrap::pull(ctx.clone(), index.clone(), pulled.clone(), shutdown.clone());
-    let state = AppState { ctx, index };
+    let redis = kazna_kernel::db::redis(&ctx.settings).await?;
+    let state = AppState { ctx, index, redis };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();

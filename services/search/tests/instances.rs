@@ -196,3 +196,81 @@ async fn a_nul_character_in_a_query_is_refused_naming_the_parameter() {
     assert_eq!(syntax.status, reqwest::StatusCode::OK, "{}", syntax.body);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn admins_see_what_shoppers_look_for_and_what_found_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.account_with_role("root@example.com", Role::Admin).await;
+    let seller = app.account_with_role("s@example.com", Role::Seller).await;
+    app.create_product(
+        &seller,
+        json!({"name": "Walnut desk", "variants": [{"sku": "D-1", "price": {"amount": 9000, "currency": "EUR"}, "stock": 2}]}),
+    )
+    .await;
+    let found = eventually(15, || async {
+        let r = app
+            .call(Method::GET, "/api/v1/search?q=desk", None, None)
+            .await;
+        (r.body["total"] == 1).then_some(())
+    })
+    .await;
+    assert!(found.is_some());
+    for q in [
+        "walnut",
+        "Walnut!",
+        "WALNUT",
+        "xyzzy",
+        "xyzzy",
+        "walnut&cursor=1",
+    ] {
+        let r = app
+            .call(Method::GET, &format!("/api/v1/search?q={q}"), None, None)
+            .await;
+        assert_eq!(r.status, reqwest::StatusCode::OK);
+    }
+    let today = chrono::Utc::now().date_naive();
+    let counted = |report: &serde_json::Value, list: &str, query: &str| {
+        report[list]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["query"] == query))
+            .and_then(|c| c["count"].as_u64())
+    };
+    let report = eventually(10, || async {
+        let r = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/search/analytics?since={today}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        let done = counted(&r.body, "top", "walnut") == Some(3)
+            && counted(&r.body, "zero_results", "xyzzy") == Some(2);
+        done.then_some(r.body)
+    })
+    .await
+    .expect("the counts arrive: three walnut (a later page does not count), two xyzzy");
+    assert_eq!(counted(&report, "top", "xyzzy"), Some(2));
+    assert_eq!(
+        counted(&report, "zero_results", "walnut"),
+        None,
+        "walnut found something"
+    );
+    assert!(counted(&report, "top", "desk").is_some_and(|n| n >= 1));
+    let buyer = app.login_new_buyer().await;
+    let denied = app
+        .call(Method::GET, "/api/v1/search/analytics", Some(&buyer), None)
+        .await;
+    assert_eq!(denied.status, reqwest::StatusCode::FORBIDDEN);
+    let old = app
+        .call(
+            Method::GET,
+            "/api/v1/search/analytics?since=2020-01-01&limit=0",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(old.status, reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(old.error_fields(), ["since", "limit"]);
+    app.stop().await;
+}
