@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::{extract::State, http::HeaderName};
 use kazna_contracts::Money;
 use kazna_kernel::{Admin, Code, FieldError, Json, Problem, Query, Require};
 use serde::{Deserialize, Serialize};
@@ -129,7 +129,7 @@ fn parse(q: SearchQuery) -> std::result::Result<Asked, Problem> {
     })
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 struct Item {
     product_id: Uuid,
     name: String,
@@ -141,7 +141,7 @@ struct Item {
     highlight: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 struct Results {
     items: Vec<Item>,
     total: usize,
@@ -149,9 +149,13 @@ struct Results {
 }
 
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQuery),
-    responses((status = 200, body = Results),
+    responses((status = 200, body = Results,
+                headers(("x-cache" = String, description = "`hit` when answered from the hot-query cache, else `miss`"))),
               (status = 400, description = "invalid_parameter, naming each bad one", body = Problem)))]
-async fn search(State(s): State<AppState>, Query(q): Query<SearchQuery>) -> Result<Json<Results>> {
+async fn search(
+    State(s): State<AppState>,
+    Query(q): Query<SearchQuery>,
+) -> Result<([(HeaderName, &'static str); 1], Json<Results>)> {
     let Asked {
         q,
         filters,
@@ -159,33 +163,52 @@ async fn search(State(s): State<AppState>, Query(q): Query<SearchQuery>) -> Resu
         offset,
         limit,
     } = parse(q)?;
-    let index = Arc::clone(&s.index);
-    let (hits, total, words) = tokio::task::spawn_blocking(move || {
-        let (hits, total) = index.search(&q, filters, sort, offset, limit)?;
-        Ok::<_, crate::error::Error>((hits, total, index.normalized(&q)))
-    })
-    .await??;
+    let words = s.index.normalized(&q);
+    // The request as the cache knows it: what the index reads of it, nothing else.
+    let browse = q.trim().is_empty();
+    let request = format!("{browse}|{words}|{filters:?}|{sort:?}|{offset}|{limit}");
+    let generation = s.index.generation();
+    let (results, cached) = match s.cache.get::<Results>(generation, &request).await {
+        Some(results) => (results, "hit"),
+        None => {
+            let index = Arc::clone(&s.index);
+            let (hits, total) =
+                tokio::task::spawn_blocking(move || index.search(&q, filters, sort, offset, limit))
+                    .await??;
+            let next = offset + hits.len();
+            let items = hits
+                .into_iter()
+                .map(|h| Item {
+                    product_id: h.product_id,
+                    name: h.name,
+                    price: h.price,
+                    score: h.score,
+                    highlight: h.highlight,
+                })
+                .collect();
+            let results = Results {
+                items,
+                total,
+                next_cursor: (next < total).then(|| next.to_string()),
+            };
+            s.cache.put(generation, &request, &results).await;
+            (results, "miss")
+        }
+    };
     // Only a shopper's first page counts as a query asked.
     if offset == 0 {
         let prefix = s.ctx.settings.redis_key("");
-        tokio::spawn(analytics::count(s.redis.clone(), prefix, words, total));
+        tokio::spawn(analytics::count(
+            s.redis.clone(),
+            prefix,
+            words,
+            results.total,
+        ));
     }
-    let next = offset + hits.len();
-    let items = hits
-        .into_iter()
-        .map(|h| Item {
-            product_id: h.product_id,
-            name: h.name,
-            price: h.price,
-            score: h.score,
-            highlight: h.highlight,
-        })
-        .collect();
-    Ok(Json(Results {
-        items,
-        total,
-        next_cursor: (next < total).then(|| next.to_string()),
-    }))
+    Ok((
+        [(HeaderName::from_static("x-cache"), cached)],
+        Json(results),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

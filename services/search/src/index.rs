@@ -291,6 +291,11 @@ impl SearchIndex {
         doc
     }
 
+    /// The generation of what searches see: it changes with every commit.
+    pub fn generation(&self) -> u64 {
+        self.reader.searcher().generation().generation_id()
+    }
+
     /// A query as analytics counts it: its words, as the index reads them, one space apart.
     pub fn normalized(&self, q: &str) -> String {
         self.words(q).join(" ")

@@ -4,6 +4,7 @@
 
 pub mod analytics;
 mod bootstrap;
+pub mod cache;
 mod consumer;
 pub mod error;
 mod http;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub index: Arc<index::SearchIndex>,
     /// Where queries are counted for analytics.
     pub redis: redis::aio::ConnectionManager,
+    pub cache: cache::Cache,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -71,7 +73,13 @@ pub async fn build(
     let pulled = bootstrap::Pulled::default();
     let pull = bootstrap::pull(ctx.clone(), index.clone(), pulled.clone(), shutdown.clone());
     let redis = kazna_kernel::db::redis(&ctx.settings).await?;
-    let state = AppState { ctx, index, redis };
+    let cache = cache::Cache::new(redis.clone(), &ctx.settings.redis_key(""), &instance);
+    let state = AppState {
+        ctx,
+        index,
+        redis,
+        cache,
+    };
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();

@@ -274,3 +274,83 @@ async fn admins_see_what_shoppers_look_for_and_what_found_nothing() {
     assert_eq!(old.error_fields(), ["since", "limit"]);
     app.stop().await;
 }
+
+/// The platform, reaching Redis through a proxy the test can switch off.
+async fn behind_a_redis_proxy() -> (kazna_testkit::TcpProxy, TestApp) {
+    use std::net::ToSocketAddrs;
+    let url = kazna_kernel::Settings::load().expect("settings").redis.url;
+    let host_port = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .expect("host");
+    let redis = host_port
+        .to_socket_addrs()
+        .expect("address")
+        .next()
+        .expect("one");
+    let proxy = kazna_testkit::TcpProxy::start(redis, true)
+        .await
+        .expect("proxy");
+    let app = TestApp::spawn_with(|s| s.redis.url = format!("redis://{}", proxy.addr)).await;
+    (proxy, app)
+}
+
+#[tokio::test]
+async fn hot_queries_are_answered_from_the_cache_until_the_index_changes_and_without_redis_too() {
+    let (proxy, app) = behind_a_redis_proxy().await;
+    let seller = app.account_with_role("s@example.com", Role::Seller).await;
+    let product = |name: &str, sku: &str| json!({"name": name, "variants": [{"sku": sku, "price": {"amount": 500, "currency": "EUR"}, "stock": 1}]});
+    app.create_product(&seller, product("Teak bench", "B-1"))
+        .await;
+    let search = || async {
+        let r = app
+            .call(Method::GET, "/api/v1/search?q=teak", None, None)
+            .await;
+        let names: Vec<String> = r.body["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (
+            r.headers["x-cache"].to_str().unwrap_or("").to_owned(),
+            names,
+        )
+    };
+    let first = eventually(15, || async {
+        let (cache, names) = search().await;
+        (names == ["Teak bench"]).then_some(cache)
+    })
+    .await;
+    assert!(first.is_some(), "the bench is found");
+    assert_eq!(
+        search().await,
+        ("hit".to_owned(), vec!["Teak bench".to_owned()])
+    );
+    // The index changes: what was cached before it is never served after.
+    app.create_product(&seller, product("Teak table", "T-1"))
+        .await;
+    let fresh = eventually(15, || async {
+        let (cache, mut names) = search().await;
+        names.sort();
+        (names == ["Teak bench", "Teak table"]).then_some(cache)
+    })
+    .await;
+    assert_eq!(
+        fresh.as_deref(),
+        Some("miss"),
+        "a new generation, a new answer"
+    );
+    // Redis away: the index answers, every time.
+    proxy.down();
+    for _ in 0..3 {
+        let (cache, names) = search().await;
+        assert_eq!(cache, "miss");
+        assert_eq!(names.len(), 2);
+    }
+    proxy.up();
+    app.stop().await;
+}
