@@ -77,6 +77,10 @@ pub struct ProductSnapshot {
     pub category_ids: Vec<Uuid>,
     /// Names of every category the product is in, with their ancestors.
     pub category_path: Vec<String>,
+    /// Ids of every category the product is in, with their ancestors: a product is in each
+    /// one's listing.
+    #[serde(default)]
+    pub category_tree: Vec<Uuid>,
     pub variants: Vec<VariantSnapshot>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -167,19 +167,26 @@ pub async fn list(pool: &PgPool, f: ListFilter) -> Result<Vec<Product>> {
 
 /// What search and the others are told about a product.
 pub async fn snapshot(conn: &mut PgConnection, p: &Product) -> Result<ProductSnapshot> {
-    let category_path: Vec<String> = sqlx::query_scalar(
+    let up: Vec<(Uuid, String)> = sqlx::query_as(
         "WITH RECURSIVE up AS (
              SELECT id, name, parent_id FROM categories WHERE id = ANY($1)
              UNION SELECT c.id, c.name, c.parent_id FROM categories c JOIN up ON c.id = up.parent_id)
-         SELECT DISTINCT name FROM up ORDER BY name",
+         SELECT DISTINCT id, name FROM up ORDER BY name",
     )
     .bind(&p.category_ids)
     .fetch_all(conn)
     .await?;
-    Ok(snapshot_of(p, category_path))
+    let (mut tree, mut path): (Vec<Uuid>, Vec<String>) = up.into_iter().unzip();
+    tree.sort();
+    path.dedup();
+    Ok(snapshot_of(p, path, tree))
 }
 
-fn snapshot_of(p: &Product, category_path: Vec<String>) -> ProductSnapshot {
+fn snapshot_of(
+    p: &Product,
+    category_path: Vec<String>,
+    category_tree: Vec<Uuid>,
+) -> ProductSnapshot {
     ProductSnapshot {
         id: p.id,
         seller_id: p.seller_id,
@@ -188,6 +195,7 @@ fn snapshot_of(p: &Product, category_path: Vec<String>) -> ProductSnapshot {
         status: p.status,
         category_ids: p.category_ids.clone(),
         category_path,
+        category_tree,
         variants: p
             .variants
             .iter()
@@ -223,31 +231,33 @@ pub async fn snapshots(
         .collect();
     categories.sort();
     categories.dedup();
-    // Each category with the names of itself and its ancestors.
-    let names: Vec<(Uuid, String)> = sqlx::query_as(
+    // Each category with itself and its ancestors.
+    let names: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
         "WITH RECURSIVE up AS (
-             SELECT id AS leaf, name, parent_id FROM categories WHERE id = ANY($1)
-             UNION SELECT up.leaf, c.name, c.parent_id FROM categories c JOIN up ON c.id = up.parent_id)
-         SELECT leaf, name FROM up",
+             SELECT id AS leaf, id, name, parent_id FROM categories WHERE id = ANY($1)
+             UNION SELECT up.leaf, c.id, c.name, c.parent_id FROM categories c JOIN up ON c.id = up.parent_id)
+         SELECT leaf, id, name FROM up",
     )
     .bind(&categories)
     .fetch_all(&mut *conn)
     .await?;
-    let mut path_of: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
-    for (leaf, name) in names {
-        path_of.entry(leaf).or_default().push(name);
+    let mut path_of: std::collections::HashMap<Uuid, Vec<(Uuid, String)>> = Default::default();
+    for (leaf, id, name) in names {
+        path_of.entry(leaf).or_default().push((id, name));
     }
     Ok(products
         .iter()
         .map(|p| {
-            let mut path: Vec<String> = p
+            let up = p
                 .category_ids
                 .iter()
-                .flat_map(|c| path_of.get(c).into_iter().flatten().cloned())
-                .collect();
+                .flat_map(|c| path_of.get(c).into_iter().flatten().cloned());
+            let (mut tree, mut path): (Vec<Uuid>, Vec<String>) = up.unzip();
             path.sort();
             path.dedup();
-            snapshot_of(p, path)
+            tree.sort();
+            tree.dedup();
+            snapshot_of(p, path, tree)
         })
         .collect())
 }

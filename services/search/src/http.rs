@@ -27,6 +27,9 @@ struct SearchQuery {
     #[serde(default)]
     #[param(max_length = 200)]
     q: String,
+    /// Only products in this category (an id) or one below it.
+    #[param(format = Uuid)]
+    category: Option<String>,
     /// The cheapest variant costs at least this, in minor units.
     #[param(minimum = 0)]
     min_price: Option<String>,
@@ -73,6 +76,14 @@ fn parse(q: SearchQuery) -> std::result::Result<Asked, Problem> {
     {
         errors.push(FieldError::new("max_price", "must not be below min_price"));
     }
+    let category = match q.category.as_deref().map(Uuid::parse_str) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            errors.push(FieldError::new("category", "a category id"));
+            None
+        }
+    };
     let in_stock = match q.in_stock.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
@@ -119,6 +130,7 @@ fn parse(q: SearchQuery) -> std::result::Result<Asked, Problem> {
     Ok(Asked {
         q: q.q,
         filters: Filters {
+            category,
             min_price,
             max_price,
             in_stock,

@@ -33,6 +33,8 @@ struct Fields {
     name: Field,
     description: Field,
     categories: Field,
+    /// Ids of the product's categories and their ancestors.
+    category_tree: Field,
     /// The cheapest variant's price, in minor units.
     price: Field,
     /// The dearest variant's price.
@@ -60,6 +62,7 @@ fn schema() -> (Schema, Fields) {
         name: b.add_text_field("name", TEXT | STORED),
         description: b.add_text_field("description", TEXT | STORED),
         categories: b.add_text_field("categories", TEXT | STORED),
+        category_tree: b.add_text_field("category_tree", STRING),
         price: b.add_i64_field("price", INDEXED | FAST | STORED),
         price_max: b.add_i64_field("price_max", INDEXED | FAST | STORED),
         in_stock: b.add_i64_field("in_stock", INDEXED | FAST),
@@ -98,6 +101,8 @@ impl Op {
 /// What narrows a search.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Filters {
+    /// Only products in this category or one below it.
+    pub category: Option<Uuid>,
     /// The cheapest variant costs at least this (minor units).
     pub min_price: Option<i64>,
     /// The cheapest variant costs at most this (minor units).
@@ -272,6 +277,9 @@ impl SearchIndex {
         doc.add_text(self.f.description, &p.description);
         for category in &p.category_path {
             doc.add_text(self.f.categories, category);
+        }
+        for id in &p.category_tree {
+            doc.add_text(self.f.category_tree, id.to_string());
         }
         doc.add_i64(
             self.f.price,
@@ -484,6 +492,14 @@ impl SearchIndex {
             let range = RangeQuery::new(bound(filters.min_price), bound(filters.max_price));
             must.push((Occur::Must, Box::new(BoostQuery::new(Box::new(range), 0.0))));
         }
+        if let Some(category) = filters.category {
+            let term = Term::from_field_text(self.f.category_tree, &category.to_string());
+            let within = TermQuery::new(term, IndexRecordOption::Basic);
+            must.push((
+                Occur::Must,
+                Box::new(BoostQuery::new(Box::new(within), 0.0)),
+            ));
+        }
         if filters.in_stock {
             let stocked = TermQuery::new(
                 Term::from_field_i64(self.f.in_stock, 1),
@@ -571,6 +587,7 @@ mod tests {
             status,
             category_ids: vec![],
             category_path: vec![],
+            category_tree: vec![],
             variants: vec![VariantSnapshot {
                 id: Uuid::nil(),
                 sku: "L".into(),
@@ -794,6 +811,50 @@ mod tests {
         let (second, _) = index.search("lamp", all, Sort::PriceAsc, 2, 2).unwrap();
         assert_eq!(total, 3);
         assert_eq!((first.len(), second[0].name.as_str()), (2, "Lamp three"));
+    }
+
+    #[test]
+    fn a_category_filter_takes_in_the_categories_below_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let (lighting, outdoor, kitchen) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let in_tree = |name: &str, tree: Vec<Uuid>| {
+            let Op::Upsert(mut p) = priced(name, &[(100, 1)], 1) else {
+                unreachable!()
+            };
+            p.category_tree = tree;
+            Op::Upsert(p)
+        };
+        index
+            .apply(&[
+                in_tree("Porch lamp", vec![lighting, outdoor]),
+                in_tree("Desk lamp", vec![lighting]),
+                in_tree("Lamp oil", vec![kitchen]),
+            ])
+            .unwrap();
+        let within = |category: Uuid| -> Vec<String> {
+            let f = Filters {
+                category: Some(category),
+                ..Filters::default()
+            };
+            let mut names: Vec<String> = index
+                .search("lamp", f, Sort::Relevance, 0, 10)
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|h| h.name)
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            within(lighting),
+            ["Desk lamp", "Porch lamp"],
+            "with what is below"
+        );
+        assert_eq!(within(outdoor), ["Porch lamp"]);
+        assert_eq!(within(kitchen), ["Lamp oil"]);
+        assert!(within(Uuid::now_v7()).is_empty());
     }
 
     #[test]

@@ -354,3 +354,65 @@ async fn hot_queries_are_answered_from_the_cache_until_the_index_changes_and_wit
     proxy.up();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_category_narrows_a_search_to_it_and_what_is_below_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.account_with_role("root@example.com", Role::Admin).await;
+    let seller = app.account_with_role("s@example.com", Role::Seller).await;
+    let category = |name: &str, parent: Option<&str>| {
+        let body = json!({"name": name, "parent_id": parent});
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let r = app
+                .call(Method::POST, "/api/v1/categories", Some(&admin), Some(body))
+                .await;
+            assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
+            r.body["id"].as_str().expect("id").to_owned()
+        }
+    };
+    let lighting = category("Lighting", None).await;
+    let outdoor = category("Outdoor", Some(&lighting)).await;
+    let product = |name: &str, sku: &str, category: &str| {
+        json!({"name": name, "category_ids": [category],
+        "variants": [{"sku": sku, "price": {"amount": 500, "currency": "EUR"}, "stock": 1}]})
+    };
+    app.create_product(&seller, product("Porch lamp", "P-1", &outdoor))
+        .await;
+    app.create_product(&seller, product("Desk lamp", "D-1", &lighting))
+        .await;
+    let both = eventually(15, || async {
+        (within(&app, &lighting).await == ["Desk lamp", "Porch lamp"]).then_some(())
+    })
+    .await;
+    assert!(both.is_some(), "a category takes in the one below it");
+    assert_eq!(within(&app, &outdoor).await, ["Porch lamp"]);
+    let bad = app
+        .call(Method::GET, "/api/v1/search?category=lighting", None, None)
+        .await;
+    assert_eq!(bad.error_fields(), ["category"]);
+    app.stop().await;
+}
+
+/// The names a search for lamps finds in `category`.
+async fn within(app: &TestApp, category: &str) -> Vec<String> {
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/search?q=lamp&category={category}"),
+            None,
+            None,
+        )
+        .await;
+    let mut names: Vec<String> = r.body["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
