@@ -154,9 +154,35 @@ struct Item {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+struct FacetCount {
+    /// A category id.
+    value: Uuid,
+    count: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+struct PriceCount {
+    /// Minor units, included.
+    from: i64,
+    /// Minor units, excluded.
+    to: i64,
+    count: u64,
+}
+
+/// Counts over everything the search found, filters applied.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+struct ResultFacets {
+    /// Per category, each counting what is in it or below it.
+    category: Vec<FacetCount>,
+    /// Per price range of the cheapest variant, with round edges around the prices found.
+    price: Vec<PriceCount>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 struct Results {
     items: Vec<Item>,
     total: usize,
+    facets: ResultFacets,
     next_cursor: Option<String>,
 }
 
@@ -184,9 +210,11 @@ async fn search(
         Some(results) => (results, "hit"),
         None => {
             let index = Arc::clone(&s.index);
-            let (hits, total) =
-                tokio::task::spawn_blocking(move || index.search(&q, filters, sort, offset, limit))
-                    .await??;
+            let ((hits, total), facets) = tokio::task::spawn_blocking(move || {
+                let found = index.search(&q, filters, sort, offset, limit)?;
+                Ok::<_, crate::error::Error>((found, index.facets(&q, filters)?))
+            })
+            .await??;
             let next = offset + hits.len();
             let items = hits
                 .into_iter()
@@ -198,9 +226,29 @@ async fn search(
                     highlight: h.highlight,
                 })
                 .collect();
+            let facets = ResultFacets {
+                category: facets
+                    .categories
+                    .into_iter()
+                    .map(|c| FacetCount {
+                        value: c.id,
+                        count: c.count,
+                    })
+                    .collect(),
+                price: facets
+                    .price
+                    .into_iter()
+                    .map(|b| PriceCount {
+                        from: b.from,
+                        to: b.to,
+                        count: b.count,
+                    })
+                    .collect(),
+            };
             let results = Results {
                 items,
                 total,
+                facets,
                 next_cursor: (next < total).then(|| next.to_string()),
             };
             s.cache.put(generation, &request, &results).await;

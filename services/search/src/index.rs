@@ -11,6 +11,10 @@ use kazna_contracts::{
 };
 use tantivy::{
     Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+    aggregation::{
+        AggregationCollector, AggregationLimitsGuard, agg_req::Aggregations,
+        agg_result::AggregationResults,
+    },
     collector::{Count, TopDocs},
     query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery},
     schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value},
@@ -62,7 +66,7 @@ fn schema() -> (Schema, Fields) {
         name: b.add_text_field("name", TEXT | STORED),
         description: b.add_text_field("description", TEXT | STORED),
         categories: b.add_text_field("categories", TEXT | STORED),
-        category_tree: b.add_text_field("category_tree", STRING),
+        category_tree: b.add_text_field("category_tree", STRING | FAST),
         price: b.add_i64_field("price", INDEXED | FAST | STORED),
         price_max: b.add_i64_field("price_max", INDEXED | FAST | STORED),
         in_stock: b.add_i64_field("in_stock", INDEXED | FAST),
@@ -132,6 +136,44 @@ impl std::str::FromStr for Sort {
             _ => Err(()),
         }
     }
+}
+
+/// Counts over what a search finds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub categories: Vec<CategoryCount>,
+    pub price: Vec<PriceBucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryCount {
+    pub id: Uuid,
+    pub count: u64,
+}
+
+/// Products whose cheapest variant costs from `from` (included) to `to` (excluded), minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceBucket {
+    pub from: i64,
+    pub to: i64,
+    pub count: u64,
+}
+
+/// Bucket edges for prices from `min` to `max`: a round step (1, 2 or 5 times a power of ten)
+/// that makes at most five buckets, the first edge at or below `min`, the last above `max`.
+pub fn price_edges(min: i64, max: i64) -> Vec<i64> {
+    let span = (max - min).max(1);
+    let step = (0..18)
+        .flat_map(|power| [1, 2, 5].map(|m| m * 10_i64.pow(power)))
+        .find(|step| span / step < 5)
+        .unwrap_or(i64::MAX / 8);
+    let mut edges = vec![min.div_euclid(step) * step];
+    while let Some(&last) = edges.last()
+        && last <= max
+    {
+        edges.push(last + step);
+    }
+    edges
 }
 
 /// A completion: a product's name (with its id) or a category's.
@@ -454,17 +496,9 @@ impl SearchIndex {
         Ok(out)
     }
 
-    /// Relevance-ranked matches for what a shopper typed, which is always plain words (see
-    /// [`Self::words`]); only products on sale ever match.
-    pub fn search(
-        &self,
-        q: &str,
-        filters: Filters,
-        sort: Sort,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(Vec<Hit>, usize), Error> {
-        let searcher = self.reader.searcher();
+    /// The query for what a shopper typed, narrowed by `filters`, with its exact words apart
+    /// (for highlighting); `None` when the text holds no word to look for.
+    fn query(&self, q: &str, filters: Filters) -> Option<(BooleanQuery, Option<Box<dyn Query>>)> {
         let on_sale = || -> Box<dyn Query> {
             Box::new(TermQuery::new(
                 Term::from_field_i64(self.f.live, 1),
@@ -477,7 +511,7 @@ impl SearchIndex {
             None
         } else if words.is_empty() {
             // Nothing but punctuation: no word to look for.
-            return Ok((Vec::new(), 0));
+            return None;
         } else {
             let (text, exact) = self.text_query(&words);
             must[0].1 = Box::new(BoostQuery::new(on_sale(), 0.0));
@@ -510,7 +544,89 @@ impl SearchIndex {
                 Box::new(BoostQuery::new(Box::new(stocked), 0.0)),
             ));
         }
-        let query = BooleanQuery::new(must);
+        Some((BooleanQuery::new(must), exact))
+    }
+
+    /// Counts over everything a search finds: per category (with those above), and per price
+    /// range, with edges that suit the prices found.
+    pub fn facets(&self, q: &str, filters: Filters) -> Result<Facets, Error> {
+        let Some((query, _)) = self.query(q, filters) else {
+            return Ok(Facets::default());
+        };
+        let searcher = self.reader.searcher();
+        let run = |request: serde_json::Value| -> Result<serde_json::Value, Error> {
+            let aggs: Aggregations = serde_json::from_value(request)
+                .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
+            let collector =
+                AggregationCollector::from_aggs(aggs, AggregationLimitsGuard::default());
+            let found: AggregationResults = searcher.search(&query, &collector)?;
+            Ok(serde_json::to_value(found).unwrap_or_default())
+        };
+        let first = run(serde_json::json!({
+            "categories": {"terms": {"field": "category_tree", "size": 50}},
+            "price": {"stats": {"field": "price"}},
+        }))?;
+        let categories = first["categories"]["buckets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| {
+                Some(CategoryCount {
+                    id: Uuid::parse_str(b["key"].as_str()?).ok()?,
+                    count: b["doc_count"].as_u64()?,
+                })
+            })
+            .collect();
+        let (min, max) = (
+            first["price"]["min"].as_f64(),
+            first["price"]["max"].as_f64(),
+        );
+        let price = match (min, max) {
+            (Some(min), Some(max)) => {
+                let edges = price_edges(min as i64, max as i64);
+                let ranges: Vec<serde_json::Value> = edges
+                    .windows(2)
+                    .map(|w| serde_json::json!({"from": w[0], "to": w[1]}))
+                    .collect();
+                let second = run(serde_json::json!({
+                    "price": {"range": {"field": "price", "ranges": ranges}},
+                }))?;
+                let buckets = second["price"]["buckets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                edges
+                    .windows(2)
+                    .map(|w| PriceBucket {
+                        from: w[0],
+                        to: w[1],
+                        count: buckets
+                            .iter()
+                            .find(|b| b["from"].as_f64() == Some(w[0] as f64))
+                            .and_then(|b| b["doc_count"].as_u64())
+                            .unwrap_or(0),
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(Facets { categories, price })
+    }
+
+    /// Relevance-ranked matches for what a shopper typed, which is always plain words (see
+    /// [`Self::words`]); only products on sale ever match.
+    pub fn search(
+        &self,
+        q: &str,
+        filters: Filters,
+        sort: Sort,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Hit>, usize), Error> {
+        let searcher = self.reader.searcher();
+        let Some((query, exact)) = self.query(q, filters) else {
+            return Ok((Vec::new(), 0));
+        };
         let page = TopDocs::with_limit(limit).and_offset(offset);
         let by_field = match sort {
             Sort::Relevance => None,
@@ -855,6 +971,69 @@ mod tests {
         assert_eq!(within(outdoor), ["Porch lamp"]);
         assert_eq!(within(kitchen), ["Lamp oil"]);
         assert!(within(Uuid::now_v7()).is_empty());
+    }
+
+    #[test]
+    fn price_buckets_have_round_edges_around_the_prices_found() {
+        assert_eq!(
+            price_edges(1000, 5000),
+            [1000, 2000, 3000, 4000, 5000, 6000]
+        );
+        let edges = price_edges(1999, 2499);
+        assert!(
+            edges[0] <= 1999 && *edges.last().unwrap() > 2499 && edges.len() <= 7,
+            "{edges:?}"
+        );
+        assert_eq!(price_edges(500, 500), [500, 501]);
+        assert_eq!(price_edges(0, 99), [0, 20, 40, 60, 80, 100]);
+    }
+
+    #[test]
+    fn facets_count_what_a_search_finds_by_category_and_price() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let (lighting, outdoor) = (Uuid::now_v7(), Uuid::now_v7());
+        let lamp_at = |name: &str, price: i64, tree: Vec<Uuid>| {
+            let Op::Upsert(mut p) = priced(name, &[(price, 1)], 1) else {
+                unreachable!()
+            };
+            p.category_tree = tree;
+            Op::Upsert(p)
+        };
+        index
+            .apply(&[
+                lamp_at("Lamp a", 1000, vec![lighting, outdoor]),
+                lamp_at("Lamp b", 1500, vec![lighting]),
+                lamp_at("Lamp c", 4200, vec![lighting]),
+                lamp_at("Vase", 9900, vec![]),
+            ])
+            .unwrap();
+        let f = index.facets("lamp", Filters::default()).unwrap();
+        let count = |id: Uuid| f.categories.iter().find(|c| c.id == id).map(|c| c.count);
+        assert_eq!((count(lighting), count(outdoor)), (Some(3), Some(1)));
+        let total: u64 = f.price.iter().map(|b| b.count).sum();
+        assert_eq!(
+            total, 3,
+            "every product found is in one bucket: {:?}",
+            f.price
+        );
+        assert_eq!(
+            f.price.first().map(|b| (b.from, b.count)),
+            Some((1000, 2)),
+            "{:?}",
+            f.price
+        );
+        assert!(f.price.last().is_some_and(|b| b.to > 4200));
+        let cheap = Filters {
+            max_price: Some(1200),
+            ..Filters::default()
+        };
+        let f = index.facets("lamp", cheap).unwrap();
+        assert_eq!(
+            f.price.iter().map(|b| b.count).sum::<u64>(),
+            1,
+            "over the filtered result"
+        );
     }
 
     #[test]

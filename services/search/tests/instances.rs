@@ -388,6 +388,29 @@ async fn a_category_narrows_a_search_to_it_and_what_is_below_it() {
     .await;
     assert!(both.is_some(), "a category takes in the one below it");
     assert_eq!(within(&app, &outdoor).await, ["Porch lamp"]);
+    // Facets count what was found, per category (with what is below) and price range.
+    let all = app
+        .call(Method::GET, "/api/v1/search?q=lamp", None, None)
+        .await;
+    let count = |id: &str| {
+        all.body["facets"]["category"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["value"] == id))
+            .and_then(|c| c["count"].as_u64())
+    };
+    assert_eq!(
+        (count(&lighting), count(&outdoor)),
+        (Some(2), Some(1)),
+        "{}",
+        all.body
+    );
+    let priced: u64 = all.body["facets"]["price"]
+        .as_array()
+        .expect("price buckets")
+        .iter()
+        .filter_map(|b| b["count"].as_u64())
+        .sum();
+    assert_eq!(priced, 2);
     let bad = app
         .call(Method::GET, "/api/v1/search?category=lighting", None, None)
         .await;
