@@ -192,19 +192,7 @@ async fn put_template(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    sqlx::query(
-        "INSERT INTO templates (event, channel, language, subject, body, html) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (event, channel, language)
-         DO UPDATE SET subject = $4, body = $5, html = $6, updated_at = now()",
-    )
-    .bind(&event)
-    .bind(channel.as_str())
-    .bind(language)
-    .bind(&t.subject)
-    .bind(&t.body)
-    .bind(&t.html)
-    .execute(&s.pool)
-    .await?;
+    templates::save(&s.pool, &event, channel, language, &t).await?;
     Ok(Json(t))
 }
 

@@ -113,6 +113,30 @@ pub async fn resolve(
     Ok(custom.or_else(|| builtin(event, channel)))
 }
 
+/// Keeps an admin's template for an event, channel and language (checked with [`check`]).
+pub async fn save(
+    pool: &sqlx::PgPool,
+    event: &str,
+    channel: Channel,
+    language: &str,
+    t: &Template,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO templates (event, channel, language, subject, body, html) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (event, channel, language)
+         DO UPDATE SET subject = $4, body = $5, html = $6, updated_at = now()",
+    )
+    .bind(event)
+    .bind(channel.as_str())
+    .bind(language)
+    .bind(&t.subject)
+    .bind(&t.body)
+    .bind(&t.html)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 fn money(amount: i64) -> Money {
     Money::new(amount, Currency::EUR)
 }
