@@ -1,6 +1,8 @@
 //! What the catalog tells others: product events, and the bodies of its internal endpoints
 //! (variant info for the cart, reservations for orders, snapshots for search).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -82,6 +84,10 @@ pub struct ProductSnapshot {
     #[serde(default)]
     pub category_tree: Vec<Uuid>,
     pub variants: Vec<VariantSnapshot>,
+    /// The product's attributes with a plain value (text, a number), as text: what a shopper
+    /// can filter by, beside the variants' options.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -92,6 +98,13 @@ pub struct VariantSnapshot {
     pub sku: String,
     pub price: Money,
     pub available: i64,
+    /// The variant's options (`colour`, `size`), as text.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Counts the variant's stock changes: of two copies of `available`, the one with the
+    /// higher version is the newer.
+    #[serde(default)]
+    pub stock_version: i64,
 }
 
 /// `GET /internal/products/snapshots`: every product in id order, a page at a time.
@@ -183,6 +196,9 @@ pub struct StockChanged {
     pub stock: i64,
     pub reserved: i64,
     pub available: i64,
+    /// The variant's `stock_version` after this change: a copy with a lower one is older.
+    #[serde(default)]
+    pub version: i64,
 }
 impl Event for StockChanged {
     const TYPE: &'static str = "catalog.stock.changed";

@@ -144,9 +144,25 @@ pub async fn update(
     .fetch_optional(&mut *tx)
     .await?;
     let updated = updated.ok_or(Error::NotFound("Category"))?;
+    // A product's snapshot names its categories and their ancestors: those below a renamed
+    // or moved category change, and are announced again.
+    let products: Vec<Uuid> = sqlx::query_scalar(
+        "WITH RECURSIVE below AS (
+             SELECT id FROM categories WHERE id = $1
+             UNION ALL SELECT c.id FROM categories c JOIN below b ON c.parent_id = b.id)
+         UPDATE products SET updated_at = now()
+         WHERE category_ids && (SELECT array_agg(id) FROM below) AND status <> 'deleted'
+         RETURNING id",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for p in &products {
+        crate::products::announce(&mut tx, *p).await?;
+    }
     tx.commit().await?;
     // Listings by category include descendants: a move changes them.
-    store.cache.changed(&[]).await;
+    store.cache.changed(&products).await;
     Ok(updated)
 }
 

@@ -266,17 +266,20 @@ pub async fn release_expired(store: &Store) -> Result<Vec<Uuid>> {
 
 /// Announces a variant's new stock; returns its product.
 async fn stock_changed(conn: &mut PgConnection, variant_id: Uuid) -> Result<Uuid> {
-    let (product_id, stock, reserved): (Uuid, i64, i64) =
-        sqlx::query_as("SELECT product_id, stock, reserved FROM variants WHERE id = $1")
-            .bind(variant_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (product_id, stock, reserved, version): (Uuid, i64, i64, i64) = sqlx::query_as(
+        "UPDATE variants SET stock_version = stock_version + 1 WHERE id = $1
+         RETURNING product_id, stock, reserved, stock_version",
+    )
+    .bind(variant_id)
+    .fetch_one(&mut *conn)
+    .await?;
     let event = StockChanged {
         product_id,
         variant_id,
         stock,
         reserved,
         available: stock - reserved,
+        version,
     };
     kazna_events::enqueue(conn, SOURCE, &event).await?;
     Ok(product_id)

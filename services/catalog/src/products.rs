@@ -26,6 +26,10 @@ pub struct Variant {
     pub stock: i64,
     pub reserved: i64,
     pub available: i64,
+    /// How many times the stock changed (see [`VariantSnapshot::stock_version`]).
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub stock_version: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
@@ -55,7 +59,8 @@ const PRODUCT_SELECT: &str =
         coalesce((SELECT json_agg(json_build_object(
                 'id', v.id, 'sku', v.sku, 'options', v.options,
                 'price', json_build_object('amount', v.price_amount, 'currency', v.currency),
-                'stock', v.stock, 'reserved', v.reserved, 'available', v.stock - v.reserved)
+                'stock', v.stock, 'reserved', v.reserved, 'available', v.stock - v.reserved,
+                'stock_version', v.stock_version)
                 ORDER BY v.id)
             FROM variants v WHERE v.product_id = p.id AND v.removed_at IS NULL), '[]') AS variants
     FROM products p";
@@ -204,11 +209,30 @@ fn snapshot_of(
                 sku: v.sku.clone(),
                 price: v.price,
                 available: v.available,
+                options: plain_values(&v.options),
+                stock_version: v.stock_version,
             })
             .collect(),
+        attributes: plain_values(&p.attributes),
         created_at: p.created_at,
         updated_at: p.updated_at,
     }
+}
+
+/// The members of a JSON object with a text or number value, as text: what search can
+/// filter by. Other values (flags, lists, objects) are not attributes a shopper picks.
+fn plain_values(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    let Some(members) = v.as_object() else {
+        return Default::default();
+    };
+    members
+        .iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k.clone(), s.clone())),
+            serde_json::Value::Number(n) => Some((k.clone(), n.to_string())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Snapshots of every product, whatever its status, in id order after `after`: what a
