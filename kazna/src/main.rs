@@ -48,6 +48,23 @@ enum Command {
         #[command(subcommand)]
         command: PaymentsCommand,
     },
+    /// Manages the search index.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Rebuilds a search instance's index from the catalog and swaps it in at once, while it
+    /// goes on answering; waits until it is done.
+    Reindex {
+        /// The instance's base URL (`services.search.url` when left out); with several
+        /// instances, run it for each.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +226,47 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), kazna_kernel::Error> {
             Ok(())
         }
         Command::Payments { command } => payments(settings, command).await,
+        Command::Search {
+            command: SearchCommand::Reindex { url },
+        } => reindex(settings, url).await,
+    }
+}
+
+async fn reindex(settings: Settings, url: Option<String>) -> Result<(), kazna_kernel::Error> {
+    let base = url.unwrap_or_else(|| settings.services.search.url.clone());
+    let ctx = Context::new(Arc::new(settings));
+    let endpoint = format!("{}/internal/search/reindex", base.trim_end_matches('/'));
+    let failed = |e: kazna_kernel::client::CallError| {
+        kazna_kernel::Error::Other(format!("search at {base}: {e}"))
+    };
+    // The answers are `kazna_search::live::Reindex`.
+    let started: serde_json::Value = ctx
+        .client
+        .post(&endpoint, &serde_json::json!({}))
+        .await
+        .map_err(failed)?;
+    tracing::info!(from_epoch = %started["epoch"], "search: reindex started");
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let s: serde_json::Value = ctx.client.get(&endpoint).await.map_err(failed)?;
+        match s["state"].as_str().unwrap_or_default() {
+            "done" => {
+                tracing::info!(
+                    epoch = %s["epoch"],
+                    products = %s["products"],
+                    millis = %s["millis"],
+                    "search: reindexed and swapped in"
+                );
+                return Ok(());
+            }
+            "failed" => {
+                return Err(kazna_kernel::Error::Other(format!(
+                    "search reindex failed: {}",
+                    s["error"].as_str().unwrap_or_default()
+                )));
+            }
+            _ => tracing::info!(products = %s["products"], "search: reindexing"),
+        }
     }
 }
 

@@ -80,6 +80,7 @@ codes! {
     NotRefundable = ("not_refundable", 409, "Only a payment that took money can be refunded"),
     RefundTooLarge = ("refund_too_large", 409, "Refunds cannot exceed what was captured"),
     NotRetryable = ("not_retryable", 409, "Only a message that failed can be sent again"),
+    ReindexRunning = ("reindex_running", 409, "A reindex of this search instance is already running"),
     // Slow down.
     TooManyAttempts = ("too_many_attempts", 429, "Too many failed sign-ins; try again later"),
     TooManyRequests = ("too_many_requests", 429, "Too many requests; try again later"),

@@ -15,7 +15,11 @@ use kazna_kernel::Context;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::index::{Op, SearchIndex};
+use crate::{
+    index::{Op, SearchIndex},
+    live::Live,
+    popularity::Popularity,
+};
 
 const PAGE: usize = 500;
 
@@ -29,50 +33,30 @@ impl Pulled {
     }
 }
 
-/// Pulls every product into `index`, retrying while the catalog does not answer, until done
-/// or `shutdown`.
+/// Pulls every product into the index in use, retrying while the catalog does not answer,
+/// until done or `shutdown`.
 pub async fn pull(
     ctx: Context,
-    index: Arc<SearchIndex>,
+    live: Arc<Live>,
+    popularity: Popularity,
     pulled: Pulled,
     shutdown: CancellationToken,
 ) {
-    let base = format!(
-        "{}/internal/products/snapshots",
-        ctx.settings.services.catalog.url
-    );
-    let mut after: Option<Uuid> = None;
-    let mut products = 0;
     let mut backoff = Duration::from_millis(100);
+    let index = live.current();
+    let mut from = None;
+    let mut products = 0;
     loop {
-        let url = match after {
-            Some(a) => format!("{base}?limit={PAGE}&after={a}"),
-            None => format!("{base}?limit={PAGE}"),
-        };
-        let page = tokio::select! {
+        let step = tokio::select! {
             _ = shutdown.cancelled() => return,
-            page = ctx.client.get::<SnapshotPage>(&url) => page,
+            step = pull_page(&ctx, &index, &popularity, from) => step,
         };
-        let applied = match page {
-            Ok(page) => {
-                let next = page.next_cursor;
-                let ops: Vec<Op> = page.items.into_iter().map(Op::Upsert).collect();
-                let n = ops.len();
-                let idx = index.clone();
-                match tokio::task::spawn_blocking(move || idx.apply(&ops)).await {
-                    Ok(Ok(())) => Ok((n, next)),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                }
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        match applied {
+        match step {
             Ok((n, next)) => {
                 products += n;
                 backoff = Duration::from_millis(100);
                 match next {
-                    Some(cursor) => after = Some(cursor),
+                    Some(cursor) => from = Some(cursor),
                     None => break,
                 }
             }
@@ -88,6 +72,81 @@ pub async fn pull(
     }
     tracing::info!(products, "search: index pulled from the catalog");
     pulled.0.store(true, Ordering::Release);
+}
+
+/// Rebuilds the index from the catalog beside the one in use and swaps it in; searches read
+/// the old one until then. Gives up at the first failure, leaving the old one in use.
+pub async fn reindex(
+    ctx: Context,
+    live: Arc<Live>,
+    popularity: Popularity,
+    index: Arc<SearchIndex>,
+) {
+    let started = std::time::Instant::now();
+    let mut from = None;
+    let mut products = 0;
+    loop {
+        match pull_page(&ctx, &index, &popularity, from).await {
+            Ok((n, next)) => {
+                products += n;
+                live.progress(products);
+                match next {
+                    Some(cursor) => from = Some(cursor),
+                    None => break,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "search: reindex failed; the index in use stays");
+                live.abandon(e);
+                return;
+            }
+        }
+    }
+    match live.swap(started) {
+        Ok(()) => tracing::info!(
+            products,
+            millis = started.elapsed().as_millis() as u64,
+            "search: reindexed"
+        ),
+        Err(e) => live.abandon(e.to_string()),
+    }
+}
+
+/// Pulls one page of products after `after` into `index`, with their popularity; returns
+/// how many, and where the next page starts.
+async fn pull_page(
+    ctx: &Context,
+    index: &Arc<SearchIndex>,
+    popularity: &Popularity,
+    after: Option<Uuid>,
+) -> Result<(usize, Option<Uuid>), String> {
+    let base = format!(
+        "{}/internal/products/snapshots",
+        ctx.settings.services.catalog.url
+    );
+    let url = match after {
+        Some(a) => format!("{base}?limit={PAGE}&after={a}"),
+        None => format!("{base}?limit={PAGE}"),
+    };
+    let page = ctx
+        .client
+        .get::<SnapshotPage>(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
+    let sold = popularity.of(&ids).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "search: popularity not read (Redis away); it comes back with the next sale");
+        Vec::new()
+    });
+    let n = page.items.len();
+    let mut ops: Vec<Op> = page.items.into_iter().map(Op::Upsert).collect();
+    ops.extend(sold.into_iter().map(Op::Sold));
+    let idx = index.clone();
+    tokio::task::spawn_blocking(move || idx.apply(&ops))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok((n, page.next_cursor))
 }
 
 /// This instance's id, kept in its data directory beside the index: its queue is named after

@@ -6,10 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{
-    error::Error,
-    index::{Op, SearchIndex},
-};
+use crate::{error::Error, index::Op, live::Live};
 
 const MAX_BATCH: usize = 512;
 
@@ -21,7 +18,7 @@ pub struct Indexer {
 }
 
 impl Indexer {
-    pub fn start(index: Arc<SearchIndex>) -> Self {
+    pub fn start(index: Arc<Live>) -> Self {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 2);
         tokio::spawn(run(index, rx));
         Self { tx }
@@ -40,7 +37,7 @@ impl Indexer {
     }
 }
 
-async fn run(index: Arc<SearchIndex>, mut rx: mpsc::Receiver<Job>) {
+async fn run(index: Arc<Live>, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {

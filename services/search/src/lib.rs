@@ -10,6 +10,8 @@ pub mod error;
 mod http;
 pub mod index;
 mod indexer;
+pub mod live;
+pub mod popularity;
 pub mod settings;
 
 pub use settings::SearchSettings;
@@ -31,7 +33,8 @@ const INSTANCE_QUEUE_EXPIRES_MS: u32 = 24 * 3600 * 1000;
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: Context,
-    pub index: Arc<index::SearchIndex>,
+    pub index: Arc<live::Live>,
+    pub popularity: popularity::Popularity,
     /// Where queries are counted for analytics.
     pub redis: redis::aio::ConnectionManager,
     pub cache: cache::Cache,
@@ -52,15 +55,20 @@ pub async fn build(
     let data_error = |e: &dyn std::fmt::Display| {
         kazna_kernel::Error::Other(format!("search.data_dir {}: {e}", dir.display()))
     };
-    let index = index::SearchIndex::open(&dir.join("index")).map_err(|e| data_error(&e))?;
-    let index = Arc::new(index);
+    let index = Arc::new(live::Live::open(&dir).map_err(|e| data_error(&e))?);
     let instance = bootstrap::instance_id(&dir).map_err(|e| data_error(&e))?;
+    let redis = kazna_kernel::db::redis(&ctx.settings).await?;
+    let prefix = ctx.settings.redis_key("");
+    let popularity = popularity::Popularity::new(redis.clone(), &prefix);
     let broker = Broker::new(ctx.settings.amqp.clone());
     let consumer = Consumer::new(
         broker.clone(),
         &format!("{NAME}.{instance}"),
         consumer::ROUTING_KEYS,
-        consumer::CatalogEvents(indexer::Indexer::start(index.clone())),
+        consumer::IndexEvents {
+            indexer: indexer::Indexer::start(index.clone()),
+            popularity: popularity.clone(),
+        },
     )
     .with_concurrency(consumer::CONCURRENCY)
     .expire_when_unused(INSTANCE_QUEUE_EXPIRES_MS);
@@ -71,12 +79,18 @@ pub async fn build(
         tracing::debug!(error = %e, "search: the old shared queue stays (in use, or no broker)");
     }
     let pulled = bootstrap::Pulled::default();
-    let pull = bootstrap::pull(ctx.clone(), index.clone(), pulled.clone(), shutdown.clone());
-    let redis = kazna_kernel::db::redis(&ctx.settings).await?;
-    let cache = cache::Cache::new(redis.clone(), &ctx.settings.redis_key(""), &instance);
+    let pull = bootstrap::pull(
+        ctx.clone(),
+        index.clone(),
+        popularity.clone(),
+        pulled.clone(),
+        shutdown.clone(),
+    );
+    let cache = cache::Cache::new(redis.clone(), &prefix, &instance);
     let state = AppState {
         ctx,
         index,
+        popularity,
         redis,
         cache,
     };

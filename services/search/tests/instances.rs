@@ -221,7 +221,7 @@ async fn admins_see_what_shoppers_look_for_and_what_found_nothing() {
         "WALNUT",
         "xyzzy",
         "xyzzy",
-        "walnut&cursor=1",
+        "walnut&cursor=1.0.1",
     ] {
         let r = app
             .call(Method::GET, &format!("/api/v1/search?q={q}"), None, None)

@@ -1,9 +1,11 @@
-//! Counts over what a search finds: per category and per price range.
+//! Counts over what a search finds: per category, per attribute value and per price range.
 
+use std::collections::BTreeMap;
 use tantivy::aggregation::{
     AggregationCollector, AggregationLimitsGuard, agg_req::Aggregations,
     agg_result::AggregationResults,
 };
+
 use uuid::Uuid;
 
 use super::{Filters, SearchIndex};
@@ -13,8 +15,19 @@ use crate::error::Error;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facets {
     pub categories: Vec<CategoryCount>,
+    /// Per attribute name (in lower case), its values, most found first.
+    pub attributes: BTreeMap<String, Vec<AttributeCount>>,
     pub price: Vec<PriceBucket>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// The most attribute values counted, over all attributes.
+const ATTRIBUTE_VALUES: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryCount {
@@ -48,10 +61,10 @@ pub fn price_edges(min: i64, max: i64) -> Vec<i64> {
 }
 
 impl SearchIndex {
-    /// Counts over everything a search finds: per category (with those above), and per price
-    /// range, with edges that suit the prices found.
-    pub fn facets(&self, q: &str, filters: Filters) -> Result<Facets, Error> {
-        let Some((query, _)) = self.query(q, filters) else {
+    /// Counts over everything a search finds: per category (with those above), per attribute
+    /// value, and per price range, with edges that suit the prices found.
+    pub fn facets(&self, q: &str, filters: &Filters) -> Result<Facets, Error> {
+        let Some(query) = self.query(q, filters) else {
             return Ok(Facets::default());
         };
         let searcher = self.reader.searcher();
@@ -63,10 +76,32 @@ impl SearchIndex {
             let found: AggregationResults = searcher.search(&query, &collector)?;
             Ok(serde_json::to_value(found).unwrap_or_default())
         };
+        // Every segment counts all its values (up to 10,000), so the counts are exact.
         let first = run(serde_json::json!({
-            "categories": {"terms": {"field": "category_tree", "size": 50}},
+            "categories": {"terms": {"field": "category_tree", "size": 50, "segment_size": 10_000}},
+            "attributes": {"terms": {"field": "attributes", "size": ATTRIBUTE_VALUES, "segment_size": 10_000}},
             "price": {"stats": {"field": "price"}},
         }))?;
+        let mut attributes: BTreeMap<String, Vec<AttributeCount>> = BTreeMap::new();
+        for b in first["attributes"]["buckets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let (Some((name, value)), Some(count)) = (
+                b["key"].as_str().and_then(|k| k.split_once('=')),
+                b["doc_count"].as_u64(),
+            ) else {
+                continue;
+            };
+            attributes
+                .entry(name.to_owned())
+                .or_default()
+                .push(AttributeCount {
+                    value: value.to_owned(),
+                    count,
+                });
+        }
         let categories = first["categories"]["buckets"]
             .as_array()
             .into_iter()
@@ -111,6 +146,10 @@ impl SearchIndex {
             }
             _ => Vec::new(),
         };
-        Ok(Facets { categories, price })
+        Ok(Facets {
+            categories,
+            attributes,
+            price,
+        })
     }
 }

@@ -8,7 +8,7 @@ use tantivy::{
 };
 use uuid::Uuid;
 
-use super::SearchIndex;
+use super::{SearchIndex, query::edits_allowed};
 use crate::error::Error;
 
 /// A completion: a product's name (with its id) or a category's.
@@ -19,31 +19,36 @@ pub struct Suggestion {
     pub product_id: Option<Uuid>,
 }
 
-/// Whether `word` is within the edits the search allows of `part` (one at 4 to 7 letters, two
-/// from 8).
+/// Whether `word` is within the edits the search allows of `part`.
 fn within(part: &str, word: &str) -> bool {
-    let allowed = match word.chars().count() {
-        0..=3 => 0,
-        4..=7 => 1,
-        _ => 2,
-    };
+    let allowed = edits_allowed(word.chars().count());
     allowed > 0 && edits(part, word) <= allowed
 }
 
-/// Levenshtein distance, for the few short words of a suggestion.
-pub(super) fn edits(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
+/// Edits between two short words: letters added, removed, changed, or two side by side
+/// swapped (each one edit), as the index's fuzzy matching counts them.
+pub(super) fn edits(a: &str, b: &str) -> u8 {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Rows i-2, i-1 and i of the table of distances between prefixes.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut above: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let change = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (above[j - 1] + change)
+                .min(above[j] + 1)
+                .min(row[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(before[j - 2] + 1);
+            }
+            row[j] = d;
         }
+        std::mem::swap(&mut before, &mut above);
+        std::mem::swap(&mut above, &mut row);
     }
-    row[b.len()]
+    u8::try_from(above[b.len()]).unwrap_or(u8::MAX)
 }
 
 impl SearchIndex {
@@ -63,7 +68,7 @@ impl SearchIndex {
             0.0,
         ));
         let in_field = |field: Field| -> Box<dyn Query> {
-            let (text, _) = self.words_in(&words, &[(field, 1.0)]);
+            let text = self.words_in(&words, &[(field, 1.0)]);
             Box::new(BooleanQuery::new(vec![
                 (Occur::Must, text),
                 (Occur::Must, on_sale.box_clone()),

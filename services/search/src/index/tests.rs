@@ -1,11 +1,14 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{TimeZone, Utc};
-use kazna_contracts::catalog::VariantSnapshot;
+use kazna_contracts::{
+    Currency, Money,
+    catalog::{ProductSnapshot, ProductStatus, VariantSnapshot},
+};
 
 use super::*;
 
-fn lamp(id: Uuid, status: ProductStatus, at_ms: i64) -> Op {
+pub(super) fn lamp(id: Uuid, status: ProductStatus, at_ms: i64) -> Op {
     let at = Utc.timestamp_millis_opt(at_ms).unwrap();
     Op::Upsert(ProductSnapshot {
         id,
@@ -21,13 +24,16 @@ fn lamp(id: Uuid, status: ProductStatus, at_ms: i64) -> Op {
             sku: "L".into(),
             price: Money::new(100, Currency::EUR),
             available: 1,
+            options: Default::default(),
+            stock_version: 0,
         }],
+        attributes: Default::default(),
         created_at: at,
         updated_at: at,
     })
 }
 
-fn product(name: &str, description: &str, status: ProductStatus) -> Op {
+pub(super) fn product(name: &str, description: &str, status: ProductStatus) -> Op {
     let Op::Upsert(mut p) = lamp(Uuid::now_v7(), status, 1_000) else {
         unreachable!()
     };
@@ -37,9 +43,9 @@ fn product(name: &str, description: &str, status: ProductStatus) -> Op {
 }
 
 /// The names found for `q`, best first.
-fn names(index: &SearchIndex, q: &str) -> Vec<String> {
+pub(super) fn names(index: &SearchIndex, q: &str) -> Vec<String> {
     let (hits, total) = index
-        .search(q, Filters::default(), Sort::Relevance, 0, 50)
+        .search(q, &Filters::default(), Sort::Relevance, 0, 50)
         .unwrap();
     assert_eq!(hits.len(), total, "{q}");
     hits.into_iter().map(|h| h.name).collect()
@@ -47,7 +53,7 @@ fn names(index: &SearchIndex, q: &str) -> Vec<String> {
 
 fn shop() -> (tempfile::TempDir, SearchIndex) {
     let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path()).unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
     index
         .apply(&[
             product(
@@ -164,7 +170,7 @@ fn an_exact_match_outranks_a_fuzzy_one_and_the_name_outranks_the_description() {
     assert_eq!(tea, ["Mug"], "found by its description");
 }
 
-fn priced(name: &str, prices: &[(i64, i64)], created_ms: i64) -> Op {
+pub(super) fn priced(name: &str, prices: &[(i64, i64)], created_ms: i64) -> Op {
     let Op::Upsert(mut p) = lamp(Uuid::now_v7(), ProductStatus::Active, created_ms) else {
         unreachable!()
     };
@@ -176,6 +182,8 @@ fn priced(name: &str, prices: &[(i64, i64)], created_ms: i64) -> Op {
             sku: format!("{name}-{price}"),
             price: Money::new(*price, Currency::EUR),
             available: *available,
+            options: Default::default(),
+            stock_version: 0,
         })
         .collect();
     Op::Upsert(p)
@@ -184,7 +192,7 @@ fn priced(name: &str, prices: &[(i64, i64)], created_ms: i64) -> Op {
 #[test]
 fn price_and_stock_filters_are_exact_and_sorts_order_by_price_or_age() {
     let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path()).unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
     index
         .apply(&[
             priced("Lamp one", &[(1000, 0), (5000, 3)], 1_000),
@@ -192,51 +200,51 @@ fn price_and_stock_filters_are_exact_and_sorts_order_by_price_or_age() {
             priced("Lamp three", &[(3000, 1)], 2_000),
         ])
         .unwrap();
-    let find = |filters: Filters, sort: Sort| -> Vec<String> {
+    let find = |filters: &Filters, sort: Sort| -> Vec<String> {
         let (hits, total) = index.search("lamp", filters, sort, 0, 10).unwrap();
         assert_eq!(hits.len(), total);
         hits.into_iter().map(|h| h.name).collect()
     };
     let all = Filters::default();
     assert_eq!(
-        find(all, Sort::PriceAsc),
+        find(&all, Sort::PriceAsc),
         ["Lamp one", "Lamp two", "Lamp three"]
     );
     assert_eq!(
-        find(all, Sort::PriceDesc),
+        find(&all, Sort::PriceDesc),
         ["Lamp three", "Lamp two", "Lamp one"]
     );
     assert_eq!(
-        find(all, Sort::Newest),
+        find(&all, Sort::Newest),
         ["Lamp two", "Lamp three", "Lamp one"]
     );
     let between = Filters {
         min_price: Some(2000),
         max_price: Some(3000),
-        ..all
+        ..all.clone()
     };
     assert_eq!(
-        find(between, Sort::PriceAsc),
+        find(&between, Sort::PriceAsc),
         ["Lamp two", "Lamp three"],
         "bounds included"
     );
     let cheap = Filters {
         max_price: Some(1999),
-        ..all
+        ..all.clone()
     };
-    assert_eq!(find(cheap, Sort::PriceAsc), ["Lamp one"]);
+    assert_eq!(find(&cheap, Sort::PriceAsc), ["Lamp one"]);
     let stocked = Filters {
         in_stock: true,
-        ..all
+        ..all.clone()
     };
-    assert_eq!(find(stocked, Sort::PriceAsc), ["Lamp one", "Lamp three"]);
+    assert_eq!(find(&stocked, Sort::PriceAsc), ["Lamp one", "Lamp three"]);
     // The same filters on the empty query (browsing).
-    let (browse, _) = index.search("", stocked, Sort::PriceDesc, 0, 10).unwrap();
+    let (browse, _) = index.search("", &stocked, Sort::PriceDesc, 0, 10).unwrap();
     let names: Vec<_> = browse.into_iter().map(|h| h.name).collect();
     assert_eq!(names, ["Lamp three", "Lamp one"]);
     // Pages of a sorted result follow each other.
-    let (first, total) = index.search("lamp", all, Sort::PriceAsc, 0, 2).unwrap();
-    let (second, _) = index.search("lamp", all, Sort::PriceAsc, 2, 2).unwrap();
+    let (first, total) = index.search("lamp", &all, Sort::PriceAsc, 0, 2).unwrap();
+    let (second, _) = index.search("lamp", &all, Sort::PriceAsc, 2, 2).unwrap();
     assert_eq!(total, 3);
     assert_eq!((first.len(), second[0].name.as_str()), (2, "Lamp three"));
 }
@@ -244,7 +252,7 @@ fn price_and_stock_filters_are_exact_and_sorts_order_by_price_or_age() {
 #[test]
 fn a_category_filter_takes_in_the_categories_below_it() {
     let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path()).unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
     let (lighting, outdoor, kitchen) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let in_tree = |name: &str, tree: Vec<Uuid>| {
         let Op::Upsert(mut p) = priced(name, &[(100, 1)], 1) else {
@@ -266,7 +274,7 @@ fn a_category_filter_takes_in_the_categories_below_it() {
             ..Filters::default()
         };
         let mut names: Vec<String> = index
-            .search("lamp", f, Sort::Relevance, 0, 10)
+            .search("lamp", &f, Sort::Relevance, 0, 10)
             .unwrap()
             .0
             .into_iter()
@@ -303,7 +311,7 @@ fn price_buckets_have_round_edges_around_the_prices_found() {
 #[test]
 fn facets_count_what_a_search_finds_by_category_and_price() {
     let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path()).unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
     let (lighting, outdoor) = (Uuid::now_v7(), Uuid::now_v7());
     let lamp_at = |name: &str, price: i64, tree: Vec<Uuid>| {
         let Op::Upsert(mut p) = priced(name, &[(price, 1)], 1) else {
@@ -320,7 +328,7 @@ fn facets_count_what_a_search_finds_by_category_and_price() {
             lamp_at("Vase", 9900, vec![]),
         ])
         .unwrap();
-    let f = index.facets("lamp", Filters::default()).unwrap();
+    let f = index.facets("lamp", &Filters::default()).unwrap();
     let count = |id: Uuid| f.categories.iter().find(|c| c.id == id).map(|c| c.count);
     assert_eq!((count(lighting), count(outdoor)), (Some(3), Some(1)));
     let total: u64 = f.price.iter().map(|b| b.count).sum();
@@ -340,7 +348,7 @@ fn facets_count_what_a_search_finds_by_category_and_price() {
         max_price: Some(1200),
         ..Filters::default()
     };
-    let f = index.facets("lamp", cheap).unwrap();
+    let f = index.facets("lamp", &cheap).unwrap();
     assert_eq!(
         f.price.iter().map(|b| b.count).sum::<u64>(),
         1,
@@ -351,7 +359,7 @@ fn facets_count_what_a_search_finds_by_category_and_price() {
 #[test]
 fn suggestions_complete_names_and_categories_despite_typos() {
     let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path()).unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
     let Op::Upsert(mut p) = priced("Brass lantern", &[(1000, 1)], 1) else {
         unreachable!()
     };
@@ -383,11 +391,11 @@ fn suggestions_complete_names_and_categories_despite_typos() {
 /// Matches for a word, and for the empty query (everything on sale); they must agree.
 fn found(index: &SearchIndex) -> usize {
     let by_word = index
-        .search("lamp", Filters::default(), Sort::Relevance, 0, 10)
+        .search("lamp", &Filters::default(), Sort::Relevance, 0, 10)
         .unwrap()
         .1;
     let all = index
-        .search("", Filters::default(), Sort::Relevance, 0, 10)
+        .search("", &Filters::default(), Sort::Relevance, 0, 10)
         .unwrap()
         .1;
     assert_eq!(by_word, all, "tombstones never match");
@@ -397,7 +405,7 @@ fn found(index: &SearchIndex) -> usize {
 #[test]
 fn a_late_older_copy_never_brings_back_what_was_deleted_or_hidden() {
     let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path()).unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
     let id = Uuid::now_v7();
     index
         .apply(&[lamp(id, ProductStatus::Active, 1_000)])
@@ -427,9 +435,142 @@ fn an_index_of_another_schema_is_rebuilt_empty() {
     let mut b = Schema::builder();
     b.add_text_field("title", TEXT | STORED);
     Index::create_in_dir(dir.path(), b.build()).unwrap();
-    let index = SearchIndex::open(dir.path()).unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
     index
         .apply(&[lamp(Uuid::now_v7(), ProductStatus::Active, 1)])
         .unwrap();
     assert_eq!(found(&index), 1);
+}
+
+fn dressed(name: &str, price: i64, colour: &str, material: &str) -> Op {
+    let Op::Upsert(mut p) = priced(name, &[(price, 1)], 1) else {
+        unreachable!()
+    };
+    p.attributes = [("material".to_owned(), material.to_owned())].into();
+    p.variants[0].options = [("Colour".to_owned(), colour.to_owned())].into();
+    Op::Upsert(p)
+}
+
+#[test]
+fn attribute_filters_and_counts_are_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
+    // Three commits, so three segments: the counts add up across them.
+    index
+        .apply(&[
+            dressed("Red lamp", 100, "Red", "brass"),
+            dressed("Blue lamp", 200, "blue", "brass"),
+        ])
+        .unwrap();
+    index
+        .apply(&[dressed("Red shade", 300, "red", "linen")])
+        .unwrap();
+    index
+        .apply(&[dressed("Green lamp", 400, "green", "glass")])
+        .unwrap();
+    let counts = |f: &Filters| -> Vec<(String, String, u64)> {
+        let facets = index.facets("", f).unwrap();
+        facets
+            .attributes
+            .into_iter()
+            .flat_map(|(name, values)| {
+                values
+                    .into_iter()
+                    .map(move |v| (name.clone(), v.value, v.count))
+            })
+            .collect()
+    };
+    let row = |n: &str, v: &str, c: u64| (n.to_owned(), v.to_owned(), c);
+    let mut all = counts(&Filters::default());
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            row("colour", "blue", 1),
+            row("colour", "green", 1),
+            row("colour", "red", 2),
+            row("material", "brass", 2),
+            row("material", "glass", 1),
+            row("material", "linen", 1),
+        ]
+    );
+    let red = Filters {
+        attributes: vec![("colour".into(), vec!["red".into()])],
+        ..Filters::default()
+    };
+    let (hits, total) = index.search("", &red, Sort::PriceAsc, 0, 10).unwrap();
+    let names: Vec<_> = hits.into_iter().map(|h| h.name).collect();
+    assert_eq!(
+        (names, total),
+        (vec!["Red lamp".into(), "Red shade".into()], 2)
+    );
+    let mut narrowed = counts(&red);
+    narrowed.sort();
+    assert_eq!(
+        narrowed,
+        [
+            row("colour", "red", 2),
+            row("material", "brass", 1),
+            row("material", "linen", 1)
+        ]
+    );
+    // Values of one attribute widen; attributes together narrow.
+    let either = Filters {
+        attributes: vec![
+            ("colour".into(), vec!["red".into(), "green".into()]),
+            ("material".into(), vec!["brass".into(), "glass".into()]),
+        ],
+        ..Filters::default()
+    };
+    let (hits, _) = index
+        .search("lamp", &either, Sort::PriceAsc, 0, 10)
+        .unwrap();
+    let names: Vec<_> = hits.into_iter().map(|h| h.name).collect();
+    assert_eq!(names, ["Red lamp", "Green lamp"]);
+    // An attribute's value is a word a search finds.
+    assert_eq!(names_sorted(&index, "linen"), ["Red shade"]);
+}
+
+fn names_sorted(index: &SearchIndex, q: &str) -> Vec<String> {
+    let mut n = names(index, q);
+    n.sort();
+    n
+}
+
+#[test]
+fn of_two_equal_matches_the_one_selling_lately_ranks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
+    let (quiet, busy) = (
+        priced("Brass lamp", &[(100, 1)], 1),
+        priced("Brass lamp", &[(100, 1)], 1),
+    );
+    let Op::Upsert(b) = &busy else { unreachable!() };
+    let sold = Sold {
+        product_id: b.id,
+        popularity: sale_weight(20, Utc::now()),
+    };
+    index.apply(&[quiet, busy.clone(), Op::Sold(sold)]).unwrap();
+    let (hits, _) = index
+        .search("brass lamp", &Filters::default(), Sort::Relevance, 0, 2)
+        .unwrap();
+    assert_eq!(hits[0].product_id, b.id);
+    assert!(hits[0].score > hits[1].score * 1.3, "{hits:?}");
+}
+
+#[test]
+fn typos_are_highlighted_too_and_names_are_escaped() {
+    let (_dir, index) = shop();
+    index
+        .apply(&[product("Lamp <b>& shade", "", ProductStatus::Active)])
+        .unwrap();
+    let (hits, _) = index
+        .search("lanterm sha", &Filters::default(), Sort::Relevance, 0, 10)
+        .unwrap();
+    let lights: Vec<_> = hits.iter().map(|h| h.highlight.as_str()).collect();
+    assert!(lights.contains(&"Brass <b>lantern</b>"), "{lights:?}");
+    assert!(
+        lights.contains(&"Lamp &lt;b&gt;&amp; <b>shade</b>"),
+        "{lights:?}"
+    );
 }
