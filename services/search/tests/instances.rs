@@ -415,6 +415,26 @@ async fn a_category_narrows_a_search_to_it_and_what_is_below_it() {
         .call(Method::GET, "/api/v1/search?category=lighting", None, None)
         .await;
     assert_eq!(bad.error_fields(), ["category"]);
+    // A category moved elsewhere takes its products along.
+    let garden = category("Garden", None).await;
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/categories/{outdoor}"),
+            Some(&admin),
+            Some(json!({"parent_id": garden})),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.body);
+    let moved = eventually(10, || async {
+        (within(&app, &garden).await == ["Porch lamp"]).then_some(())
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "the products below a moved category follow it"
+    );
+    assert_eq!(within(&app, &lighting).await, ["Desk lamp"]);
     app.stop().await;
 }
 

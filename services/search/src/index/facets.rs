@@ -102,7 +102,11 @@ impl SearchIndex {
                     count,
                 });
         }
-        let categories = first["categories"]["buckets"]
+        // Most found first; equal counts by value, whatever order the segments gave them in.
+        for values in attributes.values_mut() {
+            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        }
+        let mut categories: Vec<CategoryCount> = first["categories"]["buckets"]
             .as_array()
             .into_iter()
             .flatten()
@@ -113,6 +117,7 @@ impl SearchIndex {
                 })
             })
             .collect();
+        categories.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
         let (min, max) = (
             first["price"]["min"].as_f64(),
             first["price"]["max"].as_f64(),
