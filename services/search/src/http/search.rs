@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::{extract::State, http::HeaderName};
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderName, header},
+};
 use kazna_contracts::Money;
 use kazna_kernel::{Code, FieldError, Json, Problem, Query};
 use serde::{Deserialize, Serialize};
@@ -48,6 +51,8 @@ pub(super) struct SearchQuery {
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `false`: leave the facets out (empty), which makes the search cheaper.
+    facets: Option<String>,
     /// `attr.<name>=<value>[,<value>…]`: products with one of these values of an attribute
     /// or a variant option (`attr.colour=red,blue`); every attribute named must match.
     #[serde(flatten)]
@@ -62,6 +67,7 @@ struct Asked {
     sort: Sort,
     cursor: Option<Cursor>,
     limit: usize,
+    facets: bool,
 }
 
 fn parse(q: SearchQuery) -> std::result::Result<Asked, Problem> {
@@ -129,6 +135,14 @@ fn parse(q: SearchQuery) -> std::result::Result<Asked, Problem> {
             None
         }
     };
+    let facets = match q.facets.as_deref() {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => {
+            errors.push(FieldError::new("facets", "true or false"));
+            true
+        }
+    };
     if q.q.chars().count() > 200 {
         errors.push(FieldError::new("q", "must be at most 200 characters"));
     }
@@ -151,6 +165,7 @@ fn parse(q: SearchQuery) -> std::result::Result<Asked, Problem> {
         sort,
         cursor,
         limit,
+        facets,
     })
 }
 
@@ -261,10 +276,11 @@ pub(super) struct Results {
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQuery),
     description = "Filters by attribute take `attr.<name>=<value>[,<value>…]` besides the parameters listed.",
     responses((status = 200, body = Results,
-                headers(("x-cache" = String, description = "`hit` when answered from the hot-query cache, else `miss`"))),
+                headers(("x-cache" = String, description = "`hit` when answered from the hot-query cache, else `miss` (always with `Cache-Control: no-cache`)"))),
               (status = 400, description = "invalid_parameter, naming each bad one", body = Problem)))]
 pub(super) async fn search(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<SearchQuery>,
 ) -> Result<([(HeaderName, &'static str); 1], Json<Results>)> {
     let Asked {
@@ -273,25 +289,44 @@ pub(super) async fn search(
         sort,
         cursor,
         limit,
+        facets: with_facets,
     } = parse(q)?;
+    // `Cache-Control: no-cache` asks for an answer from the index itself.
+    let fresh = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+        });
     let index = s.index.current();
     let words = index.normalized(&q);
     // The request as the cache knows it: what the index reads of it, nothing else.
     let browse = q.trim().is_empty();
     let at = cursor.map_or_else(|| "first".to_owned(), |c| c.to_string());
-    let request = format!("{browse}|{words}|{filters:?}|{sort:?}|{at}|{limit}");
+    let request = format!("{browse}|{words}|{filters:?}|{sort:?}|{at}|{limit}|{with_facets}");
     let (epoch, generation) = index.generation();
     let generation = format!("{epoch}.{generation}");
-    let (results, cached) = match s.cache.get::<Results>(&generation, &request).await {
+    let cached = match fresh {
+        true => None,
+        false => s.cache.get::<Results>(&generation, &request).await,
+    };
+    let (results, cached) = match cached {
         Some(results) => (results, "hit"),
         None => {
             let results = tokio::task::spawn_blocking(move || {
                 let page = index.page(&q, &filters, sort, cursor, limit)?;
-                let facets = index.facets(&q, &filters)?;
+                let facets = match with_facets {
+                    true => index.facets(&q, &filters)?,
+                    false => crate::index::Facets::default(),
+                };
                 Ok::<_, crate::error::Error>(results(page, facets))
             })
             .await??;
-            s.cache.put(&generation, &request, &results).await;
+            if !fresh {
+                s.cache.put(&generation, &request, &results).await;
+            }
             (results, "miss")
         }
     };
