@@ -52,6 +52,9 @@ pub struct Args {
     pub separate: bool,
 }
 
+/// Asks search to answer from its index, past the hot-query cache.
+const NO_CACHE: &str = "Cache-Control: no-cache";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -147,10 +150,50 @@ async fn main() -> anyhow::Result<()> {
             Some("postgres"),
         ),
         run(
-            "search",
+            "search: hot queries (cache)",
             gw.clone(),
             "get_random.lua",
             vec![lists.queries.clone(), "/api/v1/search?q=".into()],
+            Some("postgres"),
+        ),
+        run(
+            "search: plain (index)",
+            gw.clone(),
+            "get_random.lua",
+            vec![
+                lists.searches.clone(),
+                "/api/v1/search?facets=false&q=".into(),
+                NO_CACHE.into(),
+            ],
+            Some("postgres"),
+        ),
+        run(
+            "search: filtered and sorted (index)",
+            gw.clone(),
+            "get_random.lua",
+            vec![
+                lists.filtered.clone(),
+                "/api/v1/search?facets=false&q=".into(),
+                NO_CACHE.into(),
+            ],
+            Some("postgres"),
+        ),
+        run(
+            "search: with facets (index)",
+            gw.clone(),
+            "get_random.lua",
+            vec![
+                lists.searches.clone(),
+                "/api/v1/search?q=".into(),
+                NO_CACHE.into(),
+            ],
+            Some("postgres"),
+        ),
+        run(
+            "search: suggest",
+            gw.clone(),
+            "get_random.lua",
+            vec![lists.prefixes.clone(), "/api/v1/search/suggest?q=".into()],
             Some("postgres"),
         ),
         run(
@@ -215,6 +258,23 @@ async fn main() -> anyhow::Result<()> {
             m,
         ));
     }
+    let search = if wanted("search") {
+        eprintln!("bench: search: update to searchable, reindex");
+        let admin = bench.admin().await?;
+        let products: Vec<String> = std::fs::read_to_string(&lists.products)?
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let lag = bench.update_to_searchable_ms(&admin, &products, 50).await?;
+        let reindex_secs = bench.reindex_secs().await?;
+        Some(report::SearchFigures {
+            update_to_searchable_p50_ms: lag.0,
+            update_to_searchable_p99_ms: lag.1,
+            reindex_secs,
+        })
+    } else {
+        None
+    };
     let orders = bench.orders_paid(Duration::from_secs(60)).await?;
     let place_to_paid = bench.place_to_paid_ms().await?;
     let peak_rss_kib = running.peak_rss_kib();
@@ -230,6 +290,7 @@ async fn main() -> anyhow::Result<()> {
         orders,
         place_to_paid,
         shutdown_secs,
+        search,
     );
     report.print();
     let path = out.join("report.json");

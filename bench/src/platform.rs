@@ -28,7 +28,14 @@ pub struct Lists {
     pub products: String,
     pub variants: String,
     pub pages: String,
+    /// The few queries a shop hears most: the hot-query cache answers them.
     pub queries: String,
+    /// Many distinct queries of one to three words, some misspelt.
+    pub searches: String,
+    /// The same with filters: price range, stock, a colour, a sort.
+    pub filtered: String,
+    /// Beginnings of words, as typed.
+    pub prefixes: String,
 }
 
 /// The platform's processes: one running `kazna up`, or one per service with `--separate`.
@@ -309,7 +316,45 @@ impl Bench {
             "alpine",
             "vintge",
         ];
+        let words = [
+            "classic", "organic", "vintage", "sturdy", "hiking", "kitchen", "cosy", "urban",
+            "alpine", "lamp", "boots", "jacket", "sneaker", "cable", "travel", "fiction", "sandal",
+            "textile", "black", "white", "blue", "green", "vintge", "jackt", "sneeker", "orgnic",
+            "kitchn", "travle",
+        ];
+        let mut searches = Vec::new();
+        for (i, a) in words.iter().enumerate() {
+            searches.push((*a).to_owned());
+            for (j, b) in words.iter().enumerate().skip(i + 1).step_by(3) {
+                searches.push(format!("{a}+{b}"));
+                if let Some(c) = words.get((i + j * 7) % words.len()) {
+                    searches.push(format!("{a}+{b}+{c}"));
+                }
+            }
+        }
+        let colours = ["black", "white", "blue", "green"];
+        let sorts = ["relevance", "price_asc", "price_desc", "newest"];
+        let filtered = searches
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let low = 500 + (i % 10) as i64 * 1000;
+                format!(
+                    "{q}&min_price={low}&max_price={}&in_stock=true&attr.colour={}&sort={}",
+                    low + 8000,
+                    colours[i % colours.len()],
+                    sorts[i % sorts.len()]
+                )
+            })
+            .collect();
+        let prefixes = words
+            .iter()
+            .flat_map(|w| (3..=w.len().min(6)).map(move |n| w[..n].to_owned()))
+            .collect();
         Ok(Lists {
+            searches: write("searches.txt", searches)?,
+            filtered: write("filtered.txt", filtered)?,
+            prefixes: write("prefixes.txt", prefixes)?,
             products: write(
                 "products.txt",
                 products.iter().map(ToString::to_string).collect(),
@@ -385,6 +430,82 @@ impl Bench {
             .as_str()
             .context("admin login gave no token")?
             .to_owned())
+    }
+
+    /// How long after a change is answered it is found: the name of `probes` products changed
+    /// one after another, each searched for (past the cache) until found. `(p50, p99)` in ms.
+    pub async fn update_to_searchable_ms(
+        &self,
+        admin: &str,
+        products: &[String],
+        probes: usize,
+    ) -> anyhow::Result<(f64, f64)> {
+        let gw = self.gateway_url();
+        let mut lags = Vec::with_capacity(probes);
+        for (k, id) in products
+            .iter()
+            .step_by((products.len() / probes).max(1))
+            .take(probes)
+            .enumerate()
+        {
+            let word = format!("lagprobe{k}x{}", &id[..8]);
+            let changed = self
+                .http
+                .patch(format!("{gw}/api/v1/products/{id}"))
+                .bearer_auth(admin)
+                .json(&json!({"name": format!("Probe {word}")}))
+                .send()
+                .await?;
+            if !changed.status().is_success() {
+                bail!("renaming {id}: {}", changed.status());
+            }
+            let start = Instant::now();
+            loop {
+                let found: Value = self
+                    .http
+                    .get(format!("{gw}/api/v1/search?q={word}&facets=false"))
+                    .header("cache-control", "no-cache")
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let hit = found["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|i| i["product_id"] == id.as_str()));
+                if hit {
+                    break;
+                }
+                if start.elapsed() > Duration::from_secs(30) {
+                    bail!("{id} not searchable 30 s after its change");
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            lags.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        lags.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            lags.get(((lags.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        Ok((at(0.5), at(0.99)))
+    }
+
+    /// Runs `kazna search reindex` against the running platform; its seconds.
+    pub async fn reindex_secs(&self) -> anyhow::Result<f64> {
+        let start = Instant::now();
+        let status = self
+            .command()
+            .args(["search", "reindex"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .context("running kazna search reindex")?;
+        if !status.success() {
+            bail!("kazna search reindex failed: {status}");
+        }
+        Ok(start.elapsed().as_secs_f64())
     }
 
     /// Seconds from placing to paid of every paid order: (p50, p99), in milliseconds.

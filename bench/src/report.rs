@@ -60,7 +60,18 @@ pub struct Report {
     pub checkout_orders_per_sec: Option<f64>,
     pub checkout_ratio_to_tpcb: Option<f64>,
     pub shutdown_secs: f64,
+    pub search: Option<SearchFigures>,
     pub scenarios: Vec<Scenario>,
+}
+
+/// Search figures beside the scenarios.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchFigures {
+    /// From a product change answered to the product found by a search.
+    pub update_to_searchable_p50_ms: f64,
+    pub update_to_searchable_p99_ms: f64,
+    /// `kazna search reindex` of every product, swap included.
+    pub reindex_secs: f64,
 }
 
 impl Report {
@@ -75,6 +86,7 @@ impl Report {
         (placed, paid, drain): (i64, i64, f64),
         (to_paid_p50, to_paid_p99): (f64, f64),
         shutdown_secs: f64,
+        search: Option<SearchFigures>,
     ) -> Self {
         let ceiling = |key: &str, list: &[Scenario]| {
             list.iter()
@@ -121,6 +133,7 @@ impl Report {
             orders_paid: paid,
             payment_drain_secs: drain,
             shutdown_secs,
+            search,
             scenarios,
         }
     }
@@ -152,6 +165,12 @@ impl Report {
         }
         if let (Some(c), Some(r)) = (self.checkout_orders_per_sec, self.checkout_ratio_to_tpcb) {
             println!("\ncheckout: {c:.0} orders/s, {r:.3} of the pgbench TPC-B ceiling");
+        }
+        if let Some(f) = &self.search {
+            println!(
+                "search: update to searchable p50 {:.1} ms, p99 {:.1} ms; reindex {:.1} s",
+                f.update_to_searchable_p50_ms, f.update_to_searchable_p99_ms, f.reindex_secs
+            );
         }
         println!(
             "placing to paid: p50 {:.1} ms, p99 {:.1} ms",
