@@ -7,6 +7,7 @@ pub mod code;
 pub mod config;
 pub mod db;
 pub mod health;
+pub mod html;
 pub mod idempotency;
 pub mod json;
 pub mod local;

@@ -11,6 +11,7 @@ use axum::{
     http::{HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
+use kazna_kernel::html::escape;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,22 +20,6 @@ use crate::{AppState, proxy};
 #[derive(Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
-}
-
-/// `s` safe inside HTML text and attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {

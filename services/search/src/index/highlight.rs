@@ -2,6 +2,7 @@
 //! the start of the last word, in `<b>`, the rest escaped for HTML.
 
 use super::{SearchIndex, query::edits_allowed, suggest::edits};
+use kazna_kernel::html::escape;
 
 impl SearchIndex {
     /// `name` as HTML with the words that `words` matched in `<b>`.
@@ -43,19 +44,4 @@ fn matches(token: &str, words: &[String]) -> bool {
             allowed > 0 && edits(token, word) <= allowed
         }
     })
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
