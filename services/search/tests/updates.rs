@@ -53,11 +53,17 @@ async fn total(app: &TestApp, query: &str) -> u64 {
     search(app, query).await["total"].as_u64().unwrap()
 }
 
-fn internal(app: &TestApp) -> [(&'static str, String); 1] {
-    [(
-        "x-kazna-internal",
-        app.settings.auth.internal_token.expose().to_owned(),
-    )]
+/// Calls an `/internal` endpoint of a service, as another service would.
+trait Internal {
+    async fn call_internal(&self, method: Method, url: &str) -> kazna_testkit::Answer;
+}
+
+impl Internal for TestApp {
+    async fn call_internal(&self, method: Method, url: &str) -> kazna_testkit::Answer {
+        let token = self.settings.auth.internal_token.expose().to_owned();
+        self.call_with(method, url, None, None, &[("x-kazna-internal", &token)])
+            .await
+    }
 }
 
 #[tokio::test]
@@ -171,15 +177,10 @@ async fn events_delivered_twice_or_late_leave_the_index_right() {
     let variant = shelf["variants"][0]["id"].as_str().unwrap().to_owned();
     // The copy the catalog sent first, kept to be sent again later.
     let catalog = &app.settings.services.catalog.url;
-    let headers = internal(&app);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let page: SnapshotPage = app
-        .call_with(
+        .call_internal(
             Method::GET,
             &format!("{catalog}/internal/products/snapshots?limit=10"),
-            None,
-            None,
-            &headers,
         )
         .await
         .ok();
@@ -314,13 +315,9 @@ async fn a_reindex_gives_the_same_answers_and_searches_succeed_throughout() {
     };
     let search_url = &app.settings.services.search.url;
     let endpoint = format!("{search_url}/internal/search/reindex");
-    let headers = internal(&app);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let unauthorised = app.call(Method::POST, &endpoint, None, None).await;
     assert_eq!(unauthorised.status, StatusCode::UNAUTHORIZED);
-    let started = app
-        .call_with(Method::POST, &endpoint, None, None, &headers)
-        .await;
+    let started = app.call_internal(Method::POST, &endpoint).await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
     assert_eq!(started.body["epoch"], 1);
     // A product made while the reindex runs is in the new index too.
@@ -330,9 +327,7 @@ async fn a_reindex_gives_the_same_answers_and_searches_succeed_throughout() {
     )
     .await;
     let finished = eventually(30, || async {
-        let s = app
-            .call_with(Method::GET, &endpoint, None, None, &headers)
-            .await;
+        let s = app.call_internal(Method::GET, &endpoint).await;
         (s.body["state"] != "running").then_some(s.body)
     })
     .await
@@ -431,16 +426,10 @@ async fn what_sells_ranks_above_a_closer_match_and_stays_there_after_a_reindex()
         "{}/internal/search/reindex",
         app.settings.services.search.url
     );
-    let headers = internal(&app);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let started = app
-        .call_with(Method::POST, &endpoint, None, None, &headers)
-        .await;
+    let started = app.call_internal(Method::POST, &endpoint).await;
     assert_eq!(started.status, StatusCode::ACCEPTED);
     let done = eventually(30, || async {
-        let s = app
-            .call_with(Method::GET, &endpoint, None, None, &headers)
-            .await;
+        let s = app.call_internal(Method::GET, &endpoint).await;
         (s.body["state"] == "done").then_some(())
     })
     .await;
