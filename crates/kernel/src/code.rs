@@ -73,6 +73,7 @@ codes! {
     ReservationNotHeld = ("reservation_not_held", 409, "The reservation is not held (released or expired)"),
     CurrencyMismatch = ("currency_mismatch", 409, "The cart already holds items priced in another currency"),
     CartFull = ("cart_full", 409, "A cart holds at most 100 lines"),
+    CartChanged = ("cart_changed", 409, "Lines of the cart changed since they were added (off sale, deleted, short of stock or repriced); look at them first"),
     IdempotencyInProgress = ("idempotency_in_progress", 409, "A request with this Idempotency-Key is still being processed"),
     InvalidTransition = ("invalid_transition", 409, "The order cannot go from its current status to the one asked for"),
     OrderNotPayable = ("order_not_payable", 409, "Only an order awaiting payment can be paid"),

@@ -13,6 +13,10 @@ pub enum Error {
     CurrencyMismatch,
     #[error("the cart is full")]
     CartFull,
+    #[error("a line holds at most 1000 units")]
+    TooMany,
+    #[error("a cart script answered something unexpected")]
+    Script,
     #[error(transparent)]
     Problem(#[from] Problem),
     #[error("redis: {0}")]
@@ -32,6 +36,14 @@ impl IntoResponse for Error {
                 .with_detail("Not enough stock for this quantity"),
             Error::CurrencyMismatch => Problem::new(Code::CurrencyMismatch),
             Error::CartFull => Problem::new(Code::CartFull),
+            Error::TooMany => Problem::field(
+                "quantity",
+                format!("a line holds at most {} units", crate::carts::MAX_QUANTITY),
+            ),
+            Error::Script => {
+                tracing::error!(error = %self, "cart: script");
+                Problem::internal()
+            }
             Error::Problem(p) => p,
             Error::Catalog(_) => {
                 tracing::error!(error = %self, "cart: catalog call failed");

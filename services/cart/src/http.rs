@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    carts::{self, MAX_QUANTITY, Owner},
+    carts::{self, Change, MAX_QUANTITY, Owner},
     error::{Error, Result},
 };
 
@@ -28,13 +28,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_item, remove_item))
         .routes(routes!(merge))
         .routes(routes!(internal_cart, internal_clear))
+        .routes(routes!(internal_take))
+        .routes(routes!(internal_merge))
 }
 
 /// The cart a request is about. A guest without a session gets a new one, returned in the
 /// `X-Cart-Session` header and a cookie.
 struct CartOwner {
     owner: Owner,
-    new_session: Option<Uuid>,
 }
 
 fn guest_session(parts: &Parts) -> Option<Uuid> {
@@ -59,38 +60,27 @@ impl FromRequestParts<AppState> for CartOwner {
         if let MaybeUser(Some(user)) = MaybeUser::from_request_parts(parts, s).await? {
             return Ok(CartOwner {
                 owner: Owner::User(user.id()),
-                new_session: None,
             });
         }
-        Ok(match guest_session(parts) {
-            Some(id) => CartOwner {
-                owner: Owner::Guest(id),
-                new_session: None,
-            },
-            None => {
-                let id = Uuid::new_v4();
-                CartOwner {
-                    owner: Owner::Guest(id),
-                    new_session: Some(id),
-                }
-            }
+        let session = guest_session(parts).unwrap_or_else(Uuid::new_v4);
+        Ok(CartOwner {
+            owner: Owner::Guest(session),
         })
     }
 }
 
-fn respond(owner: &CartOwner, cart: Cart) -> Response {
+fn respond(s: &AppState, owner: &CartOwner, cart: Cart) -> Response {
     let mut headers = HeaderMap::new();
-    let session = match owner.owner {
-        Owner::Guest(id) => Some(id),
-        Owner::User(_) => None,
-    };
-    if let Some(id) = session
-        && let Ok(v) = HeaderValue::from_str(&id.to_string())
-    {
-        headers.insert(SESSION_HEADER, v);
-    }
-    if let Some(id) = owner.new_session {
-        let cookie = format!("{COOKIE}={id}; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax");
+    if let Owner::Guest(id) = owner.owner {
+        if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+            headers.insert(SESSION_HEADER, v);
+        }
+        // The cookie lives as long as the cart would, from this change on.
+        let secure = if s.secure_cookie { "; Secure" } else { "" };
+        let cookie = format!(
+            "{COOKIE}={id}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            s.settings.guest_idle.as_secs()
+        );
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             headers.insert(header::SET_COOKIE, v);
         }
@@ -115,7 +105,7 @@ fn check_quantity(q: i64, min: i64) -> Result<()> {
               (status = 503, description = "service_unavailable: the cart store or the catalog is away", body = Problem)))]
 async fn get_cart(State(s): State<AppState>, owner: CartOwner) -> Result<Response> {
     let cart = carts::load(&s, owner.owner).await?;
-    Ok(respond(&owner, cart))
+    Ok(respond(&s, &owner, cart))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -140,11 +130,8 @@ async fn add_item(
     Json(req): Json<AddItem>,
 ) -> Result<Response> {
     check_quantity(req.quantity, 1)?;
-    let have = carts::quantity_of(&s, owner.owner, req.variant_id).await?;
-    let wanted = have + req.quantity;
-    check_quantity(wanted, 1)?;
-    let cart = carts::set(&s, owner.owner, req.variant_id, wanted).await?;
-    Ok(respond(&owner, cart))
+    let cart = carts::change(&s, owner.owner, req.variant_id, Change::Add(req.quantity)).await?;
+    Ok(respond(&s, &owner, cart))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -169,8 +156,8 @@ async fn update_item(
     Json(req): Json<SetQuantity>,
 ) -> Result<Response> {
     check_quantity(req.quantity, 0)?;
-    let cart = carts::set(&s, owner.owner, variant_id, req.quantity).await?;
-    Ok(respond(&owner, cart))
+    let cart = carts::change(&s, owner.owner, variant_id, Change::Set(req.quantity)).await?;
+    Ok(respond(&s, &owner, cart))
 }
 
 #[utoipa::path(delete, path = "/api/v1/cart/items/{variant_id}", tag = "cart",
@@ -183,8 +170,8 @@ async fn remove_item(
     owner: CartOwner,
     Path(variant_id): Path<Uuid>,
 ) -> Result<Response> {
-    let cart = carts::set(&s, owner.owner, variant_id, 0).await?;
-    Ok(respond(&owner, cart))
+    let cart = carts::change(&s, owner.owner, variant_id, Change::Set(0)).await?;
+    Ok(respond(&s, &owner, cart))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -225,4 +212,46 @@ async fn internal_clear(
 ) -> Result<Response> {
     carts::clear(&s, Owner::User(user_id)).await?;
     Ok(no_content())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TakeLines {
+    lines: Vec<TakeLine>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TakeLine {
+    variant_id: Uuid,
+    quantity: i64,
+}
+
+/// Takes the lines of an accepted order out of the user's cart (what was added meanwhile
+/// stays).
+#[utoipa::path(post, path = "/internal/carts/{user_id}/take", tag = "internal",
+    request_body = TakeLines, responses((status = 200, body = Cart)))]
+async fn internal_take(
+    State(s): State<AppState>,
+    _: Internal,
+    Path(user_id): Path<Uuid>,
+    Json(req): Json<TakeLines>,
+) -> Result<Json<Cart>> {
+    let lines: Vec<(Uuid, i64)> = req
+        .lines
+        .iter()
+        .map(|l| (l.variant_id, l.quantity))
+        .collect();
+    carts::take(&s, user_id, &lines).await?;
+    Ok(Json(carts::load(&s, Owner::User(user_id)).await?))
+}
+
+/// Merges a guest cart into the user's, for a sign-in that brought the guest's session.
+#[utoipa::path(post, path = "/internal/carts/{user_id}/merge", tag = "internal",
+    request_body = MergeRequest, responses((status = 200, body = Cart)))]
+async fn internal_merge(
+    State(s): State<AppState>,
+    _: Internal,
+    Path(user_id): Path<Uuid>,
+    Json(req): Json<MergeRequest>,
+) -> Result<Json<Cart>> {
+    Ok(Json(carts::merge(&s, req.cart_session, user_id).await?))
 }

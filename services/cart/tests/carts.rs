@@ -172,7 +172,7 @@ async fn a_guest_fills_a_cart_that_follows_them_into_their_account() {
     let emptied = call(Method::GET, "/api/v1/cart".into(), None).await;
     assert_eq!(emptied.body["items"], json!([]), "the guest cart is gone");
 
-    // A product taken off sale leaves the cart.
+    // A product taken off sale stays in the cart, flagged, and out of the subtotal.
     let moderator = app
         .account_with_role("mod@example.com", Role::Moderator)
         .await;
@@ -186,11 +186,16 @@ async fn a_guest_fills_a_cart_that_follows_them_into_their_account() {
         )
         .await;
     assert_eq!(hide.status, StatusCode::OK);
-    let cart = app
-        .call(Method::GET, "/api/v1/cart", Some(&buyer), None)
-        .await;
-    assert_eq!(cart.body["items"], json!([]));
-    assert_eq!(cart.body["subtotal"]["amount"], 0);
+    let flagged = kazna_testkit::eventually(10, || async {
+        let cart = app
+            .call(Method::GET, "/api/v1/cart", Some(&buyer), None)
+            .await;
+        (cart.body["items"][0]["flags"] == json!(["hidden"])).then_some(cart.body)
+    })
+    .await
+    .expect("the line is flagged once the catalog says so");
+    assert_eq!(lines(&flagged), [("SOCK-S".to_owned(), 3)]);
+    assert_eq!(flagged["subtotal"]["amount"], 0);
     app.stop().await;
 }
 

@@ -15,6 +15,9 @@ pub enum Error {
     IdempotencyInProgress,
     #[error("the cart is empty")]
     CartEmpty,
+    /// Lines flagged by the cart (variant, why), which the shopper must look at first.
+    #[error("lines of the cart changed since they were added")]
+    CartChanged(Vec<(uuid::Uuid, String)>),
     #[error("not enough stock")]
     InsufficientStock,
     #[error("order not found")]
@@ -49,6 +52,14 @@ impl IntoResponse for Error {
             Error::IdempotencyKeyReused => Problem::new(Code::IdempotencyKeyReused),
             Error::IdempotencyInProgress => Problem::new(Code::IdempotencyInProgress),
             Error::CartEmpty => Problem::new(Code::CartEmpty),
+            Error::CartChanged(lines) => {
+                let mut p = Problem::new(Code::CartChanged);
+                p.errors = lines
+                    .into_iter()
+                    .map(|(variant, why)| FieldError::new(format!("items.{variant}"), why))
+                    .collect();
+                p
+            }
             Error::InsufficientStock => Problem::new(Code::InsufficientStock)
                 .with_detail("Not enough stock for an item in the cart"),
             Error::NotFound => Problem::not_found("Order"),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use kazna_contracts::{
-    cart::Cart,
+    cart::{Cart, LineFlag},
     catalog::{Reservation, ReservationLine, ReservationRequest},
     orders::{OrderLine, OrderPlaced, PaymentRequested},
     payments::PaymentStatus,
@@ -54,6 +54,21 @@ pub async fn place(
     if cart.items.is_empty() {
         return Err(Error::CartEmpty);
     }
+    let flagged: Vec<(Uuid, String)> = cart
+        .flagged()
+        .map(|l| {
+            let why: Vec<&str> = l
+                .flags
+                .iter()
+                .filter(|f| **f != LineFlag::OutOfStock)
+                .map(|f| f.as_str())
+                .collect();
+            (l.line.variant_id, why.join(", "))
+        })
+        .collect();
+    if !flagged.is_empty() {
+        return Err(Error::CartChanged(flagged));
+    }
     let order_id = Uuid::now_v7();
     let reservation = ReservationRequest {
         order_id,
@@ -95,9 +110,19 @@ pub async fn place(
         }
     }
     let order = written?;
-    let clear = format!("{}/internal/carts/{}", urls.cart.url, req.user_id);
-    if let Err(e) = ctx.client.delete(&clear).await {
-        tracing::warn!(order.id = %order_id, error = %e, "could not clear the cart");
+    // The order is accepted: its lines leave the cart (what was added meanwhile stays).
+    let take = format!("{}/internal/carts/{}/take", urls.cart.url, req.user_id);
+    let lines: Vec<serde_json::Value> = cart
+        .items
+        .iter()
+        .map(|i| serde_json::json!({"variant_id": i.line.variant_id, "quantity": i.line.quantity}))
+        .collect();
+    let taken: std::result::Result<serde_json::Value, _> = ctx
+        .client
+        .post(&take, &serde_json::json!({"lines": lines}))
+        .await;
+    if let Err(e) = taken {
+        tracing::warn!(order.id = %order_id, error = %e, "could not take the order's lines out of the cart");
     }
     Ok(order)
 }
@@ -172,6 +197,12 @@ async fn write_order(
         lines: cart.items.iter().map(|i| i.line.clone()).collect(),
     };
     kazna_events::enqueue(&mut tx, SOURCE, &event).await?;
+    let started = kazna_contracts::cart::CheckoutStarted {
+        user_id: req.user_id,
+        order_id,
+        lines: event.lines.clone(),
+    };
+    kazna_events::enqueue(&mut tx, SOURCE, &started).await?;
     let order = view::one(&mut tx, buyer(req.user_id), order_id)
         .await?
         .ok_or(Error::NotFound)?;

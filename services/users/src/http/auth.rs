@@ -109,6 +109,8 @@ fn client(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    params(("x-cart-session" = Option<String>, Header, format = Uuid,
+            description = "A guest cart to merge into the user's on sign-in (the cart cookie does too)")),
     responses((status = 200, body = TokenPair),
               (status = 400, description = "malformed_json: the body is not JSON", body = Problem),
               (status = 401, description = "invalid_credentials: the same for an unknown email and a wrong password", body = Problem),
@@ -118,6 +120,7 @@ fn client(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
 async fn login(
     State(s): State<AppState>,
     Client(from): Client,
+    headers: axum::http::HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<TokenPair>> {
     let cfg = &s.cfg;
@@ -136,7 +139,44 @@ async fn login(
         other => other?,
     };
     let pair = accounts::issue_tokens(&s.pool, &s.keys, &s.ctx.settings.auth, &user, None).await?;
+    if let Some(session) = cart_session(&headers) {
+        merge_guest_cart(&s, user.id, session).await;
+    }
     Ok(Json(pair))
+}
+
+/// The guest cart a sign-in brings: the `X-Cart-Session` header, or the cart cookie.
+fn cart_session(headers: &axum::http::HeaderMap) -> Option<uuid::Uuid> {
+    let header = headers
+        .get("x-cart-session")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok());
+    header.or_else(|| {
+        let cookies = headers.get(axum::http::header::COOKIE)?.to_str().ok()?;
+        cookies.split(';').find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == "kazna_cart")
+                .then(|| uuid::Uuid::parse_str(v).ok())
+                .flatten()
+        })
+    })
+}
+
+/// Moves the guest's cart into the user's. Signing in does not wait on it failing: the
+/// guest cart stays, and the client can still call `POST /api/v1/cart/merge`.
+async fn merge_guest_cart(s: &AppState, user: uuid::Uuid, session: uuid::Uuid) {
+    let url = format!(
+        "{}/internal/carts/{user}/merge",
+        s.ctx.settings.services.cart.url
+    );
+    let merged: std::result::Result<serde_json::Value, _> = s
+        .ctx
+        .client
+        .post(&url, &serde_json::json!({"cart_session": session}))
+        .await;
+    if let Err(e) = merged {
+        tracing::warn!(user.id = %user, error = %e, "sign-in: the guest cart was not merged");
+    }
 }
 
 #[derive(Deserialize, ToSchema)]

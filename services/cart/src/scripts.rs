@@ -1,0 +1,159 @@
+//! The cart's Redis scripts: each change of a cart, with every check it makes, is one script,
+//! so it is atomic whatever else runs at the same time; each answers the cart as it leaves it,
+//! so a change is one round trip.
+//!
+//! A cart is a hash: `<variant id>` → quantity, `p:<variant id>` → the unit price when the
+//! shopper set the line (`<amount> <currency>`), and `currency`. What the cart knows of a
+//! variant is the read model's hash `<prefix>cart:v:<variant id>` (see [`crate::model`]).
+
+/// Answers the cart under `KEYS[1]`: `{currency, n, then per line: variant, quantity, price
+/// when set, status, available, amount, currency, product, seller, name, sku}`, a model's
+/// fields false where the model has no copy of the variant. `ARGV[1]` is the model's prefix.
+const READ: &str = r"
+local function read_cart(cart, prefix)
+  local all = redis.call('HGETALL', cart)
+  local out = {redis.call('HGET', cart, 'currency') or '', 0}
+  local n = 0
+  for i = 1, #all, 2 do
+    local field = all[i]
+    if field ~= 'currency' and string.sub(field, 1, 2) ~= 'p:' then
+      n = n + 1
+      out[#out + 1] = field
+      out[#out + 1] = all[i + 1]
+      out[#out + 1] = redis.call('HGET', cart, 'p:' .. field) or ''
+      local m = redis.call('HMGET', prefix .. field,
+        'status', 'available', 'amount', 'currency', 'product', 'seller', 'name', 'sku')
+      for j = 1, 8 do
+        out[#out + 1] = m[j] or ''
+      end
+    end
+  end
+  out[2] = n
+  return out
+end
+";
+
+/// The lines of the cart under `cart` (not its other fields).
+const LINES: &str = r"
+local function lines_of(cart)
+  local n = 0
+  for _, field in ipairs(redis.call('HKEYS', cart)) do
+    if field ~= 'currency' and string.sub(field, 1, 2) ~= 'p:' then
+      n = n + 1
+    end
+  end
+  return n
+end
+";
+
+/// Sets one line. `KEYS`: the cart, the variant's model. `ARGV`: the model prefix, the
+/// variant, `add` or `set`, the quantity (added, or the new one; 0 removes), the most a line
+/// holds, the most lines, the cart's lifetime in seconds. Answers `{'ok', cart...}` or
+/// `{error, detail}`: `miss` (no copy of the variant: fill the model and run again),
+/// `unknown_variant`, `too_many`, `insufficient_stock`, `currency_mismatch`, `cart_full`.
+const SET_BODY: &str = r"
+local cart, model = KEYS[1], KEYS[2]
+local prefix, v, mode = ARGV[1], ARGV[2], ARGV[3]
+local n, max_q, max_lines, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local have = tonumber(redis.call('HGET', cart, v) or '0')
+local want = n
+if mode == 'add' then want = have + n end
+if want <= 0 then
+  redis.call('HDEL', cart, v, 'p:' .. v)
+  if lines_of(cart) == 0 then redis.call('DEL', cart) end
+else
+  local m = redis.call('HMGET', model, 'status', 'available', 'amount', 'currency')
+  if not m[1] then return {'miss', ''} end
+  if m[1] ~= 'active' then return {'unknown_variant', ''} end
+  if want > max_q then return {'too_many', tostring(have)} end
+  if want > tonumber(m[2]) then return {'insufficient_stock', m[2]} end
+  if have == 0 then
+    local lines = lines_of(cart)
+    local currency = redis.call('HGET', cart, 'currency')
+    if lines > 0 and currency and currency ~= m[4] then return {'currency_mismatch', currency} end
+    if lines >= max_lines then return {'cart_full', ''} end
+  end
+  redis.call('HSET', cart, v, want, 'p:' .. v, m[3] .. ' ' .. m[4], 'currency', m[4])
+  redis.call('EXPIRE', cart, ttl)
+end
+local out = read_cart(cart, prefix)
+table.insert(out, 1, 'ok')
+return out
+";
+
+/// Moves a guest's cart into a user's: each line's quantity added to what the user has, up
+/// to what is available and the most a line holds; lines the user cannot take (not on sale,
+/// another currency, no room) stay out. The guest's cart is then gone, so merging twice gives
+/// what merging once gave. `KEYS`: the guest's cart, the user's. `ARGV`: the model prefix,
+/// the most a line holds, the most lines, the user cart's lifetime.
+const MERGE_BODY: &str = r"
+local guest, user = KEYS[1], KEYS[2]
+local prefix, max_q, max_lines, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local all = redis.call('HGETALL', guest)
+for i = 1, #all, 2 do
+  local v = all[i]
+  if v ~= 'currency' and string.sub(v, 1, 2) ~= 'p:' then
+    local m = redis.call('HMGET', prefix .. v, 'status', 'available', 'amount', 'currency')
+    local have = tonumber(redis.call('HGET', user, v) or '0')
+    local currency = redis.call('HGET', user, 'currency')
+    local lines = lines_of(user)
+    local fits = m[1] == 'active'
+      and (have > 0 or lines == 0 or not currency or currency == m[4])
+      and (have > 0 or lines < max_lines)
+    if fits then
+      local want = math.min(have + tonumber(all[i + 1]), max_q, math.max(tonumber(m[2]), have))
+      if want > 0 then
+        redis.call('HSET', user, v, want, 'p:' .. v, m[3] .. ' ' .. m[4], 'currency', m[4])
+      end
+    end
+  end
+end
+redis.call('DEL', guest)
+if redis.call('EXISTS', user) == 1 then redis.call('EXPIRE', user, ttl) end
+local out = read_cart(user, prefix)
+table.insert(out, 1, 'ok')
+return out
+";
+
+/// Takes the lines of an order accepted out of a user's cart: each quantity ordered is
+/// subtracted (a line added meanwhile stays). `KEYS`: the cart. `ARGV`: pairs of variant and
+/// quantity.
+const TAKE_BODY: &str = r"
+local cart = KEYS[1]
+for i = 1, #ARGV, 2 do
+  local v = ARGV[i]
+  local left = tonumber(redis.call('HGET', cart, v) or '0') - tonumber(ARGV[i + 1])
+  if left > 0 then
+    redis.call('HSET', cart, v, left)
+  else
+    redis.call('HDEL', cart, v, 'p:' .. v)
+  end
+end
+if lines_of(cart) == 0 then redis.call('DEL', cart) end
+return 1
+";
+
+/// The scripts, built once.
+pub struct Scripts {
+    pub read: redis::Script,
+    pub set: redis::Script,
+    pub merge: redis::Script,
+    pub take: redis::Script,
+}
+
+impl Scripts {
+    pub fn new() -> Self {
+        Self {
+            read: redis::Script::new(&format!("{READ}\nreturn read_cart(KEYS[1], ARGV[1])")),
+            set: redis::Script::new(&format!("{READ}{LINES}{SET_BODY}")),
+            merge: redis::Script::new(&format!("{READ}{LINES}{MERGE_BODY}")),
+            take: redis::Script::new(&format!("{LINES}{TAKE_BODY}")),
+        }
+    }
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
