@@ -109,6 +109,11 @@ async fn main() -> anyhow::Result<()> {
     let lists = bench.write_lists(&out).await?;
     let buyers = (args.threads.max(2) as usize * 4).max(args.connections as usize);
     let tokens = bench.buyers(buyers, &out).await?;
+    let variant_ids: Vec<String> = std::fs::read_to_string(&lists.variants)?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let carts = bench.guest_carts(64, &variant_ids, &out).await?;
     let pg = ceiling::start_postgres(&bench.settings).await?;
     let redis = ceiling::start_redis(&bench.settings).await?;
 
@@ -201,6 +206,13 @@ async fn main() -> anyhow::Result<()> {
             gw.clone(),
             "add_to_cart.lua",
             vec![lists.variants.clone()],
+            Some("redis"),
+        ),
+        run(
+            "cart read (3 lines)",
+            gw.clone(),
+            "cart_read.lua",
+            vec![carts.clone()],
             Some("redis"),
         ),
         run(

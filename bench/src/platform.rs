@@ -371,6 +371,38 @@ impl Bench {
         })
     }
 
+    /// `n` guest carts of three lines each, made through the gateway; writes their sessions
+    /// to a file.
+    pub async fn guest_carts(
+        &self,
+        n: usize,
+        variants: &[String],
+        out: &Path,
+    ) -> anyhow::Result<String> {
+        let gw = self.gateway_url();
+        let mut sessions = Vec::with_capacity(n);
+        for i in 0..n {
+            let session = uuid::Uuid::new_v4().to_string();
+            for j in 0..3 {
+                let variant = &variants[(i * 7 + j * 13) % variants.len()];
+                let added = self
+                    .http
+                    .post(format!("{gw}/api/v1/cart/items"))
+                    .header("x-cart-session", &session)
+                    .json(&json!({"variant_id": variant, "quantity": 1}))
+                    .send()
+                    .await?;
+                if !added.status().is_success() {
+                    bail!("adding to a guest cart: {}", added.status());
+                }
+            }
+            sessions.push(session);
+        }
+        let path = out.join("carts.txt");
+        std::fs::write(&path, sessions.join("\n") + "\n")?;
+        Ok(path.display().to_string())
+    }
+
     /// Registers `n` buyers through the gateway and writes their access tokens to a file.
     pub async fn buyers(&self, n: usize, out: &Path) -> anyhow::Result<String> {
         let gw = self.gateway_url();
