@@ -60,8 +60,11 @@ return 1
 ";
 
 /// A variant as the catalog answered it, kept unless an event wrote it first. `KEYS[1]`: its
-/// hash. `ARGV`: status, available, amount, currency, product, seller, name, sku.
+/// hash; `KEYS[2]`, when given, the set of its product's variants (so the product's deletion
+/// reaches it). `ARGV`: status, available, amount, currency, product, seller, name, sku, and
+/// the variant's id.
 const FILL: &str = r"
+if KEYS[2] then redis.call('SADD', KEYS[2], ARGV[9]) end
 if redis.call('HEXISTS', KEYS[1], 'status') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'amount', ARGV[3], 'currency', ARGV[4],
   'product', ARGV[5], 'seller', ARGV[6], 'name', ARGV[7], 'sku', ARGV[8], 'pv', 0)
@@ -162,6 +165,7 @@ impl Model {
                 .scripts
                 .2
                 .key(self.key(v.id))
+                .key(format!("{}{}", self.products, v.product_id))
                 .arg(status)
                 .arg(v.available)
                 .arg(v.price.amount_minor)
@@ -170,6 +174,7 @@ impl Model {
                 .arg(v.seller_id.to_string())
                 .arg(&v.name)
                 .arg(&v.sku)
+                .arg(v.id.to_string())
                 .invoke_async(&mut redis)
                 .await?;
         }
@@ -192,6 +197,7 @@ impl Model {
                 .arg("")
                 .arg("")
                 .arg("")
+                .arg(id.to_string())
                 .invoke_async(&mut redis)
                 .await?;
         }
