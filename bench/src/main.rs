@@ -244,14 +244,22 @@ async fn main() -> anyhow::Result<()> {
             .run(&base, script, &script_args, sequential)
             .await
             .with_context(|| format!("scenario {name}"))?;
-        scenarios.push(Scenario::new(name, ceiling, m));
+        let s = Scenario::new(name, ceiling, m);
+        // As it goes, so a later failure does not lose what was measured.
+        eprintln!(
+            "bench:   {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            s.rps, s.p50_ms, s.p99_ms, s.errors
+        );
+        scenarios.push(s);
     }
+    // One admin, made once, for the lifecycle and the search figures.
+    let admin = bench.admin().await?;
     if wanted("order lifecycle") {
         eprintln!("bench: order lifecycle");
         let tokens_list = std::fs::read_to_string(&tokens)?;
         let driver = lifecycle::Driver {
             gateway: gw.clone(),
-            admin: bench.admin().await?,
+            admin: admin.clone(),
             buyers: tokens_list
                 .lines()
                 .take(args.connections as usize)
@@ -272,7 +280,6 @@ async fn main() -> anyhow::Result<()> {
     }
     let search = if wanted("search") {
         eprintln!("bench: search: update to searchable, reindex");
-        let admin = bench.admin().await?;
         let products: Vec<String> = std::fs::read_to_string(&lists.products)?
             .lines()
             .map(str::to_owned)
