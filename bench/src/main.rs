@@ -6,6 +6,7 @@ mod ceiling;
 mod lifecycle;
 mod platform;
 mod report;
+mod search;
 mod wrk;
 
 use std::{path::PathBuf, time::Duration};
