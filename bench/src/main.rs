@@ -44,6 +44,10 @@ pub struct Args {
     /// Leave the bench databases in place afterwards, to look into them.
     #[arg(long)]
     pub keep: bool,
+    /// Start from what an earlier run left (with `--keep`, or after a failure) instead of
+    /// dropping it: the seed then only adds what is missing.
+    #[arg(long)]
+    pub no_reset: bool,
     /// Run only the scenarios whose name contains this.
     #[arg(long)]
     pub only: Option<String>,
@@ -62,7 +66,9 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)?;
     let out = std::fs::canonicalize(&args.out)?;
     let bench = Bench::new(&args, &out)?;
-    bench.reset().await?;
+    if !args.no_reset {
+        bench.reset().await?;
+    }
 
     let wanted = |name: &str| {
         args.only

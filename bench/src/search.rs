@@ -86,5 +86,4 @@ impl Bench {
         }
         Ok(start.elapsed().as_secs_f64())
     }
-
 }
