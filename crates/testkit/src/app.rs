@@ -42,6 +42,25 @@ impl TestApp {
         Self::run(env, vec![platform], stop)
     }
 
+    /// The platform, reaching the configured Redis through a proxy the test can switch off.
+    pub async fn spawn_behind_a_redis_proxy() -> (crate::TcpProxy, Self) {
+        use std::net::ToSocketAddrs;
+        let url = Settings::load().expect("settings").redis.url;
+        let host_port = url
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .expect("host and port");
+        let redis = host_port
+            .to_socket_addrs()
+            .expect("redis address")
+            .next()
+            .expect("one address");
+        let proxy = crate::TcpProxy::start(redis, true).await.expect("proxy");
+        let app = Self::spawn_with(|s| s.redis.url = format!("redis://{}", proxy.addr)).await;
+        (proxy, app)
+    }
+
     /// Every service in a platform of its own, as one container each would run them: the
     /// gateway and the services reach each other over HTTP only, never in-process.
     pub async fn spawn_separately() -> Self {

@@ -1,38 +1,17 @@
 //! Redis going away mid-run, behind a TCP proxy: what still works, what says it is
 //! unavailable, and that everything comes back with it.
 
-use std::net::ToSocketAddrs;
-
 use kazna_kernel::Role;
-use kazna_testkit::TcpProxy;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use kazna_testkit::TestApp;
 
-/// The platform, reaching the configured Redis through a proxy the test can switch off.
-async fn spawn_behind_a_redis_proxy() -> (TcpProxy, TestApp) {
-    let url = kazna_kernel::Settings::load().expect("settings").redis.url;
-    let host_port = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .expect("host and port");
-    let redis = host_port
-        .to_socket_addrs()
-        .expect("redis address")
-        .next()
-        .expect("one address");
-    let proxy = TcpProxy::start(redis, true).await.expect("proxy");
-    let app = TestApp::spawn_with(|s| s.redis.url = format!("redis://{}", proxy.addr)).await;
-    (proxy, app)
-}
-
 /// Redis only speeds reads up: while it is away, writes still answer what they did and reads
 /// come from the database.
 #[tokio::test]
 async fn writes_succeed_and_reads_stay_fresh_while_redis_is_away() {
-    let (proxy, app) = spawn_behind_a_redis_proxy().await;
+    let (proxy, app) = TestApp::spawn_behind_a_redis_proxy().await;
     let seller = app
         .account_with_role("seller@example.com", Role::Seller)
         .await;
@@ -86,7 +65,7 @@ async fn writes_succeed_and_reads_stay_fresh_while_redis_is_away() {
 
 #[tokio::test]
 async fn without_redis_the_cart_says_it_is_unavailable_and_comes_back_with_it() {
-    let (proxy, app) = spawn_behind_a_redis_proxy().await;
+    let (proxy, app) = TestApp::spawn_behind_a_redis_proxy().await;
     let seller = app
         .account_with_role("seller@example.com", Role::Seller)
         .await;
@@ -126,7 +105,7 @@ async fn without_redis_the_cart_says_it_is_unavailable_and_comes_back_with_it() 
 /// cannot count failed attempts, says it is unavailable rather than letting guesses through.
 #[tokio::test]
 async fn without_redis_profiles_work_and_sign_in_waits_for_it() {
-    let (proxy, app) = spawn_behind_a_redis_proxy().await;
+    let (proxy, app) = TestApp::spawn_behind_a_redis_proxy().await;
     app.register("ada@example.com", "correct horse battery")
         .await;
     let token = app.login("ada@example.com", "correct horse battery").await;

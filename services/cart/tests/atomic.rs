@@ -340,22 +340,7 @@ async fn a_guest_cart_goes_after_its_idle_time_and_its_cookie_says_so() {
 
 #[tokio::test]
 async fn with_redis_away_a_change_is_a_503_and_the_cart_is_unchanged() {
-    use std::net::ToSocketAddrs;
-    let url = kazna_kernel::Settings::load().expect("settings").redis.url;
-    let host_port = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .expect("host");
-    let redis = host_port
-        .to_socket_addrs()
-        .expect("address")
-        .next()
-        .expect("one");
-    let proxy = kazna_testkit::TcpProxy::start(redis, true)
-        .await
-        .expect("proxy");
-    let app = TestApp::spawn_with(|s| s.redis.url = format!("redis://{}", proxy.addr)).await;
+    let (proxy, app) = TestApp::spawn_behind_a_redis_proxy().await;
     let seller = app.account_with_role("s@example.com", Role::Seller).await;
     let sock = app.a_product(&seller, "Sock", 100, 5).await.variants[0].id;
     let buyer = app.login_new_buyer().await;

@@ -275,30 +275,9 @@ async fn admins_see_what_shoppers_look_for_and_what_found_nothing() {
     app.stop().await;
 }
 
-/// The platform, reaching Redis through a proxy the test can switch off.
-async fn behind_a_redis_proxy() -> (kazna_testkit::TcpProxy, TestApp) {
-    use std::net::ToSocketAddrs;
-    let url = kazna_kernel::Settings::load().expect("settings").redis.url;
-    let host_port = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .expect("host");
-    let redis = host_port
-        .to_socket_addrs()
-        .expect("address")
-        .next()
-        .expect("one");
-    let proxy = kazna_testkit::TcpProxy::start(redis, true)
-        .await
-        .expect("proxy");
-    let app = TestApp::spawn_with(|s| s.redis.url = format!("redis://{}", proxy.addr)).await;
-    (proxy, app)
-}
-
 #[tokio::test]
 async fn hot_queries_are_answered_from_the_cache_until_the_index_changes_and_without_redis_too() {
-    let (proxy, app) = behind_a_redis_proxy().await;
+    let (proxy, app) = TestApp::spawn_behind_a_redis_proxy().await;
     let seller = app.account_with_role("s@example.com", Role::Seller).await;
     let product = |name: &str, sku: &str| json!({"name": name, "variants": [{"sku": sku, "price": {"amount": 500, "currency": "EUR"}, "stock": 1}]});
     app.create_product(&seller, product("Teak bench", "B-1"))
