@@ -7,6 +7,25 @@ use uuid::Uuid;
 
 use crate::{Currency, Event, Money, labels, orders::OrderLine};
 
+/// The header a guest's cart session travels in, and the cookie that holds it.
+pub const SESSION_HEADER: &str = "x-cart-session";
+pub const SESSION_COOKIE: &str = "kazna_cart";
+
+/// A guest's cart session from a request: the header's, else the cookie's (`cookies` is the
+/// `Cookie` header's value).
+pub fn guest_session(header: Option<&str>, cookies: Option<&str>) -> Option<Uuid> {
+    header
+        .and_then(|s| Uuid::parse_str(s.trim()).ok())
+        .or_else(|| {
+            cookies?.split(';').find_map(|c| {
+                let (k, v) = c.trim().split_once('=')?;
+                (k == SESSION_COOKIE)
+                    .then(|| Uuid::parse_str(v).ok())
+                    .flatten()
+            })
+        })
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Cart {
     pub items: Vec<CartLine>,
@@ -78,6 +97,21 @@ impl Event for CheckoutStarted {
 #[cfg(test)]
 mod tests {
     use super::LineFlag;
+
+    #[test]
+    fn a_session_comes_from_the_header_else_the_cookie() {
+        let id = uuid::Uuid::new_v4();
+        let cookie = format!("a=1; {}={id}", super::SESSION_COOKIE);
+        assert_eq!(super::guest_session(None, Some(&cookie)), Some(id));
+        assert_eq!(
+            super::guest_session(Some(&format!(" {id} ")), None),
+            Some(id)
+        );
+        assert_eq!(
+            super::guest_session(Some("nope"), Some("kazna_cart=x")),
+            None
+        );
+    }
 
     #[test]
     fn line_flag_labels_are_what_serde_writes() {

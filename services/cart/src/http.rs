@@ -3,7 +3,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use kazna_contracts::cart::Cart;
+use kazna_contracts::cart::{self, Cart, SESSION_COOKIE as COOKIE, SESSION_HEADER};
 use kazna_kernel::{
     AuthUser, FieldError, Internal, Json, MaybeUser, Path, Problem, server::no_content,
 };
@@ -17,9 +17,6 @@ use crate::{
     carts::{self, Change, MAX_QUANTITY, Owner},
     error::{Error, Result},
 };
-
-pub const SESSION_HEADER: &str = "x-cart-session";
-const COOKIE: &str = "kazna_cart";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,18 +36,13 @@ struct CartOwner {
 }
 
 fn guest_session(parts: &Parts) -> Option<Uuid> {
-    let from_header = parts
-        .headers
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| Uuid::parse_str(s.trim()).ok());
-    from_header.or_else(|| {
-        let cookies = parts.headers.get(header::COOKIE)?.to_str().ok()?;
-        cookies.split(';').find_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == COOKIE).then(|| Uuid::parse_str(v).ok()).flatten()
-        })
-    })
+    let text = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    cart::guest_session(text(SESSION_HEADER), text(header::COOKIE.as_str()))
 }
 
 impl FromRequestParts<AppState> for CartOwner {

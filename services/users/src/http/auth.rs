@@ -147,19 +147,11 @@ async fn login(
 
 /// The guest cart a sign-in brings: the `X-Cart-Session` header, or the cart cookie.
 fn cart_session(headers: &axum::http::HeaderMap) -> Option<uuid::Uuid> {
-    let header = headers
-        .get("x-cart-session")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok());
-    header.or_else(|| {
-        let cookies = headers.get(axum::http::header::COOKIE)?.to_str().ok()?;
-        cookies.split(';').find_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == "kazna_cart")
-                .then(|| uuid::Uuid::parse_str(v).ok())
-                .flatten()
-        })
-    })
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    kazna_contracts::cart::guest_session(
+        text(kazna_contracts::cart::SESSION_HEADER),
+        text(axum::http::header::COOKIE.as_str()),
+    )
 }
 
 /// Moves the guest's cart into the user's. Signing in does not wait on it failing: the
