@@ -436,3 +436,46 @@ async fn what_sells_ranks_above_a_closer_match_and_stays_there_after_a_reindex()
     assert!(done.is_some());
     assert_eq!(top().await.as_deref(), Some(sold.id.to_string().as_str()));
 }
+
+#[tokio::test]
+async fn a_sale_heard_by_every_instance_is_counted_once_however_often_and_at_once() {
+    let env = kazna_testkit::TestEnv::new().unwrap();
+    let redis = kazna_kernel::db::redis(&env.settings).await.unwrap();
+    let popularity = kazna_search::popularity::Popularity::new(redis, &env.settings.redis_key(""));
+    let product = uuid::Uuid::now_v7();
+    let line = |quantity| kazna_contracts::orders::OrderLine {
+        variant_id: uuid::Uuid::now_v7(),
+        product_id: product,
+        seller_id: uuid::Uuid::nil(),
+        name: "Lamp".into(),
+        sku: "L".into(),
+        quantity,
+        unit_price: kazna_contracts::Money::new(100, kazna_contracts::Currency::EUR),
+    };
+    let paid = kazna_contracts::orders::OrderPaid {
+        order_id: uuid::Uuid::now_v7(),
+        user_id: uuid::Uuid::nil(),
+        email: "b@example.com".into(),
+        total: kazna_contracts::Money::new(500, kazna_contracts::Currency::EUR),
+        payment_id: uuid::Uuid::now_v7(),
+        lines: vec![line(2), line(3)],
+    };
+    let (event, at) = (uuid::Uuid::now_v7(), chrono::Utc::now());
+    // Four instances hear the same event at once, and one hears it again later.
+    let heard =
+        futures_util::future::join_all((0..4).map(|_| popularity.record(event, &paid, at))).await;
+    let again = popularity.record(event, &paid, at).await.unwrap();
+    let once = kazna_search::index::sale_weight(5, at);
+    for totals in heard.into_iter().map(Result::unwrap).chain([again]) {
+        assert_eq!(totals.len(), 1, "two lines of one product are one total");
+        assert!(
+            (totals[0].popularity - once).abs() < 1e-6 * once,
+            "{totals:?}"
+        );
+    }
+    let read = popularity
+        .of(&[product, uuid::Uuid::now_v7()])
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 1, "a product never sold is left out");
+}
