@@ -7,6 +7,9 @@ use kazna::{Platform, Service};
 use kazna_kernel::{Context, Role, Settings};
 use tokio_util::sync::CancellationToken;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kazna",

@@ -1,19 +1,33 @@
 //! A setting that must never be printed: `Debug` shows `[redacted]`.
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Shared, so the services' states that hold one are cheap to copy for every request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Arc::from(value.into()))
     }
 
     /// The value itself, for the one place that must use it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
     }
 }
 

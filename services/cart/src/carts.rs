@@ -119,7 +119,7 @@ async fn read(s: &AppState, owner: Owner) -> Result<(String, Vec<Raw>)> {
         .scripts
         .read
         .key(owner.key(s))
-        .arg(&s.model.prefix)
+        .arg(&*s.model.prefix)
         .invoke_async(&mut redis)
         .await?;
     Ok(parse(&values))
@@ -154,7 +154,7 @@ pub async fn change(s: &AppState, owner: Owner, variant: Uuid, change: Change) -
             .set
             .key(owner.key(s))
             .key(s.model.key(variant))
-            .arg(&s.model.prefix)
+            .arg(&*s.model.prefix)
             .arg(variant.to_string())
             .arg(mode)
             .arg(n)
@@ -193,7 +193,7 @@ pub async fn merge(s: &AppState, guest: Uuid, user: Uuid) -> Result<Cart> {
         .merge
         .key(from.key(s))
         .key(into.key(s))
-        .arg(&s.model.prefix)
+        .arg(&*s.model.prefix)
         .arg(MAX_QUANTITY)
         .arg(MAX_LINES)
         .arg(into.lifetime(s).as_secs())

@@ -78,8 +78,8 @@ return 1
 pub struct Model {
     redis: ConnectionManager,
     /// `<redis prefix>cart:v:`
-    pub prefix: String,
-    products: String,
+    pub prefix: std::sync::Arc<str>,
+    products: std::sync::Arc<str>,
     scripts: std::sync::Arc<(redis::Script, redis::Script, redis::Script)>,
 }
 
@@ -87,8 +87,8 @@ impl Model {
     pub fn new(redis: ConnectionManager, redis_prefix: &str) -> Self {
         Self {
             redis,
-            prefix: format!("{redis_prefix}cart:v:"),
-            products: format!("{redis_prefix}cart:p:"),
+            prefix: format!("{redis_prefix}cart:v:").into(),
+            products: format!("{redis_prefix}cart:p:").into(),
             scripts: std::sync::Arc::new((
                 redis::Script::new(PRODUCT),
                 redis::Script::new(STOCK),
@@ -104,7 +104,7 @@ impl Model {
     /// A product's copy from an event, or its deletion (`status` deleted, no variants).
     pub async fn product(&self, p: &ProductSnapshot) -> Result<()> {
         let mut call = self.scripts.0.key(format!("{}{}", self.products, p.id));
-        call.arg(&self.prefix)
+        call.arg(&*self.prefix)
             .arg(p.updated_at.timestamp_millis())
             .arg(status(p.status))
             .arg(p.id.to_string())
@@ -128,7 +128,7 @@ impl Model {
     /// A product deleted at `at_ms`: every variant of it is.
     pub async fn deleted(&self, product: Uuid, at_ms: i64) -> Result<()> {
         let mut call = self.scripts.0.key(format!("{}{product}", self.products));
-        call.arg(&self.prefix)
+        call.arg(&*self.prefix)
             .arg(at_ms)
             .arg("deleted")
             .arg(product.to_string())
