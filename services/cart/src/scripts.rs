@@ -9,27 +9,40 @@
 /// Answers the cart under `KEYS[1]`: `{currency, n, then per line: variant, quantity, price
 /// when set, status, available, amount, currency, product, seller, name, sku}`, a model's
 /// fields false where the model has no copy of the variant. `ARGV[1]` is the model's prefix.
+/// `load_cart` reads a cart with one call; `answer` reads each line's model with one more,
+/// but for the lines whose model the caller has read already (`known`).
 const READ: &str = r"
-local function read_cart(cart, prefix)
+local function load_cart(cart)
   local all = redis.call('HGETALL', cart)
-  local out = {redis.call('HGET', cart, 'currency') or '', 0}
-  local n = 0
+  local fields, lines = {}, {}
   for i = 1, #all, 2 do
     local field = all[i]
+    fields[field] = all[i + 1]
     if field ~= 'currency' and string.sub(field, 1, 2) ~= 'p:' then
-      n = n + 1
-      out[#out + 1] = field
-      out[#out + 1] = all[i + 1]
-      out[#out + 1] = redis.call('HGET', cart, 'p:' .. field) or ''
-      local m = redis.call('HMGET', prefix .. field,
-        'status', 'available', 'amount', 'currency', 'product', 'seller', 'name', 'sku')
-      for j = 1, 8 do
-        out[#out + 1] = m[j] or ''
-      end
+      lines[#lines + 1] = field
     end
   end
-  out[2] = n
+  return fields, lines
+end
+
+local function answer(fields, lines, prefix, known)
+  local out = {fields['currency'] or '', #lines}
+  for _, v in ipairs(lines) do
+    out[#out + 1] = v
+    out[#out + 1] = fields[v]
+    out[#out + 1] = fields['p:' .. v] or ''
+    local m = known[v] or redis.call('HMGET', prefix .. v,
+      'status', 'available', 'amount', 'currency', 'product', 'seller', 'name', 'sku')
+    for j = 1, 8 do
+      out[#out + 1] = m[j] or ''
+    end
+  end
   return out
+end
+
+local function read_cart(cart, prefix)
+  local fields, lines = load_cart(cart)
+  return answer(fields, lines, prefix, {})
 end
 ";
 
@@ -55,28 +68,43 @@ const SET_BODY: &str = r"
 local cart, model = KEYS[1], KEYS[2]
 local prefix, v, mode = ARGV[1], ARGV[2], ARGV[3]
 local n, max_q, max_lines, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local have = tonumber(redis.call('HGET', cart, v) or '0')
+local fields, lines = load_cart(cart)
+local have = tonumber(fields[v] or '0')
 local want = n
 if mode == 'add' then want = have + n end
+local known = {}
 if want <= 0 then
   redis.call('HDEL', cart, v, 'p:' .. v)
-  if lines_of(cart) == 0 then redis.call('DEL', cart) end
+  fields[v], fields['p:' .. v] = nil, nil
+  local left = {}
+  for _, line in ipairs(lines) do
+    if line ~= v then left[#left + 1] = line end
+  end
+  lines = left
+  if #lines == 0 then
+    redis.call('DEL', cart)
+    fields = {}
+  end
 else
-  local m = redis.call('HMGET', model, 'status', 'available', 'amount', 'currency')
+  local m = redis.call('HMGET', model,
+    'status', 'available', 'amount', 'currency', 'product', 'seller', 'name', 'sku')
   if not m[1] then return {'miss', ''} end
   if m[1] ~= 'active' then return {'unknown_variant', ''} end
   if want > max_q then return {'too_many', tostring(have)} end
   if want > tonumber(m[2]) then return {'insufficient_stock', m[2]} end
   if have == 0 then
-    local lines = lines_of(cart)
-    local currency = redis.call('HGET', cart, 'currency')
-    if lines > 0 and currency and currency ~= m[4] then return {'currency_mismatch', currency} end
-    if lines >= max_lines then return {'cart_full', ''} end
+    local currency = fields['currency']
+    if #lines > 0 and currency and currency ~= m[4] then return {'currency_mismatch', currency} end
+    if #lines >= max_lines then return {'cart_full', ''} end
   end
-  redis.call('HSET', cart, v, want, 'p:' .. v, m[3] .. ' ' .. m[4], 'currency', m[4])
+  local price = m[3] .. ' ' .. m[4]
+  redis.call('HSET', cart, v, want, 'p:' .. v, price, 'currency', m[4])
   redis.call('EXPIRE', cart, ttl)
+  if not fields[v] then lines[#lines + 1] = v end
+  fields[v], fields['p:' .. v], fields['currency'] = tostring(want), price, m[4]
+  known[v] = m
 end
-local out = read_cart(cart, prefix)
+local out = answer(fields, lines, prefix, known)
 table.insert(out, 1, 'ok')
 return out
 ";
@@ -145,7 +173,7 @@ impl Scripts {
     pub fn new() -> Self {
         Self {
             read: redis::Script::new(&format!("{READ}\nreturn read_cart(KEYS[1], ARGV[1])")),
-            set: redis::Script::new(&format!("{READ}{LINES}{SET_BODY}")),
+            set: redis::Script::new(&format!("{READ}{SET_BODY}")),
             merge: redis::Script::new(&format!("{READ}{LINES}{MERGE_BODY}")),
             take: redis::Script::new(&format!("{LINES}{TAKE_BODY}")),
         }
