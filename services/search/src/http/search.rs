@@ -316,10 +316,12 @@ pub(super) async fn search(
         Some(results) => (results, "hit"),
         None => {
             let results = tokio::task::spawn_blocking(move || {
-                let page = index.page(&q, &filters, sort, cursor, limit)?;
-                let facets = match with_facets {
-                    true => index.facets(&q, &filters)?,
-                    false => crate::index::Facets::default(),
+                let (page, facets) = match with_facets {
+                    true => index.page_with_facets(&q, &filters, sort, cursor, limit)?,
+                    false => (
+                        index.page(&q, &filters, sort, cursor, limit)?,
+                        Default::default(),
+                    ),
                 };
                 Ok::<_, crate::error::Error>(results(page, facets))
             })

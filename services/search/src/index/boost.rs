@@ -3,7 +3,9 @@
 //!
 //! A sale of `n` units at time `t` adds `n × 2^((t − EPOCH) / half-life)` to a product's
 //! popularity, so every value in the index decays at the same rate and none needs rewriting:
-//! today's popularity is the stored value times `2^(−(now − EPOCH) / half-life)`.
+//! today's popularity is the stored value times `2^(−(now − EPOCH) / half-life)`. Recency is
+//! stored the same way (see [`newness`]), so a search multiplies, and takes no exponential
+//! per match.
 
 use chrono::{DateTime, Utc};
 use tantivy::{
@@ -29,33 +31,60 @@ pub fn sale_weight(units: i64, at: DateTime<Utc>) -> f64 {
     units.max(0) as f64 * (days / HALF_LIFE_DAYS).exp2()
 }
 
-/// The lift of a match: `(1 + POPULARITY × log2(1 + units sold lately)) × (1 + RECENCY ×
-/// 2^(−age / 30 days))`.
-pub(super) fn lift(stored_popularity: f64, created_ms: i64, now_ms: i64) -> f64 {
-    let now_days = (now_ms - EPOCH_MS) as f64 / DAY_MS;
-    let lately = stored_popularity.max(0.0) * (-now_days / HALF_LIFE_DAYS).exp2();
-    let age_days = ((now_ms - created_ms) as f64 / DAY_MS).max(0.0);
-    (1.0 + POPULARITY * (1.0 + lately).log2())
-        * (1.0 + RECENCY * (-age_days / RECENCY_HALF_LIFE_DAYS).exp2())
+/// What a product created at `created` stores for its recency: `2^((created − EPOCH) / 30
+/// days)`; times `2^(−(now − EPOCH) / 30 days)` it is `2^(−age / 30 days)`.
+pub(super) fn newness(created: DateTime<Utc>) -> f64 {
+    let days = (created.timestamp_millis() - EPOCH_MS) as f64 / DAY_MS;
+    (days / RECENCY_HALF_LIFE_DAYS).exp2()
 }
 
-/// Multiplies each match's relevance by its [`lift`] at the time of the search.
+/// The lift of a match: `(1 + POPULARITY × log2(1 + units sold lately)) × (1 + RECENCY ×
+/// 2^(−age / 30 days))`.
+#[cfg(test)]
+pub(super) fn lift(stored_popularity: f64, created_ms: i64, now_ms: i64) -> f64 {
+    let created = DateTime::from_timestamp_millis(created_ms).unwrap_or_default();
+    Boost::at(now_ms).lift(stored_popularity, newness(created))
+}
+
+/// Multiplies each match's relevance by its lift at the time of the search.
+#[derive(Clone, Copy)]
 pub(super) struct Boost {
-    now_ms: i64,
+    /// What a stored popularity is multiplied by to be today's.
+    decay: f64,
+    /// What a stored newness is multiplied by to be `2^(−age / 30 days)`.
+    aging: f64,
 }
 
 impl Boost {
     pub(super) fn now() -> Self {
+        Self::at(Utc::now().timestamp_millis())
+    }
+
+    fn at(now_ms: i64) -> Self {
+        let now_days = (now_ms - EPOCH_MS) as f64 / DAY_MS;
         Self {
-            now_ms: Utc::now().timestamp_millis(),
+            decay: (-now_days / HALF_LIFE_DAYS).exp2(),
+            aging: (-now_days / RECENCY_HALF_LIFE_DAYS).exp2(),
         }
+    }
+
+    /// `(1 + POPULARITY × log2(1 + units sold lately)) × (1 + RECENCY × 2^(−age / 30 days))`.
+    fn lift(&self, stored_popularity: f64, newness: f64) -> f64 {
+        let lately = stored_popularity.max(0.0) * self.decay;
+        // Most products sold nothing lately: no logarithm to take.
+        let popular = match lately > 0.0 {
+            true => 1.0 + POPULARITY * (1.0 + lately).log2(),
+            false => 1.0,
+        };
+        // A product from the future (a clock ahead) counts as new, not newer.
+        popular * (1.0 + RECENCY * (newness * self.aging).min(1.0))
     }
 }
 
 pub(super) struct SegmentBoost {
-    now_ms: i64,
+    boost: Boost,
     popularity: Option<std::sync::Arc<dyn tantivy::columnar::ColumnValues<f64>>>,
-    created: Option<std::sync::Arc<dyn tantivy::columnar::ColumnValues<i64>>>,
+    newness: Option<std::sync::Arc<dyn tantivy::columnar::ColumnValues<f64>>>,
 }
 
 impl ScoreTweaker<Score> for Boost {
@@ -64,15 +93,15 @@ impl ScoreTweaker<Score> for Boost {
     fn segment_tweaker(&self, segment: &SegmentReader) -> tantivy::Result<SegmentBoost> {
         let fast = segment.fast_fields();
         Ok(SegmentBoost {
-            now_ms: self.now_ms,
+            boost: *self,
             popularity: fast
                 .f64("popularity")
                 .ok()
                 .map(|c| c.first_or_default_col(0.0)),
-            created: fast
-                .i64("created_at")
+            newness: fast
+                .f64("newness")
                 .ok()
-                .map(|c| c.first_or_default_col(0)),
+                .map(|c| c.first_or_default_col(0.0)),
         })
     }
 }
@@ -80,8 +109,8 @@ impl ScoreTweaker<Score> for Boost {
 impl ScoreSegmentTweaker<Score> for SegmentBoost {
     fn score(&mut self, doc: DocId, score: Score) -> Score {
         let popularity = self.popularity.as_ref().map_or(0.0, |c| c.get_val(doc));
-        let created = self.created.as_ref().map_or(0, |c| c.get_val(doc));
-        (f64::from(score) * lift(popularity, created, self.now_ms)) as Score
+        let newness = self.newness.as_ref().map_or(0.0, |c| c.get_val(doc));
+        (f64::from(score) * self.boost.lift(popularity, newness)) as Score
     }
 }
 

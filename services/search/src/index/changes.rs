@@ -191,6 +191,7 @@ impl SearchIndex {
             .any(|v| source.available(v.id, v.available) > 0);
         doc.add_i64(f.in_stock, i64::from(in_stock));
         doc.add_i64(f.created_at, product.created_at.timestamp_millis());
+        doc.add_f64(f.newness, super::boost::newness(product.created_at));
         doc.add_text(
             f.currency,
             cheapest.map(|v| v.price.currency.code()).unwrap_or(""),

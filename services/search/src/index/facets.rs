@@ -1,14 +1,15 @@
 //! Counts over what a search finds: per category, per attribute value and per price range.
 
-use std::collections::BTreeMap;
-use tantivy::aggregation::{
-    AggregationCollector, AggregationLimitsGuard, agg_req::Aggregations,
-    agg_result::AggregationResults,
-};
+use std::collections::{BTreeMap, HashMap};
 
+use tantivy::{
+    DocId, Score, SegmentOrdinal, SegmentReader,
+    collector::{Collector, SegmentCollector},
+    columnar::{Column, StrColumn},
+};
 use uuid::Uuid;
 
-use super::{Filters, SearchIndex};
+use super::{Filters, SearchIndex, Sort};
 use crate::error::Error;
 
 /// Counts over what a search finds.
@@ -28,6 +29,8 @@ pub struct AttributeCount {
 
 /// The most attribute values counted, over all attributes.
 const ATTRIBUTE_VALUES: usize = 200;
+/// The most categories counted.
+const CATEGORIES: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryCount {
@@ -64,97 +67,191 @@ impl SearchIndex {
     /// Counts over everything a search finds: per category (with those above), per attribute
     /// value, and per price range, with edges that suit the prices found.
     pub fn facets(&self, q: &str, filters: &Filters) -> Result<Facets, Error> {
-        let Some(query) = self.query(q, filters) else {
-            return Ok(Facets::default());
-        };
         let searcher = self.reader.searcher();
-        let run = |request: serde_json::Value| -> Result<serde_json::Value, Error> {
-            let aggs: Aggregations = serde_json::from_value(request)
-                .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
-            let collector =
-                AggregationCollector::from_aggs(aggs, AggregationLimitsGuard::default());
-            let found: AggregationResults = searcher.search(&query, &collector)?;
-            Ok(serde_json::to_value(found).unwrap_or_default())
+        let found = self.matches(&searcher, q, filters, Sort::Relevance, (0, 1), true)?;
+        Ok(found.map(|f| f.facets).unwrap_or_default())
+    }
+}
+
+/// Counts what a search finds as it finds it, so the facets take no second pass: each
+/// segment counts the values of every document it matches (exact counts), then the segments'
+/// counts are added up by value.
+pub(super) struct Counts {
+    /// Whether to count at all: a search without facets counts nothing.
+    pub enabled: bool,
+}
+
+pub(super) struct SegmentCounts {
+    categories: Option<StrColumn>,
+    attributes: Option<StrColumn>,
+    price: Option<Column<i64>>,
+    /// By the term's number in the segment's dictionary.
+    category_counts: Vec<u64>,
+    attribute_counts: Vec<u64>,
+    prices: Vec<i64>,
+}
+
+/// What one segment counted, by value.
+pub(super) struct Counted {
+    categories: HashMap<String, u64>,
+    attributes: HashMap<String, u64>,
+    prices: Vec<i64>,
+}
+
+impl Collector for Counts {
+    type Fruit = Facets;
+    type Child = SegmentCounts;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<SegmentCounts> {
+        let fast = segment.fast_fields();
+        let (categories, attributes, price) = match self.enabled {
+            true => (
+                fast.str("category_tree")?,
+                fast.str("attributes")?,
+                fast.i64("price").ok(),
+            ),
+            false => (None, None, None),
         };
-        // Every segment counts all its values (up to 10,000), so the counts are exact.
-        let first = run(serde_json::json!({
-            "categories": {"terms": {"field": "category_tree", "size": 50, "segment_size": 10_000}},
-            "attributes": {"terms": {"field": "attributes", "size": ATTRIBUTE_VALUES, "segment_size": 10_000}},
-            "price": {"stats": {"field": "price"}},
-        }))?;
-        let mut attributes: BTreeMap<String, Vec<AttributeCount>> = BTreeMap::new();
-        for b in first["attributes"]["buckets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let (Some((name, value)), Some(count)) = (
-                b["key"].as_str().and_then(|k| k.split_once('=')),
-                b["doc_count"].as_u64(),
-            ) else {
-                continue;
+        let slots = |c: &Option<StrColumn>| vec![0; c.as_ref().map_or(0, |c| c.num_terms())];
+        Ok(SegmentCounts {
+            category_counts: slots(&categories),
+            attribute_counts: slots(&attributes),
+            categories,
+            attributes,
+            price,
+            prices: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, segments: Vec<Counted>) -> tantivy::Result<Facets> {
+        let mut categories: HashMap<String, u64> = HashMap::new();
+        let mut attributes: HashMap<String, u64> = HashMap::new();
+        let mut prices = Vec::new();
+        for s in segments {
+            for (k, n) in s.categories {
+                *categories.entry(k).or_default() += n;
+            }
+            for (k, n) in s.attributes {
+                *attributes.entry(k).or_default() += n;
+            }
+            prices.extend(s.prices);
+        }
+        Ok(Facets {
+            categories: top_categories(categories),
+            attributes: top_attributes(attributes),
+            price: buckets(&prices),
+        })
+    }
+}
+
+impl SegmentCollector for SegmentCounts {
+    type Fruit = Counted;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        if let Some(c) = &self.categories {
+            for ord in c.term_ords(doc) {
+                if let Some(n) = self.category_counts.get_mut(ord as usize) {
+                    *n += 1;
+                }
+            }
+        }
+        if let Some(c) = &self.attributes {
+            for ord in c.term_ords(doc) {
+                if let Some(n) = self.attribute_counts.get_mut(ord as usize) {
+                    *n += 1;
+                }
+            }
+        }
+        if let Some(price) = self.price.as_ref().and_then(|p| p.first(doc)) {
+            self.prices.push(price);
+        }
+    }
+
+    fn harvest(self) -> Counted {
+        let named = |column: &Option<StrColumn>, counts: &[u64]| {
+            let mut out = HashMap::new();
+            let Some(column) = column else {
+                return out;
             };
-            attributes
-                .entry(name.to_owned())
+            for (ord, &n) in counts.iter().enumerate() {
+                let mut value = String::new();
+                if n > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
+                    out.insert(value, n);
+                }
+            }
+            out
+        };
+        Counted {
+            categories: named(&self.categories, &self.category_counts),
+            attributes: named(&self.attributes, &self.attribute_counts),
+            prices: self.prices,
+        }
+    }
+}
+
+/// The categories most found first (equal counts by id), at most [`CATEGORIES`].
+fn top_categories(counts: HashMap<String, u64>) -> Vec<CategoryCount> {
+    let mut out: Vec<CategoryCount> = counts
+        .into_iter()
+        .filter_map(|(id, count)| {
+            Some(CategoryCount {
+                id: Uuid::parse_str(&id).ok()?,
+                count,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+    out.truncate(CATEGORIES);
+    out
+}
+
+/// The [`ATTRIBUTE_VALUES`] values most found over all attributes, grouped by attribute,
+/// most found first (equal counts by value).
+fn top_attributes(counts: HashMap<String, u64>) -> BTreeMap<String, Vec<AttributeCount>> {
+    let mut all: Vec<(String, u64)> = counts.into_iter().collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut out: BTreeMap<String, Vec<AttributeCount>> = BTreeMap::new();
+    for (key, count) in all.into_iter().take(ATTRIBUTE_VALUES) {
+        if let Some((name, value)) = key.split_once('=') {
+            out.entry(name.to_owned())
                 .or_default()
                 .push(AttributeCount {
                     value: value.to_owned(),
                     count,
                 });
         }
-        // Most found first; equal counts by value, whatever order the segments gave them in.
-        for values in attributes.values_mut() {
-            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-        }
-        let mut categories: Vec<CategoryCount> = first["categories"]["buckets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|b| {
-                Some(CategoryCount {
-                    id: Uuid::parse_str(b["key"].as_str()?).ok()?,
-                    count: b["doc_count"].as_u64()?,
-                })
-            })
-            .collect();
-        categories.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
-        let (min, max) = (
-            first["price"]["min"].as_f64(),
-            first["price"]["max"].as_f64(),
-        );
-        let price = match (min, max) {
-            (Some(min), Some(max)) => {
-                let edges = price_edges(min as i64, max as i64);
-                let ranges: Vec<serde_json::Value> = edges
-                    .windows(2)
-                    .map(|w| serde_json::json!({"from": w[0], "to": w[1]}))
-                    .collect();
-                let second = run(serde_json::json!({
-                    "price": {"range": {"field": "price", "ranges": ranges}},
-                }))?;
-                let buckets = second["price"]["buckets"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                edges
-                    .windows(2)
-                    .map(|w| PriceBucket {
-                        from: w[0],
-                        to: w[1],
-                        count: buckets
-                            .iter()
-                            .find(|b| b["from"].as_f64() == Some(w[0] as f64))
-                            .and_then(|b| b["doc_count"].as_u64())
-                            .unwrap_or(0),
-                    })
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
-        Ok(Facets {
-            categories,
-            attributes,
-            price,
-        })
     }
+    out
+}
+
+/// How many of `prices` fall in each range between [`price_edges`] that suit them.
+fn buckets(prices: &[i64]) -> Vec<PriceBucket> {
+    let (Some(&min), Some(&max)) = (prices.iter().min(), prices.iter().max()) else {
+        return Vec::new();
+    };
+    let edges = price_edges(min, max);
+    let mut out: Vec<PriceBucket> = edges
+        .windows(2)
+        .map(|w| PriceBucket {
+            from: w[0],
+            to: w[1],
+            count: 0,
+        })
+        .collect();
+    for &p in prices {
+        // The buckets are in order, from at or below the cheapest to above the dearest.
+        let at = out.partition_point(|b| b.to <= p);
+        if let Some(b) = out.get_mut(at) {
+            b.count += 1;
+        }
+    }
+    out
 }

@@ -25,12 +25,14 @@ mod facets;
 mod highlight;
 mod pages;
 mod query;
+mod reach;
 mod suggest;
 
 pub use boost::{HALF_LIFE_DAYS, sale_weight};
 pub use changes::{Op, Sold};
 pub use facets::{AttributeCount, CategoryCount, Facets, PriceBucket, price_edges};
 pub use pages::{Cursor, Page};
+use query::Text;
 pub use suggest::Suggestion;
 
 #[derive(Clone, Copy)]
@@ -53,6 +55,9 @@ struct Fields {
     /// 1 when some variant is available.
     in_stock: Field,
     created_at: Field,
+    /// `2^((created − 2026-01-01) / 30 days)`, so a search lifts new products without an
+    /// exponential per match (see [`boost`]).
+    newness: Field,
     /// Units sold, each weighted by when (see [`boost`]).
     popularity: Field,
     currency: Field,
@@ -89,6 +94,7 @@ fn schema() -> (Schema, Fields) {
         price_max: b.add_i64_field("price_max", INDEXED | FAST | STORED),
         in_stock: b.add_i64_field("in_stock", INDEXED | FAST),
         created_at: b.add_i64_field("created_at", INDEXED | FAST),
+        newness: b.add_f64_field("newness", FAST),
         popularity: b.add_f64_field("popularity", FAST | STORED),
         currency: b.add_text_field("currency", STRING | STORED),
         updated_at: b.add_i64_field("updated_at", INDEXED | FAST | STORED),
@@ -137,6 +143,16 @@ impl std::str::FromStr for Sort {
             _ => Err(()),
         }
     }
+}
+
+/// What one pass over the matches of a search found.
+struct Found {
+    /// The page asked for: each match's score (0 when sorted by a field) and address.
+    top: Vec<(f32, DocAddress)>,
+    /// How many products match.
+    total: usize,
+    /// The counts over them, when asked for.
+    facets: Facets,
 }
 
 #[derive(Debug, Clone)]
@@ -234,10 +250,11 @@ impl SearchIndex {
         limit: usize,
     ) -> Result<(Vec<Hit>, usize), Error> {
         let searcher = self.reader.searcher();
-        let Some(query) = self.query(q, filters) else {
+        let Some(Found { top, total, .. }) =
+            self.matches(&searcher, q, filters, sort, (offset, limit), false)?
+        else {
             return Ok((Vec::new(), 0));
         };
-        let (top, total) = self.top(&searcher, &query, sort, offset, limit)?;
         let words = self.words(q);
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -249,33 +266,76 @@ impl SearchIndex {
         Ok((hits, total))
     }
 
-    /// The addresses of the matches from `offset`, best first, with how many match.
+    /// The matches of a search (see [`Self::top`]): the products that every word matches;
+    /// when there are none, a word that no product has is left out, or else the one that
+    /// most products have (the one that narrows least, as in Meilisearch's "frequency"
+    /// strategy), and so on until some product matches the rest. `None` when the text holds
+    /// no word to look for.
+    fn matches(
+        &self,
+        searcher: &Searcher,
+        q: &str,
+        filters: &Filters,
+        sort: Sort,
+        window: (usize, usize),
+        facets: bool,
+    ) -> Result<Option<Found>, Error> {
+        if q.trim().is_empty() {
+            let all = self.query(searcher, Text::Browse, filters);
+            return Ok(Some(self.top(searcher, &all, sort, window, facets)?));
+        }
+        let mut words = self.words(q);
+        while !words.is_empty() {
+            let query = self.query(searcher, Text::Words(&words), filters);
+            let found = self.top(searcher, &query, sort, window, facets)?;
+            if found.total > 0 || words.len() == 1 {
+                return Ok(Some(found));
+            }
+            // A word that nothing has goes first; then the commonest (the later of equals).
+            let last = words.len() - 1;
+            let commonest = (0..words.len())
+                .max_by_key(|&i| {
+                    let n = self.products_with(searcher, &words[i], i == last);
+                    (n == 0, n)
+                })
+                .unwrap_or(0);
+            words.remove(commonest);
+        }
+        // Nothing but punctuation: no word to look for.
+        Ok(None)
+    }
+
+    /// The addresses of the matches from `offset`, best first, with how many match and,
+    /// when `facets`, the counts over them, all in one pass.
     fn top(
         &self,
         searcher: &Searcher,
         query: &dyn Query,
         sort: Sort,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(Vec<(f32, DocAddress)>, usize), Error> {
+        (offset, limit): (usize, usize),
+        facets: bool,
+    ) -> Result<Found, Error> {
         let page = TopDocs::with_limit(limit).and_offset(offset);
+        let counts = facets::Counts { enabled: facets };
         let by_field = match sort {
             Sort::Relevance => None,
             Sort::PriceAsc => Some(("price", Order::Asc)),
             Sort::PriceDesc => Some(("price", Order::Desc)),
             Sort::Newest => Some(("created_at", Order::Desc)),
         };
-        Ok(match by_field {
-            None => searcher.search(query, &(page.tweak_score(boost::Boost::now()), Count))?,
+        let (top, total, facets) = match by_field {
+            None => searcher.search(
+                query,
+                &(page.tweak_score(boost::Boost::now()), Count, counts),
+            )?,
             Some((field, order)) => {
                 let sorted = page.order_by_fast_field::<i64>(field.to_owned(), order);
-                let (top, total) = searcher.search(query, &(sorted, Count))?;
-                (
-                    top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
-                    total,
-                )
+                let (top, total, facets) = searcher.search(query, &(sorted, Count, counts))?;
+                let top = top.into_iter().map(|(_, addr)| (0.0, addr)).collect();
+                (top, total, facets)
             }
-        })
+        };
+        Ok(Found { top, total, facets })
     }
 
     /// A hit from a product's document; `None` for a tombstone or a damaged document.

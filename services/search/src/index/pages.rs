@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tantivy::{Searcher, TantivyDocument};
 
-use super::{Filters, Hit, SearchIndex, Sort};
+use super::{Facets, Filters, Hit, SearchIndex, Sort};
 use crate::error::Error;
 
 /// How many searchers are kept for later pages.
@@ -88,6 +88,32 @@ impl SearchIndex {
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<Page, Error> {
+        Ok(self
+            .counted_page(q, filters, sort, (cursor, limit), false)?
+            .0)
+    }
+
+    /// [`Self::page`] with the counts over everything the search finds, from the same pass
+    /// over the same searcher.
+    pub fn page_with_facets(
+        &self,
+        q: &str,
+        filters: &Filters,
+        sort: Sort,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Page, Facets), Error> {
+        self.counted_page(q, filters, sort, (cursor, limit), true)
+    }
+
+    fn counted_page(
+        &self,
+        q: &str,
+        filters: &Filters,
+        sort: Sort,
+        (cursor, limit): (Option<Cursor>, usize),
+        facets: bool,
+    ) -> Result<(Page, Facets), Error> {
         let now = self.reader.searcher();
         let offset = cursor.map_or(0, |c| c.offset);
         let kept = cursor
@@ -95,14 +121,19 @@ impl SearchIndex {
             .and_then(|c| self.pinned_at(c.generation));
         let searcher = kept.unwrap_or_else(|| now.clone());
         let generation = searcher.generation().generation_id();
-        let Some(query) = self.query(q, filters) else {
-            return Ok(Page {
+        let Some(super::Found {
+            top,
+            total,
+            facets: counts,
+        }) = self.matches(&searcher, q, filters, sort, (offset, limit), facets)?
+        else {
+            let nothing = Page {
                 hits: Vec::new(),
                 total: 0,
                 next: None,
-            });
+            };
+            return Ok((nothing, Facets::default()));
         };
-        let (top, total) = self.top(&searcher, &query, sort, offset, limit)?;
         let read = top.len();
         let words = self.words(q);
         let stale = generation != now.generation().generation_id();
@@ -138,7 +169,7 @@ impl SearchIndex {
                 offset: next_offset,
             }
         });
-        Ok(Page { hits, total, next })
+        Ok((Page { hits, total, next }, counts))
     }
 
     fn pinned_at(&self, generation: u64) -> Option<Searcher> {

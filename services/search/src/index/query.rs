@@ -1,12 +1,15 @@
 //! How a shopper's text and filters become a query: plain words, never syntax.
 
 use tantivy::{
-    Term,
-    query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery},
+    Searcher, Term,
+    query::{
+        BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
+        TermQuery,
+    },
     schema::{Field, IndexRecordOption},
 };
 
-use super::{Filters, SearchIndex, changes::attribute_term};
+use super::{Filters, SearchIndex, changes::attribute_term, reach};
 
 /// The most words of a query that count; the rest are ignored.
 const MAX_WORDS: usize = 10;
@@ -33,43 +36,82 @@ impl SearchIndex {
         words
     }
 
-    /// What a shopper's words match: each word exactly (ranked highest), within one edit
-    /// for words of 4 to 7 letters and two from 8, and the last word as the start of one
-    /// too (the shopper may still be typing); in the name (weighted most), the description,
-    /// the category names and the attribute values.
-    pub(super) fn text_query(&self, words: &[String]) -> Box<dyn Query> {
+    /// What a shopper's words match in `searcher`: each word exactly (ranked highest), the
+    /// terms within one edit for words of 4 to 7 letters and two from 8, and the terms the
+    /// last word starts too (the shopper may still be typing it); in the name (weighted
+    /// most), the description (exact words only: it repeats the name's), the category names
+    /// and the attribute values.
+    pub(super) fn text_query(&self, searcher: &Searcher, words: &[String]) -> Box<dyn Query> {
         let fields = [
-            (self.f.name, 3.0),
-            (self.f.description, 1.0),
-            (self.f.categories, 1.5),
-            (self.f.attribute_words, 1.5),
+            (self.f.name, 3.0, Reach::Edits),
+            (self.f.description, 1.0, Reach::Exact),
+            (self.f.categories, 1.5, Reach::Edits),
+            (self.f.attribute_words, 1.5, Reach::Edits),
         ];
-        self.words_in(words, &fields)
+        self.words_in(searcher, words, &fields, Matching::All)
     }
 
-    /// `words` as [`Self::text_query`] reads them, in `fields` with their weights.
-    pub(super) fn words_in(&self, words: &[String], fields: &[(Field, f32)]) -> Box<dyn Query> {
-        let mut any_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    /// `words` as [`Self::text_query`] reads them, in `fields` with their weights: each term
+    /// a word reaches (see [`reach`]) is searched as a term of its own.
+    pub(super) fn words_in(
+        &self,
+        searcher: &Searcher,
+        words: &[String],
+        fields: &[(Field, f32, Reach)],
+        matching: Matching,
+    ) -> Box<dyn Query> {
+        let each = match matching {
+            Matching::All => Occur::Must,
+            Matching::Any => Occur::Should,
+        };
+        let scored = |field: Field, text: &str, boost: f32| -> (Occur, Box<dyn Query>) {
+            let term = Term::from_field_text(field, text);
+            let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+            (
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(query), boost)),
+            )
+        };
+        let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (i, word) in words.iter().enumerate() {
             let last = i + 1 == words.len();
-            let letters = word.chars().count();
+            let distance = edits_allowed(word.chars().count());
+            let dfa = reach::automaton(word, distance);
             let mut ways: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for &(field, weight) in fields {
+            for &(field, weight, how_far) in fields {
+                ways.push(scored(field, word, weight * EXACT));
+                if how_far == Reach::Exact {
+                    continue;
+                }
+                let reached = reach::reached(searcher, field, word, dfa.as_ref(), last)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "search: reading the terms a word reaches");
+                        reach::Reached::overflowed()
+                    });
+                // A term the word reaches counts the same however rare it is, so a rare
+                // near miss never outranks the word itself.
+                for (text, way) in &reached.terms {
+                    let boost = match way {
+                        reach::Way::Edits => weight,
+                        reach::Way::Prefix => weight * PREFIX,
+                    };
+                    let term = Term::from_field_text(field, text);
+                    let query = TermQuery::new(term, IndexRecordOption::Basic);
+                    ways.push((
+                        Occur::Should,
+                        Box::new(ConstScoreQuery::new(Box::new(query), boost)),
+                    ));
+                }
+                // Too many terms to list: all of them as one set, each match counting alike.
                 let term = Term::from_field_text(field, word);
-                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
-                ways.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(exact), weight * EXACT)),
-                ));
-                let distance = edits_allowed(letters);
-                if distance > 0 {
+                if reached.edits_overflow && dfa.is_some() {
                     let fuzzy = FuzzyTermQuery::new(term.clone(), distance, true);
                     ways.push((
                         Occur::Should,
                         Box::new(BoostQuery::new(Box::new(fuzzy), weight)),
                     ));
                 }
-                if last {
+                if reached.prefix_overflow && last {
                     let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
                     ways.push((
                         Occur::Should,
@@ -77,14 +119,37 @@ impl SearchIndex {
                     ));
                 }
             }
-            any_word.push((Occur::Should, Box::new(BooleanQuery::new(ways))));
+            per_word.push((each, Box::new(BooleanQuery::new(ways))));
         }
-        Box::new(BooleanQuery::new(any_word))
+        Box::new(BooleanQuery::new(per_word))
     }
 
-    /// The query for what a shopper typed, narrowed by `filters`; `None` when the text holds
-    /// no word to look for.
-    pub(super) fn query(&self, q: &str, filters: &Filters) -> Option<BooleanQuery> {
+    /// How many products hold `word`, or a term it reaches, in their text, summed over the
+    /// fields: how little the word narrows a search. `last` for the last word of a search.
+    pub(super) fn products_with(&self, searcher: &Searcher, word: &str, last: bool) -> u64 {
+        let dfa = reach::automaton(word, edits_allowed(word.chars().count()));
+        let freq = |field: Field, text: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(field, text))
+                .unwrap_or(0)
+        };
+        let mut n = freq(self.f.description, word);
+        for field in [self.f.name, self.f.categories, self.f.attribute_words] {
+            n += freq(field, word);
+            if let Ok(reached) = reach::reached(searcher, field, word, dfa.as_ref(), last) {
+                n += reached.terms.keys().map(|t| freq(field, t)).sum::<u64>();
+            }
+        }
+        n
+    }
+
+    /// The query for `text`, narrowed by `filters`.
+    pub(super) fn query(
+        &self,
+        searcher: &Searcher,
+        text: Text<'_>,
+        filters: &Filters,
+    ) -> BooleanQuery {
         let term =
             |t: Term| -> Box<dyn Query> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
         // A filter only narrows: it adds nothing to the score.
@@ -92,17 +157,15 @@ impl SearchIndex {
             (Occur::Must, Box::new(BoostQuery::new(q, 0.0)))
         };
         let on_sale = || term(Term::from_field_i64(self.f.live, 1));
-        let words = self.words(q);
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        if q.trim().is_empty() {
+        match text {
             // Browsing: every product scores the same, before its lift (see `boost`).
-            must.push((Occur::Must, on_sale()));
-        } else if words.is_empty() {
-            // Nothing but punctuation: no word to look for.
-            return None;
-        } else {
-            must.push(filter(on_sale()));
-            must.push((Occur::Must, self.text_query(&words)));
+            Text::Browse => must.push((Occur::Must, on_sale())),
+            // A product not on sale is indexed without its words (see `changes`), so no
+            // word finds it, and the words need no filter of their own to keep it out.
+            Text::Words(words) => {
+                must.push((Occur::Must, self.text_query(searcher, words)));
+            }
         }
         if filters.min_price.is_some() || filters.max_price.is_some() {
             let bound = |v: Option<i64>| match v {
@@ -137,8 +200,36 @@ impl SearchIndex {
                 .collect();
             must.push(filter(Box::new(BooleanQuery::new(any))));
         }
-        Some(BooleanQuery::new(must))
+        BooleanQuery::new(must)
     }
+}
+
+/// What a search looks for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Text<'a> {
+    /// Nothing typed: every product on sale.
+    Browse,
+    /// Products that every one of the words matches, each in a field of its own choosing.
+    Words(&'a [String]),
+}
+
+/// Which products the words of a query find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Matching {
+    /// Those that every word matches (each in a field of its own choosing): what a shopper
+    /// means by "vintage boot".
+    All,
+    /// Those that any word matches, those matching more of them first: suggestions.
+    Any,
+}
+
+/// How far a word reaches in a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reach {
+    /// The word itself only.
+    Exact,
+    /// The word, the terms within its edits and, for the last word, the terms it starts.
+    Edits,
 }
 
 /// How many edits a word of `letters` letters may have and still match: none below 4, one

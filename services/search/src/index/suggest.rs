@@ -8,7 +8,10 @@ use tantivy::{
 };
 use uuid::Uuid;
 
-use super::{SearchIndex, query::edits_allowed};
+use super::{
+    SearchIndex,
+    query::{Matching, Reach, edits_allowed},
+};
 use crate::error::Error;
 
 /// A completion: a product's name (with its id) or a category's.
@@ -68,7 +71,12 @@ impl SearchIndex {
             0.0,
         ));
         let in_field = |field: Field| -> Box<dyn Query> {
-            let text = self.words_in(&words, &[(field, 1.0)]);
+            let text = self.words_in(
+                &searcher,
+                &words,
+                &[(field, 1.0, Reach::Edits)],
+                Matching::Any,
+            );
             Box::new(BooleanQuery::new(vec![
                 (Occur::Must, text),
                 (Occur::Must, on_sale.box_clone()),
