@@ -56,8 +56,18 @@ pub enum Error {
 }
 
 /// What every service is handed: its settings and the means to trust and call the others.
+/// Shared, so each request's copy of a service's state costs one count.
 #[derive(Clone)]
-pub struct Context {
+pub struct Context(Arc<Shared>);
+
+impl std::ops::Deref for Context {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub verifier: Arc<Verifier>,
     pub client: ServiceClient,
@@ -81,13 +91,13 @@ impl Context {
         let local = LocalServices::default();
         let client = ServiceClient::new(settings.auth.internal_token.clone(), local.clone());
         let internal = InternalToken(settings.auth.internal_token.clone());
-        Self {
+        Self(Arc::new(Shared {
             settings,
             verifier,
             client,
             internal,
             local,
-        }
+        }))
     }
 }
 

@@ -23,8 +23,18 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub const NAME: &str = "cart";
 
+/// Shared, so each request's copy costs one count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+pub struct State {
     pub ctx: Context,
     pub redis: redis::aio::ConnectionManager,
     /// The currency of an empty cart.
@@ -57,7 +67,7 @@ pub async fn build(
         consumer::CatalogEvents(model.clone()),
     );
     consumer.declare_or_warn().await;
-    let state = AppState {
+    let state = AppState(Arc::new(State {
         secure_cookie: ctx.settings.gateway.public_url.starts_with("https://"),
         ctx,
         redis: redis.clone(),
@@ -65,7 +75,7 @@ pub async fn build(
         settings: cfg.lifetimes(),
         model,
         scripts: Arc::new(scripts::Scripts::new()),
-    };
+    }));
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();

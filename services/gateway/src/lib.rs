@@ -26,8 +26,18 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 pub const NAME: &str = "gateway";
 
+/// Shared, so each request's copy costs one count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+pub struct State {
     pub ctx: Context,
     pub routes: Arc<Vec<(&'static str, String)>>,
     pub client: Client<HttpConnector, Body>,
@@ -72,11 +82,11 @@ pub async fn build(
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(256)
         .build(connector);
-    let state = AppState {
+    let state = AppState(Arc::new(State {
         routes: Arc::new(routes::table(&ctx.settings.services)),
         ctx: ctx.clone(),
         client,
-    };
+    }));
     let users = format!("{}/health/live", ctx.settings.services.users.url);
     let http = ctx.client.clone();
     let checks = vec![Check::new("users", move || {

@@ -30,8 +30,18 @@ pub const NAME: &str = "search";
 /// An instance's queue outlives a restart, not a replacement: unused for a day, it goes.
 const INSTANCE_QUEUE_EXPIRES_MS: u32 = 24 * 3600 * 1000;
 
+/// Shared, so each request's copy costs one count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+pub struct State {
     pub ctx: Context,
     pub index: Arc<live::Live>,
     pub popularity: popularity::Popularity,
@@ -87,13 +97,13 @@ pub async fn build(
         shutdown.clone(),
     );
     let cache = cache::Cache::new(redis.clone(), &prefix, &instance);
-    let state = AppState {
+    let state = AppState(Arc::new(State {
         ctx,
         index,
         popularity,
         redis,
         cache,
-    };
+    }));
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())
         .split_for_parts();
