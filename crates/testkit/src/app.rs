@@ -64,10 +64,25 @@ impl TestApp {
     /// Every service in a platform of its own, as one container each would run them: the
     /// gateway and the services reach each other over HTTP only, never in-process.
     pub async fn spawn_separately() -> Self {
+        Self::start_separately(Self::separate_env()).await
+    }
+
+    /// [`Self::spawn_separately`], with every service reaching the catalog through a proxy
+    /// the test can switch off.
+    pub async fn spawn_separately_behind_a_catalog_proxy() -> (crate::TcpProxy, Self) {
+        let mut env = Self::separate_env();
+        let catalog = env.settings.services.catalog.bind;
+        let proxy = crate::TcpProxy::start(catalog, true).await.expect("proxy");
+        env.settings.services.catalog.url = format!("http://{}", proxy.addr);
+        (proxy, Self::start_separately(env).await)
+    }
+
+    /// A test env whose services each have a free port, known before any starts, so each can
+    /// name the others.
+    fn separate_env() -> TestEnv {
         let mut env = TestEnv::new().expect("test env");
         let s = &mut env.settings;
         for (_, ep) in s.services.all_mut() {
-            // A free port, known before any service starts, so each can name the others.
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
@@ -76,6 +91,10 @@ impl TestApp {
             ep.url = format!("http://127.0.0.1:{port}");
         }
         s.gateway.public_url = s.services.gateway.url.clone();
+        env
+    }
+
+    async fn start_separately(env: TestEnv) -> Self {
         env.databases(&ALL_DATABASES).await.expect("test databases");
         let stop = CancellationToken::new();
         let mut platforms = Vec::new();

@@ -369,3 +369,49 @@ async fn with_redis_away_a_change_is_a_503_and_the_cart_is_unchanged() {
         "the failed change changed nothing"
     );
 }
+
+/// The catalog away when the cart must ask it about a variant its read model lacks: a 503,
+/// and the cart as it was; once the catalog is back, the same change works.
+#[tokio::test]
+async fn with_the_catalog_away_a_variant_the_model_lacks_is_a_503_and_the_cart_is_unchanged() {
+    let (proxy, app) = TestApp::spawn_separately_behind_a_catalog_proxy().await;
+    let seller = app.account_with_role("s@example.com", Role::Seller).await;
+    let sock = app.a_product(&seller, "Sock", 100, 5).await.variants[0].id;
+    let hat = app.a_product(&seller, "Hat", 900, 5).await.variants[0].id;
+    let buyer = app.login_new_buyer().await;
+    add(&app, Some(&buyer), None, sock, 1).await.ok::<Value>();
+    // The model heard of the hat from the catalog's events: it forgets it, as a model that
+    // never heard of it would not know it.
+    let mut redis = kazna_kernel::db::redis(&app.settings).await.unwrap();
+    let key = app.settings.redis_key(&format!("cart:v:{hat}"));
+    eventually(10, || {
+        let (mut redis, key) = (redis.clone(), key.clone());
+        async move {
+            let known: bool = redis::AsyncCommands::exists(&mut redis, &key).await.ok()?;
+            known.then_some(())
+        }
+    })
+    .await
+    .expect("the model hears of the hat");
+    let _: () = redis::AsyncCommands::del(&mut redis, &key).await.unwrap();
+
+    proxy.down();
+    let refused = add(&app, Some(&buyer), None, hat, 1).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert!(refused.body["title"].is_string(), "a problem document");
+    let unchanged = cart(&app, &buyer).await;
+    assert_eq!(
+        (quantity(&unchanged, sock), quantity(&unchanged, hat)),
+        (1, 0),
+        "the failure changed nothing: {unchanged}"
+    );
+
+    proxy.up();
+    let added = add(&app, Some(&buyer), None, hat, 1).await.ok::<Value>();
+    assert_eq!((quantity(&added, sock), quantity(&added, hat)), (1, 1));
+}
