@@ -101,6 +101,25 @@ impl Context {
     }
 }
 
+/// Declares a service's state, `$state`, as one shared pointer to `$inner`, read as if it
+/// were one: axum copies the state for every request, and a copy of this costs one count.
+/// `$state(Arc::new(inner))` makes one.
+#[macro_export]
+macro_rules! shared_state {
+    ($state:ident, $inner:ident) => {
+        /// The service's state, shared (see `kazna_kernel::shared_state`).
+        #[derive(Clone)]
+        pub struct $state(::std::sync::Arc<$inner>);
+
+        impl ::std::ops::Deref for $state {
+            type Target = $inner;
+            fn deref(&self) -> &$inner {
+                &self.0
+            }
+        }
+    };
+}
+
 /// Lets a service state that holds a `ctx: Context` field be used by the kernel's extractors.
 #[macro_export]
 macro_rules! impl_context {

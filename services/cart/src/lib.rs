@@ -23,16 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub const NAME: &str = "cart";
 
-/// Shared, so each request's copy costs one count.
-#[derive(Clone)]
-pub struct AppState(Arc<State>);
-
-impl std::ops::Deref for AppState {
-    type Target = State;
-    fn deref(&self) -> &State {
-        &self.0
-    }
-}
+kazna_kernel::shared_state!(AppState, State);
 
 pub struct State {
     pub ctx: Context,

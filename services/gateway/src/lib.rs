@@ -26,16 +26,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 pub const NAME: &str = "gateway";
 
-/// Shared, so each request's copy costs one count.
-#[derive(Clone)]
-pub struct AppState(Arc<State>);
-
-impl std::ops::Deref for AppState {
-    type Target = State;
-    fn deref(&self) -> &State {
-        &self.0
-    }
-}
+kazna_kernel::shared_state!(AppState, State);
 
 pub struct State {
     pub ctx: Context,

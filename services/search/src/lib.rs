@@ -30,16 +30,7 @@ pub const NAME: &str = "search";
 /// An instance's queue outlives a restart, not a replacement: unused for a day, it goes.
 const INSTANCE_QUEUE_EXPIRES_MS: u32 = 24 * 3600 * 1000;
 
-/// Shared, so each request's copy costs one count.
-#[derive(Clone)]
-pub struct AppState(Arc<State>);
-
-impl std::ops::Deref for AppState {
-    type Target = State;
-    fn deref(&self) -> &State {
-        &self.0
-    }
-}
+kazna_kernel::shared_state!(AppState, State);
 
 pub struct State {
     pub ctx: Context,
