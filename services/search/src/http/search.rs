@@ -25,7 +25,9 @@ const MAX_VALUES: usize = 20;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub(super) struct SearchQuery {
-    /// Words to look for, as plain text (no query syntax); typos are tolerated.
+    /// Words to look for, as plain text (no query syntax). Every word must match, typos
+    /// tolerated and the last word also as the start of one; when no product matches them
+    /// all, a word no product has is left out, or else the commonest, until some do.
     #[serde(default)]
     #[param(max_length = 200)]
     q: String,
