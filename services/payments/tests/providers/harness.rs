@@ -70,7 +70,8 @@ pub async fn start(
                         Some("https://shop.example/checkout/paypal/return".into());
                     p.paypal.cancel_url =
                         Some("https://shop.example/checkout/paypal/cancel".into());
-                    p.paypal.timeout_ms = 500;
+                    // No PayPal test waits out a time-out; a busy machine must not make one.
+                    p.paypal.timeout_ms = 2_000;
                     configure(p);
                 })
                 .expect("payments settings");
