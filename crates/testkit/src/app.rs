@@ -83,10 +83,7 @@ impl TestApp {
         let mut env = TestEnv::new().expect("test env");
         let s = &mut env.settings;
         for (_, ep) in s.services.all_mut() {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
+            let port = crate::free_port();
             ep.bind.set_port(port);
             ep.url = format!("http://127.0.0.1:{port}");
         }

@@ -10,6 +10,7 @@ pub mod app;
 pub mod client;
 pub mod env;
 pub mod mock;
+pub mod ports;
 pub mod proxy;
 pub mod spy;
 pub mod templates;
@@ -18,6 +19,7 @@ pub use app::{Answer, TestApp};
 pub use client::{PASSWORD, an_address};
 pub use env::TestEnv;
 pub use mock::{MockServer, Reply};
+pub use ports::free_port;
 pub use proxy::TcpProxy;
 pub use spy::Spy;
 

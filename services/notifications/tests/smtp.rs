@@ -43,10 +43,7 @@ fn start_sink() -> SmtpSink {
         python.exists(),
         "no {python:?}: run scripts/test-tools.sh (scripts/test.sh does)"
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = kazna_testkit::free_port();
     let dir = tempfile::tempdir().expect("a mail directory");
     let mut child = Command::new(python)
         .arg(workspace().join("scripts/smtp-sink.py"))

@@ -245,10 +245,7 @@ async fn cancel_racing_a_successful_payment_always_balances_money_and_stock() {
 #[tokio::test]
 async fn a_payment_after_expiry_once_the_units_were_sold_is_refunded() {
     // The sandbox's webhooks go through a proxy the test holds down while the order expires.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = kazna_testkit::free_port();
     let gateway: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let webhooks = TcpProxy::start(gateway, false).await.expect("proxy");
     let hook_url = format!("http://{}/webhooks/payments/sandbox", webhooks.addr);
