@@ -268,6 +268,9 @@ async fn an_attempt_for_a_canceled_order_is_never_charged_and_one_in_flight_is_v
         tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
         close(&r.pool, a.order_id).await;
         charging.await.expect("task").expect("worked");
+        // As the consumer that closes an order kicks the worker, rather than leaving the
+        // cancellation to the worker's next round, half a second away.
+        r.worker.once().await.expect("worked");
         let done = eventually(10, || async {
             let s: String = sqlx::query_scalar("SELECT status FROM payments WHERE id = $1")
                 .bind(a.payment_id)
