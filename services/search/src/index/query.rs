@@ -42,13 +42,17 @@ impl SearchIndex {
     /// most), the description (exact words only: it repeats the name's), the category names
     /// and the attribute values.
     pub(super) fn text_query(&self, searcher: &Searcher, words: &[String]) -> Box<dyn Query> {
-        let fields = [
+        self.words_in(searcher, words, &self.text_fields(), Matching::All)
+    }
+
+    /// The fields a search reads, each with its weight and how far a word reaches in it.
+    fn text_fields(&self) -> [(Field, f32, Reach); 4] {
+        [
             (self.f.name, 3.0, Reach::Edits),
             (self.f.description, 1.0, Reach::Exact),
             (self.f.categories, 1.5, Reach::Edits),
             (self.f.attribute_words, 1.5, Reach::Edits),
-        ];
-        self.words_in(searcher, words, &fields, Matching::All)
+        ]
     }
 
     /// `words` as [`Self::text_query`] reads them, in `fields` with their weights: each term
@@ -133,10 +137,12 @@ impl SearchIndex {
                 .doc_freq(&Term::from_field_text(field, text))
                 .unwrap_or(0)
         };
-        let mut n = freq(self.f.description, word);
-        for field in [self.f.name, self.f.categories, self.f.attribute_words] {
+        let mut n = 0;
+        for (field, _, how_far) in self.text_fields() {
             n += freq(field, word);
-            if let Ok(reached) = reach::reached(searcher, field, word, dfa.as_ref(), last) {
+            if how_far == Reach::Edits
+                && let Ok(reached) = reach::reached(searcher, field, word, dfa.as_ref(), last)
+            {
                 n += reached.terms.keys().map(|t| freq(field, t)).sum::<u64>();
             }
         }

@@ -2,22 +2,26 @@
 //! (for the last word, which the shopper may still be typing) the terms it starts.
 //!
 //! The terms are read from the dictionaries of the searcher's segments, so that each can be
-//! searched as a term of its own: read once, scored by how rare it is, and left out when the
-//! index has no such term, which is so for most words (a word seldom has a neighbour within
-//! its edits). A word that reaches very many terms, such as a prefix of one or two letters,
-//! is left to a query that matches them all as one set instead.
+//! searched as a term of its own, its postings read once, and none at all when the index has
+//! no such term, which is so for most words (a word seldom has a neighbour within its edits).
+//! A word that reaches very many terms, such as a prefix of one or two letters, is left to a
+//! query that matches them all as one set instead.
 
-use std::{collections::BTreeMap, sync::OnceLock};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::OnceLock,
+};
 
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
 use tantivy::{Searcher, schema::Field};
 use tantivy_fst::Automaton;
 
-/// The most terms a word's edits, or its prefix, may reach and still be searched one by one.
+/// The most terms a word's edits, or its prefix, may reach (over all segments) and still be
+/// searched one by one.
 const MAX_TERMS: usize = 64;
 
-/// How a term was reached: the order is how much it counts, least first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// How a term was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Way {
     Edits,
     Prefix,
@@ -85,53 +89,82 @@ pub(super) fn reached(
     edits: Option<&DFA>,
     prefix: bool,
 ) -> tantivy::Result<Reached> {
-    let mut out = Reached {
-        terms: BTreeMap::new(),
-        edits_overflow: false,
-        prefix_overflow: false,
-    };
-    let keep = |key: &[u8], way: Way, out: &mut BTreeMap<String, Way>| {
-        if key == word.as_bytes() {
-            return;
-        }
-        if let Ok(term) = std::str::from_utf8(key) {
-            let at = out.entry(term.to_owned()).or_insert(way);
-            *at = (*at).max(way);
-        }
-    };
+    // Each kind's terms, over all segments (most segments hold the same terms).
+    let (mut near, mut started) = (BTreeSet::new(), BTreeSet::new());
+    let (mut edits_overflow, mut prefix_overflow) = (false, false);
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(field)?;
         let terms = inverted.terms();
-        if let (Some(dfa), false) = (edits, out.edits_overflow) {
+        if let (Some(dfa), false) = (edits, edits_overflow) {
             let mut stream = terms.search(Within(dfa)).into_stream()?;
-            let mut n = 0;
-            while stream.advance() {
-                n += 1;
-                if n > MAX_TERMS {
-                    out.edits_overflow = true;
-                    break;
-                }
-                keep(stream.key(), Way::Edits, &mut out.terms);
+            while stream.advance() && !edits_overflow {
+                keep(stream.key(), word, &mut near);
+                edits_overflow = near.len() > MAX_TERMS;
             }
         }
-        if prefix && !out.prefix_overflow {
+        if prefix && !prefix_overflow {
             let mut stream = terms.range().ge(word.as_bytes()).into_stream()?;
-            let mut n = 0;
-            while stream.advance() && stream.key().starts_with(word.as_bytes()) {
-                n += 1;
-                if n > MAX_TERMS {
-                    out.prefix_overflow = true;
-                    break;
-                }
-                keep(stream.key(), Way::Prefix, &mut out.terms);
+            while stream.advance() && stream.key().starts_with(word.as_bytes()) && !prefix_overflow
+            {
+                keep(stream.key(), word, &mut started);
+                prefix_overflow = started.len() > MAX_TERMS;
             }
         }
     }
-    // A kind that overflowed is matched as one set: only the other kind's terms are listed.
-    let (edits_overflow, prefix_overflow) = (out.edits_overflow, out.prefix_overflow);
-    out.terms.retain(|_, way| match way {
-        Way::Edits => !edits_overflow,
-        Way::Prefix => !prefix_overflow,
-    });
-    Ok(out)
+    // A kind that overflowed is matched as one set: only the other kind's terms are listed,
+    // a term both reach counting as the start of a word.
+    let mut terms = BTreeMap::new();
+    if !edits_overflow {
+        terms.extend(near.into_iter().map(|t| (t, Way::Edits)));
+    }
+    if !prefix_overflow {
+        terms.extend(started.into_iter().map(|t| (t, Way::Prefix)));
+    }
+    Ok(Reached {
+        terms,
+        edits_overflow,
+        prefix_overflow,
+    })
+}
+
+/// Keeps a term of the dictionary other than the word itself.
+fn keep(key: &[u8], word: &str, into: &mut BTreeSet<String>) {
+    if key != word.as_bytes()
+        && let Ok(term) = std::str::from_utf8(key)
+    {
+        into.insert(term.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use kazna_contracts::catalog::ProductStatus;
+
+    use super::super::{
+        Filters, Op, Sort,
+        tests::{product, shop},
+    };
+
+    #[test]
+    fn a_prefix_that_starts_very_many_terms_finds_every_product_across_segments() {
+        let (_dir, index) = shop();
+        // Two commits, two segments: each holds 40 of the 80 terms the prefix starts.
+        for batch in [0..40, 40..80] {
+            let quills: Vec<Op> = batch
+                .map(|i| product(&format!("Quill q{i}x"), "", ProductStatus::Active))
+                .collect();
+            index.apply(&quills).unwrap();
+        }
+        let found = |q: &str| {
+            index
+                .search(q, &Filters::default(), Sort::Relevance, 0, 100)
+                .unwrap()
+                .1
+        };
+        assert_eq!(found("q"), 80, "more terms than are listed one by one");
+        assert_eq!(found("q7"), 11, "q7x and q70x to q79x");
+        assert_eq!(found("qill"), 80, "a typo of quill, in both segments");
+    }
 }

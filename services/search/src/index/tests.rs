@@ -51,7 +51,7 @@ pub(super) fn names(index: &SearchIndex, q: &str) -> Vec<String> {
     hits.into_iter().map(|h| h.name).collect()
 }
 
-fn shop() -> (tempfile::TempDir, SearchIndex) {
+pub(super) fn shop() -> (tempfile::TempDir, SearchIndex) {
     let dir = tempfile::tempdir().unwrap();
     let index = SearchIndex::open(dir.path(), 1).unwrap();
     index
