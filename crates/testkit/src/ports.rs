@@ -17,10 +17,10 @@ pub fn free_port() -> u16 {
         .ok()
         .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
         .unwrap_or(EPHEMERAL_FROM);
-    let span = ephemeral.saturating_sub(FLOOR).max(1);
-    let start = (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u16;
+    let span = u32::from(ephemeral.saturating_sub(FLOOR).max(1));
+    let start = (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u32;
     (0..span)
-        .map(|i| FLOOR + (start + i) % span)
+        .filter_map(|i| u16::try_from(u32::from(FLOOR) + (start + i) % span).ok())
         .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
         .or_else(|| {
             let any = TcpListener::bind("127.0.0.1:0").ok()?;
