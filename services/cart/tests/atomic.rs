@@ -415,3 +415,38 @@ async fn with_the_catalog_away_a_variant_the_model_lacks_is_a_503_and_the_cart_i
     let added = add(&app, Some(&buyer), None, hat, 1).await.ok::<Value>();
     assert_eq!((quantity(&added, sock), quantity(&added, hat)), (1, 1));
 }
+
+/// A cart holds at most 100 lines: added all at once they all land, a 101st is refused with
+/// `cart_full` and changes nothing, and a line already in the cart still grows.
+#[tokio::test]
+async fn a_full_cart_refuses_another_line_but_its_lines_still_grow() {
+    let app = TestApp::spawn().await;
+    let seller = app.account_with_role("s@example.com", Role::Seller).await;
+    let variants: Vec<Value> = (0..100)
+        .map(|i| {
+            json!({"sku": format!("V-{i}"), "options": {"n": i.to_string()},
+            "price": {"amount": 100, "currency": "EUR"}, "stock": 5})
+        })
+        .collect();
+    let many = app
+        .create_product(&seller, json!({"name": "Many", "variants": variants}))
+        .await;
+    let ids: Vec<Uuid> = many["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let extra = app.a_product(&seller, "Extra", 100, 5).await.variants[0].id;
+    let buyer = app.login_new_buyer().await;
+    let added = join_all(ids.iter().map(|v| add(&app, Some(&buyer), None, *v, 1))).await;
+    assert!(added.iter().all(|a| a.status == StatusCode::OK));
+    let refused = add(&app, Some(&buyer), None, extra, 1).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(refused.code(), "cart_full");
+    add(&app, Some(&buyer), None, ids[0], 1).await.ok::<Value>();
+    let full = cart(&app, &buyer).await;
+    assert_eq!(full["items"].as_array().unwrap().len(), 100);
+    assert_eq!(quantity(&full, extra), 0);
+    assert_eq!(quantity(&full, ids[0]), 2);
+}
