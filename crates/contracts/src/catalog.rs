@@ -88,6 +88,9 @@ pub struct ProductSnapshot {
     /// can filter by, beside the variants' options.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// The product's pictures, the main one first.
+    #[serde(default)]
+    pub images: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -214,6 +214,7 @@ fn snapshot_of(
             })
             .collect(),
         attributes: plain_values(&p.attributes),
+        images: p.images.0.clone(),
         created_at: p.created_at,
         updated_at: p.updated_at,
     }

@@ -229,6 +229,8 @@ pub(super) struct Item {
     score: f32,
     /// The name, HTML-escaped, with the words that matched (typos included) in `<b>`.
     highlight: String,
+    /// The product's main picture, when it has one.
+    image: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -360,6 +362,7 @@ fn results(page: crate::index::Page, facets: crate::index::Facets) -> Results {
             price: h.price,
             score: h.score,
             highlight: h.highlight,
+            image: h.image,
         })
         .collect();
     let facets = ResultFacets {

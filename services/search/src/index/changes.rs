@@ -159,6 +159,9 @@ impl SearchIndex {
         doc.add_i64(f.live, 1);
         doc.add_text(f.name, &product.name);
         doc.add_text(f.description, &product.description);
+        if let Some(image) = product.images.first() {
+            doc.add_text(f.image, image);
+        }
         doc.add_text(f.seller, product.seller_id.to_string());
         for category in &product.category_path {
             doc.add_text(f.categories, category);

@@ -66,6 +66,8 @@ struct Fields {
     live: Field,
     /// What the document was built from (see [`changes`]).
     source: Field,
+    /// The main picture's address.
+    image: Field,
 }
 
 pub struct SearchIndex {
@@ -100,6 +102,7 @@ fn schema() -> (Schema, Fields) {
         updated_at: b.add_i64_field("updated_at", INDEXED | FAST | STORED),
         live: b.add_i64_field("live", INDEXED | STORED),
         source: b.add_text_field("source", STORED),
+        image: b.add_text_field("image", STORED),
     };
     (b.build(), f)
 }
@@ -163,6 +166,8 @@ pub struct Hit {
     pub price: Money,
     pub score: f32,
     pub highlight: String,
+    /// The main picture, when the product has one.
+    pub image: Option<String>,
 }
 
 impl SearchIndex {
@@ -368,6 +373,9 @@ impl SearchIndex {
                 currency,
             ),
             score,
+            image: doc
+                .get_first(self.f.image)
+                .and_then(|v| v.as_str().map(str::to_owned)),
         })
     }
 }

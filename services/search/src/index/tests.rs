@@ -28,6 +28,7 @@ pub(super) fn lamp(id: Uuid, status: ProductStatus, at_ms: i64) -> Op {
             stock_version: 0,
         }],
         attributes: Default::default(),
+        images: vec![],
         created_at: at,
         updated_at: at,
     })
