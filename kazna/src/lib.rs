@@ -20,11 +20,12 @@ pub enum Service {
     Orders,
     Payments,
     Notifications,
+    Web,
 }
 
 impl Service {
     /// Every service; consumers first, so their queues exist before any relay publishes.
-    pub const ALL: [Service; 8] = [
+    pub const ALL: [Service; 9] = [
         Service::Search,
         Service::Orders,
         Service::Payments,
@@ -32,6 +33,7 @@ impl Service {
         Service::Users,
         Service::Catalog,
         Service::Cart,
+        Service::Web,
         Service::Gateway,
     ];
 
@@ -46,6 +48,7 @@ impl Service {
             Service::Orders => &mut m.orders,
             Service::Payments => &mut m.payments,
             Service::Notifications => &mut m.notifications,
+            Service::Web => &mut m.web,
         }
     }
 
@@ -64,12 +67,13 @@ impl Service {
             Service::Orders => kazna_orders::build(ctx, listener, shutdown).await,
             Service::Payments => kazna_payments::build(ctx, listener, shutdown).await,
             Service::Notifications => kazna_notifications::build(ctx, listener, shutdown).await,
+            Service::Web => kazna_web::build(ctx, listener, shutdown).await,
         }
     }
 }
 
 /// The settings sections the services define, besides the shared ones.
-pub const SECTIONS: [&str; 7] = [
+pub const SECTIONS: [&str; 8] = [
     <kazna_users::UsersSettings as Section>::KEY,
     <kazna_catalog::CatalogSettings as Section>::KEY,
     <kazna_search::SearchSettings as Section>::KEY,
@@ -77,6 +81,7 @@ pub const SECTIONS: [&str; 7] = [
     <kazna_orders::OrdersSettings as Section>::KEY,
     <kazna_payments::PaymentsSettings as Section>::KEY,
     <kazna_notifications::NotificationsSettings as Section>::KEY,
+    <kazna_web::WebSettings as Section>::KEY,
 ];
 
 /// A service's own database: `<prefix><name>`, migrated by `migrator`.
@@ -137,15 +142,14 @@ impl Platform {
         let mut apps = Vec::new();
         for (svc, listener) in listeners {
             let app = svc.build(ctx.clone(), listener, shutdown.clone()).await?;
-            // Calls to the services of this process skip the loopback hop.
+            // Calls to the services of this process (the storefront's to the gateway
+            // included) skip the loopback hop.
             let here = settings
                 .services
                 .all()
                 .into_iter()
                 .find(|(name, _)| *name == app.name);
-            if let Some((_, ep)) = here
-                && svc != Service::Gateway
-            {
+            if let Some((_, ep)) = here {
                 ctx.local.register(&ep.url, app.router().clone());
             }
             apps.push(app);

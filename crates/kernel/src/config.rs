@@ -181,6 +181,8 @@ pub struct ServiceMap {
     pub orders: Endpoint,
     pub payments: Endpoint,
     pub notifications: Endpoint,
+    /// The storefront: the gateway serves every page that is not the API from it.
+    pub web: Endpoint,
 }
 
 /// The public face of the platform, which several services need: links in emails, the
@@ -196,7 +198,7 @@ pub struct GatewaySettings {
 
 impl ServiceMap {
     /// Every service's endpoint with its name, gateway first.
-    pub fn all(&self) -> [(&'static str, &Endpoint); 8] {
+    pub fn all(&self) -> [(&'static str, &Endpoint); 9] {
         [
             ("gateway", &self.gateway),
             ("users", &self.users),
@@ -206,10 +208,11 @@ impl ServiceMap {
             ("orders", &self.orders),
             ("payments", &self.payments),
             ("notifications", &self.notifications),
+            ("web", &self.web),
         ]
     }
 
-    pub fn all_mut(&mut self) -> [(&'static str, &mut Endpoint); 8] {
+    pub fn all_mut(&mut self) -> [(&'static str, &mut Endpoint); 9] {
         [
             ("gateway", &mut self.gateway),
             ("users", &mut self.users),
@@ -219,6 +222,7 @@ impl ServiceMap {
             ("orders", &mut self.orders),
             ("payments", &mut self.payments),
             ("notifications", &mut self.notifications),
+            ("web", &mut self.web),
         ]
     }
 }
@@ -270,6 +274,7 @@ impl Default for Settings {
                 orders: endpoint(8085),
                 payments: endpoint(8086),
                 notifications: endpoint(8087),
+                web: endpoint(8088),
             },
             gateway: GatewaySettings {
                 cors_origins: vec![],

@@ -1,8 +1,7 @@
-//! The gateway: the one public door. Routes `/api/v1/...` to the owning service, serves the
-//! merged OpenAPI document and Swagger UI, applies CORS.
+//! The gateway: the one public door. Routes `/api/v1/...` to the owning service and every other
+//! page to the storefront, serves the merged OpenAPI document and Swagger UI, applies CORS.
 
 pub mod openapi;
-mod pages;
 mod proxy;
 pub mod routes;
 
@@ -31,6 +30,8 @@ kazna_kernel::shared_state!(AppState, State);
 pub struct State {
     pub ctx: Context,
     pub routes: Arc<Vec<(&'static str, String)>>,
+    /// The storefront, which serves every page that is not the API.
+    pub web: String,
     pub client: Client<HttpConnector, Body>,
 }
 
@@ -75,6 +76,13 @@ pub async fn build(
         .build(connector);
     let state = AppState(Arc::new(State {
         routes: Arc::new(routes::table(&ctx.settings.services)),
+        web: ctx
+            .settings
+            .services
+            .web
+            .url
+            .trim_end_matches('/')
+            .to_owned(),
         ctx: ctx.clone(),
         client,
     }));
@@ -92,14 +100,6 @@ pub async fn build(
     let docs = SwaggerUi::new("/docs").config(Config::from("/openapi.json"));
     let router = Router::new()
         .route("/openapi.json", get(openapi::merged))
-        .route(
-            "/verify-email",
-            get(pages::verify_form).post(pages::verify_submit),
-        )
-        .route(
-            "/reset-password",
-            get(pages::reset_page).post(pages::reset_submit),
-        )
         .fallback(proxy::forward)
         .with_state(state)
         .merge(Router::from(docs))

@@ -1,5 +1,6 @@
 //! The reverse proxy: streams requests and answers through, status, headers and request id
-//! included, minus hop-by-hop headers. A service running in this process gets the request
+//! included, minus hop-by-hop headers. The API goes to the service that owns it, every other
+//! page to the storefront. A service running in this process gets the request
 //! through its router, with no loopback hop.
 
 use std::{net::SocketAddr, time::Duration};
@@ -42,8 +43,10 @@ fn strip(headers: &mut HeaderMap) {
 
 pub async fn forward(State(s): State<AppState>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
-    let Some(base) = routes::upstream(&s.routes, &path) else {
-        return Problem::from_status(StatusCode::NOT_FOUND).into_response();
+    let base = match routes::upstream(&s.routes, &path) {
+        Some(base) => base,
+        None if routes::is_page(&path) => s.web.as_str(),
+        None => return Problem::from_status(StatusCode::NOT_FOUND).into_response(),
     };
     let pq = req
         .uri()

@@ -21,6 +21,15 @@ pub fn table(s: &ServiceMap) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Whether `path` is a page of the storefront: anything outside the API's own prefixes (and
+/// never under `/internal/`).
+pub fn is_page(path: &str) -> bool {
+    let api = ["/api", "/webhooks", "/.well-known"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')));
+    !api && path.starts_with('/') && !path.split('/').any(|seg| seg == ".." || seg == "internal")
+}
+
 /// The upstream base URL for `path`, matching whole path segments only.
 pub fn upstream<'a>(table: &'a [(&'static str, String)], path: &str) -> Option<&'a str> {
     if path.split('/').any(|seg| seg == ".." || seg == "internal") {
@@ -68,6 +77,29 @@ mod tests {
             upstream(&t, "/webhooks/payments/sandbox"),
             Some("http://127.0.0.1:8086")
         );
+    }
+
+    #[test]
+    fn everything_outside_the_api_is_a_storefront_page() {
+        for page in [
+            "/",
+            "/search",
+            "/products/1",
+            "/verify-email",
+            "/static/app.css",
+        ] {
+            assert!(is_page(page), "{page}");
+        }
+        for api in [
+            "/api",
+            "/api/v2/orders",
+            "/webhooks/payments/x",
+            "/.well-known/other",
+            "/internal/carts/x",
+            "/a/../internal/x",
+        ] {
+            assert!(!is_page(api), "{api}");
+        }
     }
 
     #[test]

@@ -133,11 +133,22 @@ async fn email_goes_through_a_real_smtp_server_with_both_parts_and_a_working_lin
         .await
         .expect("opened");
     assert_eq!(page.status(), StatusCode::OK);
+    // The form is sent back as the browser would, with the CSRF token its page set.
+    let csrf = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("kazna_csrf="))
+        .and_then(|c| c.split(';').next())
+        .expect("the page's CSRF cookie")
+        .to_owned();
     let confirmed = app
         .http
         .post(format!("{}/verify-email", app.base))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}"))
+        .header("cookie", format!("kazna_csrf={csrf}"))
+        .body(format!("token={token}&csrf={csrf}"))
         .send()
         .await
         .expect("confirmed");
