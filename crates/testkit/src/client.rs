@@ -182,6 +182,25 @@ impl TestApp {
         serde_json::from_value(page.ok::<Value>()["items"].clone()).expect("orders")
     }
 
+    /// The path and query of the link in an email to `to` whose link contains `path`,
+    /// waiting up to 15 s for the email to be written.
+    pub async fn link_in_email(&self, to: &str, path: &str) -> String {
+        let dir = self.outbox_dir();
+        crate::eventually(15, || async {
+            std::fs::read_dir(&dir)
+                .ok()?
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .filter(|m| m.contains(&format!("To: {to}")))
+                .find_map(|m| {
+                    let at = m.find(path)?;
+                    let end = m[at..].find(|c: char| c.is_whitespace() || c == '"' || c == '<')?;
+                    Some(m[at..at + end].to_owned())
+                })
+        })
+        .await
+        .expect("the email with its link")
+    }
+
     /// Where the file outbox writes this platform's emails.
     pub fn outbox_dir(&self) -> std::path::PathBuf {
         let n: kazna_notifications::NotificationsSettings =

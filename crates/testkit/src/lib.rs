@@ -7,6 +7,7 @@
 #![allow(clippy::expect_used)]
 
 pub mod app;
+pub mod browser;
 pub mod client;
 pub mod env;
 pub mod mock;
@@ -16,6 +17,7 @@ pub mod spy;
 pub mod templates;
 
 pub use app::{Answer, TestApp};
+pub use browser::Browser;
 pub use client::{PASSWORD, an_address};
 pub use env::TestEnv;
 pub use mock::{MockServer, Reply};
