@@ -36,6 +36,10 @@ pub struct Lists {
     pub filtered: String,
     /// Beginnings of words, as typed.
     pub prefixes: String,
+    /// Every category's id.
+    pub categories: String,
+    /// One empty line: the storefront's home page is the prefix alone.
+    pub home: String,
 }
 
 /// The platform's processes: one running `kazna up`, or one per service with `--separate`.
@@ -294,6 +298,9 @@ impl Bench {
         let variants: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM variants")
             .fetch_all(&catalog)
             .await?;
+        let categories: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM categories")
+            .fetch_all(&catalog)
+            .await?;
         let write = |name: &str, lines: Vec<String>| -> anyhow::Result<String> {
             let path = out.join(name);
             std::fs::write(&path, lines.join("\n") + "\n")?;
@@ -365,6 +372,11 @@ impl Bench {
                 variants.iter().map(ToString::to_string).collect(),
             )?,
             pages: write("pages.txt", pages)?,
+            categories: write(
+                "categories.txt",
+                categories.iter().map(ToString::to_string).collect(),
+            )?,
+            home: write("home.txt", vec![String::new()])?,
             queries: write(
                 "queries.txt",
                 queries.iter().map(|q| (*q).to_owned()).collect(),
