@@ -120,6 +120,7 @@ pub async fn demo(ctx: &Context, products: usize) -> Result<Summary, kazna_kerne
         }
     }
 
+    let public = ctx.settings.gateway.public_url.trim_end_matches('/');
     let mut products_created = 0;
     for n in 0..products {
         let sku = format!("DEMO-{n:06}");
@@ -162,9 +163,10 @@ pub async fn demo(ctx: &Context, products: usize) -> Result<Summary, kazna_kerne
                 noun.to_lowercase(),
             ),
             category_ids: vec![category],
+            // Drawn by the storefront, so the demo shop needs nothing from the internet.
             images: vec![
-                format!("https://picsum.photos/seed/kazna-{n}/800/800"),
-                format!("https://picsum.photos/seed/kazna-{n}-b/800/800"),
+                format!("{public}/static/demo/kazna-{n}.svg"),
+                format!("{public}/static/demo/kazna-{n}-b.svg"),
             ],
             attributes: json!({"material": if n % 2 == 0 { "cotton" } else { "recycled" }, "demo": true}),
             variants,

@@ -3,6 +3,7 @@
 //! `static/app.js` only adds suggestions as the shopper types.
 
 mod api;
+mod demo;
 mod listing;
 mod money;
 mod pages;
@@ -67,6 +68,7 @@ pub async fn build(
         .with_state(state)
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/static/demo/{file}", get(demo::picture))
         .route("/openapi.json", get(openapi))
         .merge(kazna_kernel::server::operational_routes(checks));
     let router = kazna_kernel::server::layers(NAME, router);

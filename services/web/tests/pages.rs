@@ -167,3 +167,66 @@ async fn the_reset_link_sets_a_new_password_with_errors_next_to_the_field() {
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+/// What a provider's return page does with the browser: the order its payment is for, once
+/// signed in.
+#[tokio::test]
+async fn a_provider_sends_the_buyer_back_to_the_order_the_payment_is_for() {
+    let app = TestApp::spawn().await;
+    let (buyer, _) = app.a_buyer_with_in_cart("Lamp", 1_000, 5, 1).await;
+    let order = app.place_order(&buyer, "k-1", "pm_card_visa").await;
+    let payment = order.payment.expect("a payment").id;
+    // Payments opens it on hearing of the order.
+    let opened = kazna_testkit::eventually(10, || async {
+        let p = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/payments/{payment}"),
+                Some(&buyer),
+                None,
+            )
+            .await;
+        p.status.is_success().then_some(())
+    })
+    .await;
+    assert!(opened.is_some(), "the payment is open");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = format!("{}/checkout/paypal/return?payment={payment}", app.base);
+    let signed_in = http
+        .get(&back)
+        .header("cookie", format!("kazna_access={buyer}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        signed_in.headers()["location"],
+        format!("/orders/{}", order.id).as_str()
+    );
+    let signed_out = http.get(&back).send().await.unwrap();
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    let to = signed_out.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        to.starts_with("/signin?next=%2Fcheckout%2Fpaypal%2Freturn"),
+        "{to}"
+    );
+    let stranger = app.login_new_buyer().await;
+    let other = http
+        .get(&back)
+        .header("cookie", format!("kazna_access={stranger}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::NOT_FOUND,
+        "not the stranger's payment"
+    );
+    app.stop().await;
+}
