@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Form, errors_by_field, expired_form, failed, local_path, message, page, redirect, sign_in_first,
+    Form, errors_by_field, expired_form, failed, local_path, message, page, redirect, shown_status,
+    sign_in_first,
 };
 use crate::{AppState, session::Visit};
 
@@ -200,11 +201,7 @@ pub async fn verify(State(s): State<AppState>, mut visit: Visit, body: Bytes) ->
             Some(next),
         );
     }
-    let status = if answer.status.is_server_error() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        answer.status
-    };
+    let status = shown_status(&answer);
     message(
         &s,
         visit,
@@ -291,11 +288,7 @@ pub async fn reset(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> 
         let ctx = json!({"step": "choose", "token": token, "errors": errors});
         return page(&s, visit, status, "password.html", ctx);
     }
-    let status = if answer.status.is_server_error() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        answer.status
-    };
+    let status = shown_status(&answer);
     message(
         &s,
         visit,

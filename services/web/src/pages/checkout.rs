@@ -9,7 +9,9 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{Form, errors_by_field, expired_form, failed, page, redirect, sign_in_first};
+use super::{
+    Form, errors_by_field, expired_form, failed, page, redirect, shown_status, sign_in_first,
+};
 use crate::{AppState, session::Visit};
 
 const ADDRESS: [&str; 6] = ["name", "line1", "line2", "city", "postal_code", "country"];
@@ -218,35 +220,39 @@ pub async fn order(State(s): State<AppState>, visit: Visit, Path(id): Path<Strin
 /// Pays again after a decline, with the method picked.
 pub async fn pay(
     State(s): State<AppState>,
-    mut visit: Visit,
+    visit: Visit,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return super::not_found(State(s), visit).await;
-    }
-    let ask = json!({"payment_method": form.get("payment_method")});
-    let answer = visit.post(&format!("/api/v1/orders/{id}/pay"), &ask).await;
-    if answer.ok() {
-        return redirect(visit, &format!("/orders/{id}"));
-    }
-    let status = if answer.status.is_server_error() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        answer.status
-    };
-    order_page(&s, visit, &id, status, Some(answer.message())).await
+    order_step(
+        s,
+        visit,
+        id,
+        body,
+        "pay",
+        |form| json!({"payment_method": form.get("payment_method")}),
+    )
+    .await
 }
 
 pub async fn cancel(
     State(s): State<AppState>,
-    mut visit: Visit,
+    visit: Visit,
     Path(id): Path<String>,
     body: Bytes,
+) -> Response {
+    order_step(s, visit, id, body, "cancel", |_| json!({})).await
+}
+
+/// A step of an order the buyer takes from its page (`pay`, `cancel`): back to the page,
+/// with the API's reason when it refused.
+async fn order_step(
+    s: AppState,
+    mut visit: Visit,
+    id: String,
+    body: Bytes,
+    step: &str,
+    ask: impl FnOnce(&Form) -> Value,
 ) -> Response {
     let form = Form::parse(&body);
     if !visit.form_is_ours(form.get("csrf")) {
@@ -256,17 +262,19 @@ pub async fn cancel(
         return super::not_found(State(s), visit).await;
     }
     let answer = visit
-        .post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
+        .post(&format!("/api/v1/orders/{id}/{step}"), &ask(&form))
         .await;
     if answer.ok() {
         return redirect(visit, &format!("/orders/{id}"));
     }
-    let status = if answer.status.is_server_error() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        answer.status
-    };
-    order_page(&s, visit, &id, status, Some(answer.message())).await
+    order_page(
+        &s,
+        visit,
+        &id,
+        shown_status(&answer),
+        Some(answer.message()),
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]

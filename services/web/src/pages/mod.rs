@@ -109,6 +109,16 @@ pub fn failed(s: &AppState, visit: Visit, answer: &Answer) -> Response {
     )
 }
 
+/// The status a page shows for the API's refusal: its own for a client error, 503 when the
+/// API could not answer.
+pub fn shown_status(answer: &Answer) -> StatusCode {
+    if answer.status.is_client_error() {
+        answer.status
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
 /// A 303 to `to`, the cookies the visit changed included.
 pub fn redirect(visit: Visit, to: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
