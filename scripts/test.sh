@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against the real services, then the contract fuzz
-# (scripts/fuzz.sh: schemathesis against the running platform's OpenAPI), and prints one total
-# line. FUZZ=0 leaves the fuzz out, for a quick local run; CI always runs it.
+# Checks the Kubernetes manifests (scripts/deploy-check.sh), runs every test of the workspace
+# against the real services, then the contract fuzz (scripts/fuzz.sh: schemathesis against the
+# running platform's OpenAPI), and prints one total line. FUZZ=0 leaves the fuzz out, for a
+# quick local run; CI always runs it.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh || exit 1
 scripts/test-tools.sh || exit 1
+scripts/deploy-check.sh || exit 1
 # Databases a crashed earlier test run left behind (tests name theirs kt_<id>_<service>).
 psql_url="${KAZNA_DATABASE__URL:-postgres://postgres@127.0.0.1:5432}/postgres"
 if command -v psql >/dev/null; then
