@@ -18,6 +18,8 @@ use lapin::{
 };
 use tokio_util::sync::CancellationToken;
 
+use kazna_kernel::config::QueueType;
+
 use crate::{Broker, Error};
 
 const ATTEMPT_HEADER: &str = "x-kazna-attempt";
@@ -129,6 +131,12 @@ impl<H: Handler> Consumer<H> {
         };
         if let Some(ms) = expires {
             base.insert("x-expires".into(), AMQPValue::LongUInt(ms));
+        }
+        if s.queue_type == QueueType::Quorum {
+            base.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
         }
         ch.queue_declare(q.main.as_str().into(), durable, base.clone())
             .await?;

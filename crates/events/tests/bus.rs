@@ -400,3 +400,66 @@ async fn queues_left_by_an_old_layout_go_unless_something_consumes_them() {
     stop.cancel();
     running.await.expect("consumer stops");
 }
+
+/// With `amqp.queue_type = quorum` (a RabbitMQ cluster), the queues are quorum queues, and a
+/// message failing once goes through its retry queue and back like on classic ones.
+#[tokio::test]
+async fn quorum_queues_carry_retries_like_classic_ones() {
+    let mut env = TestEnv::new().expect("env");
+    env.settings.amqp.queue_type = kazna_kernel::config::QueueType::Quorum;
+    env.settings.amqp.retry_delays_ms = vec![200];
+    let broker = Broker::new(env.settings.amqp.clone());
+    let handler = FailsOnOne::default();
+    let consumer = Consumer::new(
+        broker.clone(),
+        "quorum-test",
+        &["test.ping"],
+        handler.clone(),
+    );
+    drop(consumer.declare().await.expect("declare"));
+    let main = format!("{}.quorum-test", env.settings.amqp.queue_prefix);
+    // A queue keeps its type: declaring it classic now is refused.
+    let ch = broker.channel().await.expect("channel");
+    let mut classic = FieldTable::default();
+    classic.insert(
+        "x-queue-type".into(),
+        lapin::types::AMQPValue::LongString("classic".into()),
+    );
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let refused = ch
+        .queue_declare(main.as_str().into(), durable, classic)
+        .await;
+    assert!(refused.is_err(), "{main} is a quorum queue");
+
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(consumer.run(stop.clone()));
+    let ch = broker.channel().await.expect("channel");
+    for n in [1, 2] {
+        let envelope = Envelope::new("test", None, &Ping { n }).expect("envelope");
+        ch.basic_publish(
+            env.settings.amqp.exchange.as_str().into(),
+            "test.ping".into(),
+            BasicPublishOptions::default(),
+            &serde_json::to_vec(&envelope).expect("json"),
+            BasicProperties::default(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    }
+    // The failing one is tried again after its retry delay, then parked; the other once.
+    let tried = eventually(15, || async {
+        let seen = handler.seen.lock().expect("lock").clone();
+        let ones = seen.iter().filter(|(n, _)| *n == 1).count();
+        (ones >= 2).then_some(seen)
+    })
+    .await
+    .expect("the failing message came back from its retry queue");
+    assert_eq!(tried.iter().filter(|(n, _)| *n == 2).count(), 1);
+    stop.cancel();
+    let _ = worker.await;
+}

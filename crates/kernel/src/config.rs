@@ -147,6 +147,19 @@ pub struct AmqpSettings {
     pub prefetch: u16,
     /// When set, unused queues are deleted by the broker after this long (for tests).
     pub queue_expires_ms: Option<u32>,
+    /// `classic` or `quorum` (replicated across a RabbitMQ cluster's nodes). A queue keeps
+    /// the type it was made with: change it on a new broker, or after draining and deleting
+    /// the queues.
+    #[serde(default)]
+    pub queue_type: QueueType,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueType {
+    #[default]
+    Classic,
+    Quorum,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -257,6 +270,7 @@ impl Default for Settings {
                 retry_delays_ms: vec![1_000, 5_000, 30_000, 120_000],
                 prefetch: 32,
                 queue_expires_ms: None,
+                queue_type: QueueType::Classic,
             },
             auth: AuthSettings {
                 issuer: "kazna".into(),
