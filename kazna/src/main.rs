@@ -156,7 +156,8 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), kazna_kernel::Error> {
         Command::Up => {
             let shutdown = shutdown_on_signal();
             let platform = Platform::build(settings, &Service::ALL, shutdown.clone()).await?;
-            tracing::info!(url = %platform.settings.gateway.public_url, docs = %format!("{}/docs", platform.settings.gateway.public_url), "kazna is up");
+            let url = &platform.settings.gateway.public_url;
+            tracing::info!(shop = %url, api = %format!("{url}/api/v1"), docs = %format!("{url}/docs"), "kazna is up");
             platform.run(shutdown).await
         }
         Command::Serve { service } => {

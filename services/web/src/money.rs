@@ -12,6 +12,14 @@ const SYMBOLS: [(&str, &str); 5] = [
     ("INR", "₹"),
 ];
 
+/// The currency's symbol, or its code where it has no well-known one.
+pub fn symbol(code: &str) -> &str {
+    SYMBOLS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(code, |(_, symbol)| symbol)
+}
+
 pub fn format(amount: i64, code: &str) -> String {
     let Ok(currency) = Currency::parse(code) else {
         return format!("{amount} {code}");
@@ -34,15 +42,15 @@ pub fn format(amount: i64, code: &str) -> String {
         format!("{grouped}.{minor:0width$}", width = digits as usize)
     };
     let sign = if amount < 0 { "−" } else { "" };
-    match SYMBOLS.iter().find(|(c, _)| *c == code) {
-        Some((_, symbol)) => format!("{sign}{symbol}{number}"),
-        None => format!("{sign}{code} {number}"),
+    match symbol(code) {
+        s if s == code => format!("{sign}{code} {number}"),
+        s => format!("{sign}{s}{number}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::format;
+    use super::{format, symbol};
 
     #[test]
     fn amounts_read_in_their_currencys_digits() {
@@ -54,5 +62,7 @@ mod tests {
         assert_eq!(format(-250, "GBP"), "−£2.50");
         assert_eq!(format(100_000_000, "EUR"), "€1,000,000.00");
         assert_eq!(format(7, "XYZ"), "7 XYZ");
+        assert_eq!(symbol("EUR"), "€");
+        assert_eq!(symbol("CHF"), "CHF");
     }
 }

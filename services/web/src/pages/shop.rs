@@ -120,64 +120,14 @@ async fn listing(
     } else {
         l.clone()
     };
-    let facets = &found["facets"];
-    let category_facet: Vec<Value> = facets["category"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["value"].as_str() != category.as_deref())
-        .filter_map(|c| {
-            let id = c["value"].as_str()?;
-            let (name, _) = names.get(id)?;
-            let href = if category.is_some() {
-                here.href(&format!("/categories/{id}"), |_| {})
-            } else {
-                here.href(path, |l| l.category = Some(id.to_owned()))
-            };
-            Some(json!({"name": name, "count": c["count"], "href": href}))
-        })
-        .take(FACET_VALUES)
-        .collect();
-    let attribute_facets: Vec<Value> = facets["attributes"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(name, _)| name.as_str() != "demo")
-        .map(|(name, values)| {
-            let values: Vec<Value> = values
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| {
-                    let value = v["value"].as_str()?;
-                    let (href, on) = here.toggled(path, name, value);
-                    Some(json!({"value": value, "count": v["count"], "href": href, "on": on}))
-                })
-                .take(FACET_VALUES)
-                .collect();
-            json!({"name": name, "values": values})
-        })
-        .collect();
-    let currency = s.cfg.currency.code();
-    let price_facet: Vec<Value> = facets["price"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|b| {
-            let (from, to) = (b["from"].as_i64()?, b["to"].as_i64()?);
-            let (min, max) = (major_units(from, digits), major_units(to - 1, digits));
-            let href = here.href(path, |l| {
-                l.min = min.clone();
-                l.max = max.clone();
-            });
-            let label = format!(
-                "{} – {}",
-                crate::money::format(from, currency),
-                crate::money::format(to - 1, currency)
-            );
-            Some(json!({"label": label, "count": b["count"], "href": href}))
-        })
-        .collect();
+    let facets = facet_links(
+        &found["facets"],
+        &names,
+        &here,
+        path,
+        category.as_deref(),
+        s.cfg.currency,
+    );
     let sorts: Vec<Value> = SORTS
         .iter()
         .map(|(value, label)| {
@@ -208,12 +158,12 @@ async fn listing(
         "errors": errors,
         "items": found["items"],
         "total": found["total"],
-        "facets": {"category": category_facet, "attributes": attribute_facets, "price": price_facet},
+        "facets": facets,
         "sorts": sorts,
         "next": next,
         "first": first,
         "clear": clear,
-        "currency_symbol": crate::money::format(0, currency).replace(['0', '.', ','], "").trim().to_owned(),
+        "currency_symbol": crate::money::symbol(s.cfg.currency.code()),
     });
     let status = if errors.is_null() {
         StatusCode::OK
@@ -221,6 +171,75 @@ async fn listing(
         StatusCode::BAD_REQUEST
     };
     page(&s, visit, status, "listing.html", ctx)
+}
+
+/// The facets of a listing as links: each category, attribute value and price range with its
+/// count, leading to the same listing narrowed by it (a value already picked leads back out).
+fn facet_links(
+    facets: &Value,
+    names: &HashMap<String, (String, Vec<Value>)>,
+    here: &Listing,
+    path: &str,
+    category: Option<&str>,
+    currency: kazna_contracts::Currency,
+) -> Value {
+    let category_facet: Vec<Value> = facets["category"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["value"].as_str() != category)
+        .filter_map(|c| {
+            let id = c["value"].as_str()?;
+            let (name, _) = names.get(id)?;
+            let href = if category.is_some() {
+                here.href(&format!("/categories/{id}"), |_| {})
+            } else {
+                here.href(path, |l| l.category = Some(id.to_owned()))
+            };
+            Some(json!({"name": name, "count": c["count"], "href": href}))
+        })
+        .take(FACET_VALUES)
+        .collect();
+    let attribute_facets: Vec<Value> = facets["attributes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, values)| {
+            let values: Vec<Value> = values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| {
+                    let value = v["value"].as_str()?;
+                    let (href, on) = here.toggled(path, name, value);
+                    Some(json!({"value": value, "count": v["count"], "href": href, "on": on}))
+                })
+                .take(FACET_VALUES)
+                .collect();
+            json!({"name": name, "values": values})
+        })
+        .collect();
+    let (digits, currency) = (currency.minor_digits(), currency.code());
+    let price_facet: Vec<Value> = facets["price"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| {
+            let (from, to) = (b["from"].as_i64()?, b["to"].as_i64()?);
+            let (min, max) = (major_units(from, digits), major_units(to - 1, digits));
+            let href = here.href(path, |l| {
+                l.min = min.clone();
+                l.max = max.clone();
+            });
+            let label = format!(
+                "{} – {}",
+                crate::money::format(from, currency),
+                crate::money::format(to - 1, currency)
+            );
+            Some(json!({"label": label, "count": b["count"], "href": href}))
+        })
+        .collect();
+    json!({"category": category_facet, "attributes": attribute_facets, "price": price_facet})
 }
 
 /// The product page's view of its variants: a label from the options, whether it can be
@@ -300,10 +319,17 @@ pub fn product_page(
     let ctx = json!({
         "product": product,
         "variants": variants(product, picked),
+        // Text and numbers, as search offers them to filter by; flags and lists are not shown.
         "attributes": product["attributes"].as_object().map(|a| {
             a.iter()
-                .filter(|(k, _)| k.as_str() != "demo")
-                .map(|(k, v)| json!({"name": crate::render::words(k), "value": v.as_str().map_or_else(|| v.to_string(), str::to_owned)}))
+                .filter_map(|(k, v)| {
+                    let value = match v {
+                        Value::String(t) => t.clone(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return None,
+                    };
+                    Some(json!({"name": crate::render::words(k), "value": value}))
+                })
                 .collect::<Vec<_>>()
         }),
         "error": error,
