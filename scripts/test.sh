@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks the Kubernetes manifests (scripts/deploy-check.sh), runs every test of the workspace
-# against the real services, then the contract fuzz (scripts/fuzz.sh: schemathesis against the
-# running platform's OpenAPI), and prints one total line. FUZZ=0 leaves the fuzz out, for a
-# quick local run; CI always runs it.
+# against the real services, builds the image and runs the shop in it (scripts/image.sh
+# --check), then the contract fuzz (scripts/fuzz.sh: schemathesis against the running
+# platform's OpenAPI), and prints one total line. FUZZ=0 and IMAGE=0 leave the fuzz and the
+# image out, for a quick local run; CI always runs them.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh || exit 1
@@ -22,6 +23,15 @@ read -r passed failed < <(awk '/^test result:/ {
   for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
 } END { print p + 0, f + 0 }' "$log")
 rm -f "$log"
+image="not built"
+if [ "$status" -eq 0 ] && [ "${IMAGE:-1}" != 0 ]; then
+  ilog="$(mktemp)"
+  scripts/image.sh --check 2>&1 | tee "$ilog"
+  istatus=${PIPESTATUS[0]}
+  image="$(grep -o 'localhost/kazna[^;]*MiB' "$ilog" | head -n 1)"
+  if [ "$istatus" -eq 0 ]; then image="$image, ran"; else status=$istatus; image="${image:-not built}, FAILED"; fi
+  rm -f "$ilog"
+fi
 fuzz="not run"
 if [ "$status" -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
   flog="$(mktemp)"
@@ -32,5 +42,5 @@ if [ "$status" -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
   rm -f "$flog"
 fi
 echo
-echo "tests: ${passed:-0} passed, ${failed:-0} failed; fuzz: ${fuzz}"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed; image: ${image}; fuzz: ${fuzz}"
 exit "$status"

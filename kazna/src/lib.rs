@@ -1,6 +1,7 @@
 //! Composition of the platform: which services run in this process, on which listeners.
 //! `kazna up` runs them all; `kazna serve <service>` runs one (one per container).
 
+pub mod probe;
 pub mod seed;
 
 use std::sync::Arc;

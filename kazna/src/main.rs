@@ -56,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         command: SearchCommand,
     },
+    /// Exits 0 when `url` answers 2xx within 3 s, else 1: the image's health check.
+    Probe {
+        #[arg(default_value = "http://127.0.0.1:8080/health/live")]
+        url: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +235,15 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), kazna_kernel::Error> {
             Ok(())
         }
         Command::Payments { command } => payments(settings, command).await,
+        Command::Probe { url } => {
+            match kazna::probe::status(&url, std::time::Duration::from_secs(3)).await {
+                Ok(status) if (200..300).contains(&status) => Ok(()),
+                Ok(status) => Err(kazna_kernel::Error::Other(format!(
+                    "{url} answered {status}"
+                ))),
+                Err(e) => Err(kazna_kernel::Error::Other(e)),
+            }
+        }
         Command::Search {
             command: SearchCommand::Reindex { url },
         } => reindex(settings, url).await,
