@@ -169,7 +169,8 @@ impl<H: Handler> Consumer<H> {
         Ok(ch)
     }
 
-    /// Consumes until `shutdown`, reconnecting after broker failures.
+    /// Consumes until `shutdown`, reconnecting after broker failures; reports how many
+    /// messages wait in its queue and its dead letters every [`DEPTH_EVERY`].
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let mut backoff = Duration::from_millis(200);
@@ -202,9 +203,11 @@ impl<H: Handler> Consumer<H> {
             )
             .await?;
         let mut inflight = tokio::task::JoinSet::new();
+        let mut depth = tokio::time::interval(DEPTH_EVERY);
         let outcome = loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
+                _ = depth.tick() => report_depth(&ch, &q).await,
                 Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                     match done {
                         Ok(Ok(())) => {}
@@ -251,6 +254,13 @@ impl<H: Handler> Consumer<H> {
             }
             Err(_) => Some(q.dead.as_str()),
         };
+        let counted = match target {
+            None => "handled",
+            Some(t) if t == q.dead => "dead_lettered",
+            Some(_) => "retried",
+        };
+        metrics::counter!("kazna_events_consumed_total", "queue" => q.main.clone(), "outcome" => counted)
+            .increment(1);
         if let (Some(queue), Err(e)) = (target, &outcome) {
             tracing::warn!(consumer = %self.name, attempt, queue, error = %e, "event handling failed");
             let moved = self
@@ -327,6 +337,29 @@ impl<H: Handler> Consumer<H> {
             Err(e) => {
                 tracing::warn!(consumer = %self.name, error = %e, "could not declare queues yet")
             }
+        }
+    }
+}
+
+/// How often a consumer reports the depth of its queues.
+const DEPTH_EVERY: Duration = Duration::from_secs(15);
+
+/// Messages waiting in the main queue (the consumer's lag) and in its dead letters, as gauges
+/// per queue. The queues exist (this session declared them), so a passive declare only reads.
+async fn report_depth(ch: &Channel, q: &Queues) {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    for (queue, gauge) in [
+        (&q.main, "kazna_events_queue_messages"),
+        (&q.dead, "kazna_events_dead_letters"),
+    ] {
+        if let Ok(found) = ch
+            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+            .await
+        {
+            metrics::gauge!(gauge, "queue" => q.main.clone()).set(f64::from(found.message_count()));
         }
     }
 }

@@ -93,7 +93,25 @@ impl Relay {
 
     async fn drain(&self, channel: &mut Option<Channel>) -> Result<(), Error> {
         while self.publish_batch(channel).await? > 0 {}
+        self.report_backlog().await;
         Ok(())
+    }
+
+    /// What waits in the outbox, and how long the oldest has waited, as gauges per database.
+    /// Called after each drain, it is the backlog the relay could not publish yet.
+    async fn report_backlog(&self) {
+        let found: Result<(i64, f64, String), _> = sqlx::query_as(
+            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0),
+                    current_database()::text
+             FROM outbox",
+        )
+        .fetch_one(&self.pool)
+        .await;
+        if let Ok((backlog, oldest, database)) = found {
+            metrics::gauge!("kazna_outbox_backlog", "database" => database.clone())
+                .set(backlog as f64);
+            metrics::gauge!("kazna_outbox_oldest_seconds", "database" => database).set(oldest);
+        }
     }
 
     /// Publishes one batch; returns how many events went out.

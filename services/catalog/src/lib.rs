@@ -77,6 +77,7 @@ async fn sweep(store: Store, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
+        report_held(&store).await;
         match inventory::release_expired(&store).await {
             Ok(variants) if variants.is_empty() => {}
             Ok(variants) => {
@@ -84,5 +85,19 @@ async fn sweep(store: Store, shutdown: CancellationToken) {
             }
             Err(e) => tracing::warn!(error = %e, "reservation sweep failed"),
         }
+    }
+}
+
+/// Reservations holding stock for unpaid orders, and the units they hold, as gauges.
+async fn report_held(store: &Store) {
+    let held: Result<(i64, i64), _> = sqlx::query_as(
+        "SELECT count(DISTINCT order_id), COALESCE(sum(quantity), 0)::bigint
+         FROM reservations WHERE status = 'held'",
+    )
+    .fetch_one(&store.pool)
+    .await;
+    if let Ok((orders, units)) = held {
+        metrics::gauge!("kazna_reservations_held_orders").set(orders as f64);
+        metrics::gauge!("kazna_reservations_held_units").set(units as f64);
     }
 }

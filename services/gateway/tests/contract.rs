@@ -300,3 +300,57 @@ async fn the_services_documents_merge_without_conflicts_and_errors_are_problems(
     assert_eq!(served.body["paths"], merged["paths"]);
     app.stop().await;
 }
+
+/// What the alert rules and the dashboard read (deploy/prometheus, deploy/grafana) is on
+/// `/metrics` once the shop has done something: outbox backlog and age per database, events
+/// handled and waiting per queue, reservations held, payments by state.
+#[tokio::test]
+async fn the_metrics_the_alerts_read_are_exported() {
+    let app = TestApp::spawn().await;
+    let (buyer, _) = app.a_buyer_with_in_cart("Lamp", 1_000, 5, 1).await;
+    let order = app.place_order(&buyer, "metrics-1", "pm_card_visa").await;
+    app.order_when(&buyer, order.id, 20, |o| o.status.as_str() == "paid")
+        .await;
+    let s = &app.settings;
+    let catalog_db = format!("database=\"{}catalog\"", s.database.name_prefix);
+    let orders_queue = format!("queue=\"{}.orders\"", s.amqp.queue_prefix);
+    let wanted = [
+        vec!["kazna_outbox_backlog{", catalog_db.as_str()],
+        vec!["kazna_outbox_oldest_seconds{", catalog_db.as_str()],
+        vec![
+            "kazna_events_consumed_total{",
+            orders_queue.as_str(),
+            "outcome=\"handled\"",
+        ],
+        vec!["kazna_events_queue_messages{", orders_queue.as_str()],
+        vec!["kazna_events_dead_letters{", orders_queue.as_str()],
+        vec!["kazna_reservations_held_orders"],
+        vec!["kazna_reservations_held_units"],
+        vec!["kazna_payments{", "state=\"succeeded\""],
+    ];
+    let url = format!("{}/metrics", app.base);
+    let missing = kazna_testkit::eventually(20, || async {
+        let text = app.http.get(&url).send().await.ok()?.text().await.ok()?;
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|parts| !text.lines().any(|l| parts.iter().all(|p| l.contains(p))))
+            .map(|parts| parts.join(" "))
+            .collect();
+        missing.is_empty().then_some(())
+    })
+    .await;
+    if missing.is_none() {
+        let text = app
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let ours: Vec<&str> = text.lines().filter(|l| l.starts_with("kazna_")).collect();
+        panic!("metrics missing; exported: {ours:#?}");
+    }
+    app.stop().await;
+}

@@ -95,6 +95,18 @@ impl Worker {
             metrics::counter!("kazna_payments_reconciled_total").increment(late);
         }
         audit::seal(&self.pool).await?;
+        let by_state: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, count(*) FROM payments GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        // Every state, so one that emptied reads 0 rather than its last count.
+        for state in kazna_contracts::payments::PaymentStatus::ALL {
+            let n = by_state
+                .iter()
+                .find(|(s, _)| s == state.as_str())
+                .map_or(0, |(_, n)| *n);
+            metrics::gauge!("kazna_payments", "state" => state.as_str()).set(n as f64);
+        }
         Ok(())
     }
 
