@@ -236,6 +236,10 @@ async fn a_guest_finds_a_product_fills_a_cart_signs_up_and_in_and_pays() {
     let order = b.text("main").await;
     assert!(order.contains("Sturdy Boot no. 40"), "{order}");
     assert!(order.contains("1 Analytical St"), "{order}");
+    // One line of two: its total is the order's.
+    let line_total = b.text("table.cart tbody td:last-child").await;
+    assert!(line_total.starts_with('€'), "{line_total}");
+    assert_eq!(line_total, b.text("table.cart tfoot td").await);
     look(&b, "order").await;
 
     b.press(&b.link("All your orders").await).await;
