@@ -245,6 +245,16 @@ async fn set_status(
     Ok(())
 }
 
+/// How many orders hold stock in reservations, and how many units they hold.
+pub async fn held(pool: &PgPool) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT count(DISTINCT order_id), COALESCE(sum(quantity), 0)::bigint
+         FROM reservations WHERE status = 'held'",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 /// Releases reservations whose time ran out, announcing each order's as expired; returns
 /// the variants whose stock came back.
 pub async fn release_expired(store: &Store) -> Result<Vec<Uuid>> {

@@ -90,13 +90,7 @@ async fn sweep(store: Store, shutdown: CancellationToken) {
 
 /// Reservations holding stock for unpaid orders, and the units they hold, as gauges.
 async fn report_held(store: &Store) {
-    let held: Result<(i64, i64), _> = sqlx::query_as(
-        "SELECT count(DISTINCT order_id), COALESCE(sum(quantity), 0)::bigint
-         FROM reservations WHERE status = 'held'",
-    )
-    .fetch_one(&store.pool)
-    .await;
-    if let Ok((orders, units)) = held {
+    if let Ok((orders, units)) = inventory::held(&store.pool).await {
         metrics::gauge!("kazna_reservations_held_orders").set(orders as f64);
         metrics::gauge!("kazna_reservations_held_units").set(units as f64);
     }

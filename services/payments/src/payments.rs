@@ -428,6 +428,15 @@ async fn payment_of(conn: &mut PgConnection, notice: &Notice) -> Result<Option<R
     .await?)
 }
 
+/// How many payments are in each state (states with none are left out).
+pub async fn count_by_state(pool: &PgPool) -> Result<Vec<(String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT status, count(*) FROM payments GROUP BY status")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Payment> {
     let p: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM payments WHERE id = $1"

@@ -95,10 +95,7 @@ impl Worker {
             metrics::counter!("kazna_payments_reconciled_total").increment(late);
         }
         audit::seal(&self.pool).await?;
-        let by_state: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, count(*) FROM payments GROUP BY status")
-                .fetch_all(&self.pool)
-                .await?;
+        let by_state = crate::payments::count_by_state(&self.pool).await?;
         // Every state, so one that emptied reads 0 rather than its last count.
         for state in kazna_contracts::payments::PaymentStatus::ALL {
             let n = by_state
