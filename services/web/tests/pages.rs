@@ -230,3 +230,48 @@ async fn a_provider_sends_the_buyer_back_to_the_order_the_payment_is_for() {
     );
     app.stop().await;
 }
+
+/// The checkout form carries the idempotency key it was rendered with: sent twice (a double
+/// click, a reload), it places one order and both answers lead to it.
+#[tokio::test]
+async fn a_checkout_form_sent_twice_places_one_order() {
+    let app = TestApp::spawn().await;
+    let (buyer, _) = app.a_buyer_with_in_cart("Lamp", 1_000, 5, 1).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let key = uuid::Uuid::now_v7().to_string();
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", "this-browsers-token"),
+            ("key", key.as_str()),
+            ("name", "Ada Lovelace"),
+            ("line1", "1 Analytical St"),
+            ("city", "London"),
+            ("postal_code", "N1 1AA"),
+            ("country", "GB"),
+            ("payment_method", "pm_card_visa"),
+        ])
+        .finish();
+    let mut places = Vec::new();
+    for _ in 0..2 {
+        let placed = http
+            .post(format!("{}/checkout", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "cookie",
+                format!("kazna_access={buyer}; kazna_csrf=this-browsers-token"),
+            )
+            .body(form.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(placed.status(), StatusCode::SEE_OTHER);
+        places.push(placed.headers()["location"].to_str().unwrap().to_owned());
+    }
+    assert!(places[0].starts_with("/orders/"), "{places:?}");
+    assert_eq!(places[0], places[1], "one order for both");
+    assert_eq!(app.orders(&buyer).await.len(), 1);
+    app.stop().await;
+}
