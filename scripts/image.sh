@@ -13,38 +13,12 @@ root="$PWD"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
 tag="localhost/kazna:$version"
 out=target/image
-conf=target/podman
 
-# podman, configured for this machine (runc, cgroupfs, no systemd) in a directory of ours.
-if ! command -v podman >/dev/null; then
-  echo "image: installing podman and runc"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q podman runc >/dev/null
-fi
-mkdir -p "$conf"
-cat > "$conf/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$root/$conf/events.log"
-CONF
-cat > "$conf/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$root/$conf/storage"
-runroot = "$root/$conf/run"
-CONF
-export CONTAINERS_CONF="$root/$conf/containers.conf"
-export CONTAINERS_STORAGE_CONF="$root/$conf/storage.conf"
-export CONTAINERS_REGISTRIES_CONF="$root/$conf/registries.conf"
-: > "$conf/registries.conf"
+source scripts/podman-env.sh
 
 cargo build --release -p kazna
-rm -rf "$out/rootfs"
-mkdir -p "$out/rootfs"/{etc/ssl/certs,data,tmp}
+rm -rf "$out/rootfs" "$out/data"
+mkdir -p "$out/rootfs"/{etc/ssl/certs,tmp} "$out/data"/{search,outbox}
 cp target/release/kazna "$out/rootfs/kazna"
 strip "$out/rootfs/kazna" 2>/dev/null || true
 # The libraries the binary links, and the loader, where it expects them.
@@ -57,7 +31,6 @@ echo 'kazna:x:10001:10001:kazna:/data:/nonexistent' > "$out/rootfs/etc/passwd"
 echo 'kazna:x:10001:' > "$out/rootfs/etc/group"
 echo 'hosts: files dns' > "$out/rootfs/etc/nsswitch.conf"
 chmod 1777 "$out/rootfs/tmp"
-chown -R 10001:10001 "$out/rootfs/data" 2>/dev/null || chmod 777 "$out/rootfs/data"
 podman build --quiet --format docker -t "$tag" -f deploy/Containerfile "$out" >/dev/null
 rm -f "$out/kazna-$version.oci.tar"
 podman save --quiet --format oci-archive -o "$out/kazna-$version.oci.tar" "$tag"

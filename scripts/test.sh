@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks the Kubernetes manifests (scripts/deploy-check.sh), runs every test of the workspace
 # against the real services, builds the image and runs the shop in it (scripts/image.sh
-# --check), then the contract fuzz (scripts/fuzz.sh: schemathesis against the running
+# --check), brings the Compose shop up and through the journey (scripts/compose-check.sh),
+# then the contract fuzz (scripts/fuzz.sh: schemathesis against the running
 # platform's OpenAPI), and prints one total line. FUZZ=0 and IMAGE=0 leave the fuzz and the
-# image out, for a quick local run; CI always runs them.
+# containers out, for a quick local run; CI always runs them.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh || exit 1
@@ -32,6 +33,11 @@ if [ "$status" -eq 0 ] && [ "${IMAGE:-1}" != 0 ]; then
   if [ "$istatus" -eq 0 ]; then image="$image, ran"; else status=$istatus; image="${image:-not built}, FAILED"; fi
   rm -f "$ilog"
 fi
+compose="not run"
+if [ "$status" -eq 0 ] && [ "${IMAGE:-1}" != 0 ]; then
+  if scripts/compose-check.sh; then compose="up, journey passed, catalog scaled to 2 and passed again, down"
+  else status=1; compose="FAILED"; fi
+fi
 fuzz="not run"
 if [ "$status" -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
   flog="$(mktemp)"
@@ -42,5 +48,5 @@ if [ "$status" -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
   rm -f "$flog"
 fi
 echo
-echo "tests: ${passed:-0} passed, ${failed:-0} failed; image: ${image}; fuzz: ${fuzz}"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed; image: ${image}; compose: ${compose}; fuzz: ${fuzz}"
 exit "$status"
