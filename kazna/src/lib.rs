@@ -186,10 +186,27 @@ impl Platform {
     }
 }
 
-/// Creates every service database that is missing and applies pending migrations.
+/// Creates every service database that is missing and applies pending migrations. A server
+/// that cannot be reached yet (one started beside it, as in Compose) is waited for, for up to
+/// a minute; any other failure ends it at once.
 pub async fn migrate(settings: Settings) -> Result<(), kazna_kernel::Error> {
+    let patience = std::time::Instant::now() + std::time::Duration::from_secs(60);
     for db in &DATABASES {
-        kazna_events::database(&settings, db.name, db.migrator).await?;
+        loop {
+            match kazna_events::database(&settings, db.name, db.migrator).await {
+                Ok(pool) => {
+                    pool.close().await;
+                    break;
+                }
+                Err(kazna_kernel::Error::Database(sqlx::Error::Io(e)))
+                    if std::time::Instant::now() < patience =>
+                {
+                    tracing::info!(error = %e, "the database is not reachable yet; waiting");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
     Ok(())
 }
