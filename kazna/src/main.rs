@@ -370,9 +370,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    kazna_kernel::telemetry::init(&settings.log);
+    kazna_kernel::telemetry::init(&settings.log, &settings.telemetry);
     kazna_kernel::metrics::init();
-    match run(cli, settings).await {
+    let outcome = run(cli, settings).await;
+    // Spans of the last requests still waiting to go out.
+    kazna_kernel::trace::otlp::flush(std::time::Duration::from_secs(5)).await;
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "kazna failed");

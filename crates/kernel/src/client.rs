@@ -1,5 +1,5 @@
 //! The HTTP client services use to call each other: it carries the internal credential and
-//! the current request id, and turns problem answers into typed errors. A service running in
+//! the current request id and trace context, and turns problem answers into typed errors. A service running in
 //! the same process is called through its router, without a loopback hop.
 
 use std::time::Duration;
@@ -9,7 +9,14 @@ use reqwest::{Method, StatusCode, header};
 use serde::{Serialize, de::DeserializeOwned};
 use tower::ServiceExt;
 
-use crate::{auth::INTERNAL_HEADER, code::Code, local::LocalServices, request_id, secret::Secret};
+use crate::{
+    auth::INTERNAL_HEADER,
+    code::Code,
+    local::{self, LocalServices},
+    request_id,
+    secret::Secret,
+    trace,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read from another service.
@@ -102,12 +109,43 @@ impl ServiceClient {
         {
             headers.insert(request_id::HEADER, v);
         }
+        let mut span = trace::Span::child(
+            trace::Kind::Client,
+            format!("{method} {}", trace::template(local::path_of(url))),
+        );
+        if let Some(ctx) = span.context()
+            && let Ok(v) = header::HeaderValue::from_str(&ctx.header())
+        {
+            headers.insert(trace::HEADER, v);
+        }
         if body.is_some() {
             headers.insert(
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static("application/json"),
             );
         }
+        span.set("http.request.method", method.as_str());
+        span.set("url.full", url.split('?').next().unwrap_or_default());
+        let answer = self.exchange(method, url, headers, body).await;
+        match &answer {
+            Ok((status, _)) => {
+                span.set("http.response.status_code", i64::from(status.as_u16()));
+                if status.is_server_error() {
+                    span.fail(status.to_string());
+                }
+            }
+            Err(e) => span.fail(e.to_string()),
+        }
+        answer
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        headers: header::HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), CallError> {
         if let Some((router, path)) = self.local.route(url) {
             let mut req = http::Request::new(Body::from(body.unwrap_or_default()));
             *req.method_mut() = method;

@@ -40,14 +40,22 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub services: ServiceMap,
     pub gateway: GatewaySettings,
+    pub telemetry: TelemetrySettings,
     /// Everything as configured, for the service sections.
     #[serde(skip)]
     sections: Sections,
 }
 
 /// The sections of the shared settings above.
-const SHARED: [&str; 7] = [
-    "log", "database", "redis", "amqp", "auth", "services", "gateway",
+const SHARED: [&str; 8] = [
+    "log",
+    "database",
+    "redis",
+    "amqp",
+    "auth",
+    "services",
+    "gateway",
+    "telemetry",
 ];
 
 /// A service's own settings section: every field has a default, and a key it does not know
@@ -209,6 +217,18 @@ pub struct GatewaySettings {
     pub public_url: String,
 }
 
+/// Where traces go. With no endpoint nothing is recorded, and requests pay nothing for it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// An OpenTelemetry collector's OTLP/HTTP address (`http://collector:4318`): spans are
+    /// posted to its `/v1/traces` as JSON.
+    pub otlp_endpoint: Option<String>,
+    /// The share of new traces recorded, from 0 to 1 (default 1); a trace begun elsewhere
+    /// keeps the caller's choice.
+    pub sample_ratio: Option<f64>,
+}
+
 impl ServiceMap {
     /// Every service's endpoint with its name, gateway first.
     pub fn all(&self) -> [(&'static str, &Endpoint); 9] {
@@ -294,6 +314,7 @@ impl Default for Settings {
                 cors_origins: vec![],
                 public_url: "http://127.0.0.1:8080".into(),
             },
+            telemetry: TelemetrySettings::default(),
             sections: Sections::default(),
         }
     }
@@ -324,6 +345,23 @@ impl Settings {
                 settings.log.level
             ))
         })?;
+        // Set empty (as a Compose file does to turn it off), there is no endpoint.
+        let t = &mut settings.telemetry;
+        t.otlp_endpoint = t.otlp_endpoint.take().filter(|url| !url.trim().is_empty());
+        if let Some(ratio) = t.sample_ratio
+            && !(0.0..=1.0).contains(&ratio)
+        {
+            return Err(Error::Config(format!(
+                "telemetry.sample_ratio: {ratio} is not between 0 and 1"
+            )));
+        }
+        if let Some(url) = &t.otlp_endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(Error::Config(format!(
+                "telemetry.otlp_endpoint: {url:?} is not an http:// or https:// address"
+            )));
+        }
         settings.sections = Sections(figment);
         Ok(settings)
     }
@@ -461,6 +499,16 @@ mod tests {
         );
         assert!(message(load("[log]\nformat = \"xml\"")).starts_with("log.format: "));
         assert!(message(load("[log]\nlevel = \"info,=[\"")).starts_with("log.level: "));
+        assert!(
+            message(load("[telemetry]\nsample_ratio = 1.5"))
+                .starts_with("telemetry.sample_ratio: ")
+        );
+        assert!(
+            message(load("[telemetry]\notlp_endpoint = \"collector:4318\""))
+                .starts_with("telemetry.otlp_endpoint: ")
+        );
+        let off = load("[telemetry]\notlp_endpoint = \"\"").unwrap();
+        assert_eq!(off.telemetry.otlp_endpoint, None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod secret;
 pub mod server;
 pub mod telemetry;
 pub mod text;
+pub mod trace;
 pub mod worker;
 
 use std::sync::Arc;

@@ -36,6 +36,11 @@ impl LocalServices {
     }
 }
 
+/// The path and query of a full URL (`/` when it has none); the URL itself when it is not one.
+pub fn path_of(url: &str) -> &str {
+    split(url).map_or(url, |(_, path)| path)
+}
+
 /// `http://host:port/path?q` into `http://host:port` and `/path?q`.
 fn split(url: &str) -> Option<(&str, &str)> {
     let authority = url.find("://")? + 3;

@@ -52,7 +52,7 @@ pub fn operational_routes(checks: Vec<health::Check>) -> Router {
     health::router(checks).merge(metrics::router())
 }
 
-/// Request ids, tracing, panics as problems, metrics, and problem documents for every
+/// Request ids, logs and trace spans, panics as problems, metrics, and problem documents for every
 /// error answer. Applies to the routes and fallback `router` has now.
 pub fn layers(service: &'static str, router: Router) -> Router {
     metrics::init();
@@ -60,6 +60,7 @@ pub fn layers(service: &'static str, router: Router) -> Router {
         .layer(middleware::from_fn(problem_safety_net))
         .layer(middleware::from_fn_with_state(service, metrics::middleware))
         .layer(CatchPanicLayer::custom(|_| Problem::internal().into_response()))
+        .layer(middleware::from_fn_with_state(service, crate::trace::middleware))
         .layer(
             TraceLayer::new_for_http().make_span_with(move |req: &Request| {
                 let id = req

@@ -44,7 +44,7 @@ impl TestEnv {
         for (_, ep) in s.services.all_mut() {
             ep.bind.set_port(0);
         }
-        kazna_kernel::telemetry::init(&s.log);
+        kazna_kernel::telemetry::init(&s.log, &s.telemetry);
         Ok(Self {
             id,
             settings: s,

@@ -11,7 +11,7 @@ use axum::{
     http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use kazna_kernel::{Code, Problem, auth::INTERNAL_HEADER};
+use kazna_kernel::{Code, Problem, auth::INTERNAL_HEADER, trace};
 use tower::ServiceExt;
 
 use crate::{AppState, routes};
@@ -82,6 +82,16 @@ pub async fn forward(State(s): State<AppState>, req: Request) -> Response {
             parts.extensions.insert(ConnectInfo(addr));
         }
     }
+    // The service's span is a child of this call's, not of whatever the client sent.
+    let mut span = trace::Span::child(
+        trace::Kind::Client,
+        format!("{} {}", parts.method, trace::template(parts.uri.path())),
+    );
+    if let Some(ctx) = span.context()
+        && let Ok(v) = HeaderValue::from_str(&ctx.header())
+    {
+        parts.headers.insert(trace::HEADER, v);
+    }
     let upstream = Request::from_parts(parts, body);
     let answer = async {
         match local {
@@ -98,11 +108,16 @@ pub async fn forward(State(s): State<AppState>, req: Request) -> Response {
     };
     match tokio::time::timeout(Duration::from_secs(30), answer).await {
         Ok(Ok(res)) => {
+            span.set(
+                "http.response.status_code",
+                i64::from(res.status().as_u16()),
+            );
             let (mut parts, body) = res.into_parts();
             strip(&mut parts.headers);
             Response::from_parts(parts, body)
         }
         Ok(Err(e)) => {
+            span.fail(e.to_string());
             tracing::warn!(error = %e, upstream = base, "upstream failed");
             Problem::new(Code::BadGateway).into_response()
         }
