@@ -18,7 +18,7 @@ use lapin::{
 };
 use tokio_util::sync::CancellationToken;
 
-use kazna_kernel::config::QueueType;
+use kazna_kernel::{config::QueueType, trace};
 
 use crate::{Broker, Error};
 
@@ -235,18 +235,34 @@ impl<H: Handler> Consumer<H> {
 
     async fn process(&self, ch: &Channel, q: &Queues, delivery: Delivery) -> Result<(), Error> {
         let attempt = attempt_of(&delivery);
+        let kind = delivery.properties.kind().as_ref().map(|k| k.as_str());
+        let mut span = trace::Span::start(
+            self.name.clone(),
+            trace::Kind::Consumer,
+            format!("{} process", kind.unwrap_or("event")),
+            traceparent_of(&delivery),
+        );
+        span.set("messaging.system", "rabbitmq");
+        span.set("messaging.destination.name", q.main.as_str());
+        span.set("messaging.rabbitmq.attempt", i64::from(attempt));
         let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
             Ok(envelope) => {
+                span.set("messaging.message.id", envelope.id.to_string());
                 let rid = envelope
                     .correlation_id
                     .clone()
                     .unwrap_or_else(|| envelope.id.to_string());
-                kazna_kernel::request_id::scope(rid, self.handler.handle(&envelope)).await
+                let handled = kazna_kernel::request_id::scope(rid, self.handler.handle(&envelope));
+                span.scope(handled).await
             }
             Err(e) => Err(HandlerError::Permanent(format!(
                 "not an event envelope: {e}"
             ))),
         };
+        if let Err(e) = &outcome {
+            span.fail(e.to_string());
+        }
+        drop(span);
         let target = match &outcome {
             Ok(()) => None,
             Err(HandlerError::Retry(_)) if (attempt as usize) < q.retries.len() => {
@@ -311,6 +327,15 @@ impl<H: Handler> Consumer<H> {
             return Err(Error::Nacked(uuid::Uuid::nil()));
         }
         Ok(())
+    }
+}
+
+/// The context of the span that published the event, carried in its headers.
+fn traceparent_of(delivery: &Delivery) -> Option<trace::Context> {
+    let headers = delivery.properties.headers().as_ref()?;
+    match headers.inner().get(trace::HEADER)? {
+        AMQPValue::LongString(s) => trace::Context::parse(std::str::from_utf8(s.as_bytes()).ok()?),
+        _ => None,
     }
 }
 

@@ -4,7 +4,12 @@
 use std::time::Duration;
 
 use kazna_contracts::{Envelope, Event};
-use lapin::{BasicProperties, Channel, options::BasicPublishOptions};
+use kazna_kernel::trace;
+use lapin::{
+    BasicProperties, Channel,
+    options::BasicPublishOptions,
+    types::{AMQPValue, FieldTable},
+};
 use sqlx::{PgConnection, PgPool, postgres::PgListener};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -15,19 +20,26 @@ const CHANNEL: &str = "kazna_outbox";
 const BATCH: i64 = 200;
 
 /// Writes `event` to the outbox inside the caller's transaction; it is published only if
-/// that transaction commits. The current request id becomes the correlation id.
+/// that transaction commits. The current request id becomes the correlation id, and the
+/// current span's trace goes with it, so its consumers' spans join that trace.
 pub async fn enqueue<E: Event>(
     tx: &mut PgConnection,
     source: &str,
     event: &E,
 ) -> Result<Uuid, Error> {
     let envelope = Envelope::new(source, kazna_kernel::request_id::current(), event)?;
-    sqlx::query("INSERT INTO outbox (id, event_type, envelope) VALUES ($1, $2, $3)")
-        .bind(envelope.id)
-        .bind(&envelope.event_type)
-        .bind(serde_json::to_value(&envelope)?)
-        .execute(&mut *tx)
-        .await?;
+    let mut span = trace::Span::child(trace::Kind::Producer, format!("{} publish", E::TYPE));
+    span.set("messaging.system", "rabbitmq");
+    span.set("messaging.message.id", envelope.id.to_string());
+    sqlx::query(
+        "INSERT INTO outbox (id, event_type, envelope, traceparent) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(envelope.id)
+    .bind(&envelope.event_type)
+    .bind(serde_json::to_value(&envelope)?)
+    .bind(span.context().map(|c| c.header()))
+    .execute(&mut *tx)
+    .await?;
     // Delivered at commit: wakes the relays at once instead of at their next poll.
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(CHANNEL)
@@ -119,8 +131,9 @@ impl Relay {
         // Deleting what was published need not wait for the disk: lost in a crash, those
         // events are published again, and consumers apply each once.
         let mut tx = kazna_kernel::db::relaxed(&self.pool).await?;
-        let rows: Vec<(Uuid, String, serde_json::Value)> = sqlx::query_as(
-            "SELECT id, event_type, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        let rows: Vec<(Uuid, String, serde_json::Value, Option<String>)> = sqlx::query_as(
+            "SELECT id, event_type, envelope, traceparent FROM outbox
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(BATCH)
         .fetch_all(&mut *tx)
@@ -135,13 +148,21 @@ impl Relay {
         };
         let exchange = self.broker.settings().exchange.as_str();
         let mut confirms = Vec::with_capacity(rows.len());
-        for (id, event_type, envelope) in &rows {
+        for (id, event_type, envelope, traceparent) in &rows {
             let payload = serde_json::to_vec(envelope)?;
-            let props = BasicProperties::default()
+            let mut props = BasicProperties::default()
                 .with_content_type("application/json".into())
                 .with_delivery_mode(2)
                 .with_message_id(id.to_string().into())
                 .with_type(event_type.as_str().into());
+            if let Some(value) = traceparent {
+                let mut headers = FieldTable::default();
+                headers.insert(
+                    trace::HEADER.into(),
+                    AMQPValue::LongString(value.as_str().into()),
+                );
+                props = props.with_headers(headers);
+            }
             let confirm = ch
                 .basic_publish(
                     exchange.into(),

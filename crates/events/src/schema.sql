@@ -5,6 +5,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     envelope    jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+-- The span that enqueued the event, so its consumers continue the same trace.
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS traceparent text;
 
 -- One row per event a consumer has applied, written in the same transaction as the effect.
 CREATE TABLE IF NOT EXISTS processed_events (

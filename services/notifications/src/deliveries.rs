@@ -81,8 +81,9 @@ pub async fn queue(pool: &PgPool, event: &Envelope, shop_url: &str) -> Result<u6
         };
         let message = templates::render(&template, channel, &ctx)?;
         queued += sqlx::query(
-            "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, body, html, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            "INSERT INTO deliveries (id, event_id, event, channel, recipient, subject, body, html, status,
+                                     traceparent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(Uuid::now_v7())
         .bind(event.id)
@@ -93,6 +94,7 @@ pub async fn queue(pool: &PgPool, event: &Envelope, shop_url: &str) -> Result<u6
         .bind(&message.text)
         .bind(&message.html)
         .bind(DeliveryStatus::Queued.as_str())
+        .bind(kazna_kernel::trace::traceparent())
         .execute(&mut *tx)
         .await?
         .rows_affected();

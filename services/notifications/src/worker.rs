@@ -8,6 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 pub use kazna_kernel::worker::Kick;
 
+use kazna_kernel::trace;
 use rand::Rng;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +44,7 @@ struct Due {
     body: String,
     html: Option<String>,
     attempts: i32,
+    traceparent: Option<String>,
 }
 
 impl Worker {
@@ -59,7 +61,7 @@ impl Worker {
                           WHERE status IN ('queued', 'retrying') AND next_attempt_at <= now()
                             AND (lease_until IS NULL OR lease_until < now())
                           ORDER BY next_attempt_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
-             RETURNING id, channel, recipient, subject, body, html, attempts"
+             RETURNING id, channel, recipient, subject, body, html, attempts, traceparent"
         )))
         .fetch_all(&self.pool)
         .await?;
@@ -84,7 +86,17 @@ impl Worker {
             text: d.body,
             html: d.html,
         };
-        let outcome = sender.send(&m).await;
+        let parent = d.traceparent.as_deref().and_then(trace::Context::parse);
+        let name = format!("{} send", m.channel.as_str());
+        let mut span = trace::Span::start(crate::NAME, trace::Kind::Client, name, parent);
+        span.set("kazna.delivery_id", m.id.to_string());
+        span.set("kazna.provider", sender.name());
+        span.set("kazna.attempt", i64::from(d.attempts));
+        let outcome = span.scope(sender.send(&m)).await;
+        if let Err(e) = &outcome {
+            span.fail(e.to_string());
+        }
+        drop(span);
         let (status, error, message_id, pause) = match outcome {
             Ok(sent) => (DeliveryStatus::Sent, None, sent.provider_message_id, None),
             Err(SendError::Permanent(e)) => (DeliveryStatus::Failed, Some(e), None, None),

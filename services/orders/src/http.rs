@@ -154,13 +154,15 @@ async fn place_order(
     // its idempotency key claimed with no answer).
     let user_id = user.id();
     let request_id = kazna_kernel::request_id::current().unwrap_or_default();
-    let placing = tokio::spawn(kazna_kernel::request_id::scope(request_id, async move {
+    let placing = async move {
         let placed = orders::place(&s.ctx, &s.pool, &s.cfg, place, &key).await;
         if placed.is_err() {
             idempotency::release(&s.pool, user_id, &key).await;
         }
         placed
-    }));
+    };
+    let placing = kazna_kernel::request_id::scope(request_id, placing);
+    let placing = tokio::spawn(kazna_kernel::trace::carried(placing));
     let order = placing.await.map_err(|_| Problem::internal())??;
     Ok((StatusCode::CREATED, Json(order)).into_response())
 }

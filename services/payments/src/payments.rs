@@ -7,6 +7,7 @@ use kazna_contracts::{
     orders::{OrderPlaced, PaymentRequested},
     payments::{PaymentFailed, PaymentStatus, PaymentSucceeded, PaymentVoided, Provider},
 };
+use kazna_kernel::trace;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
@@ -73,9 +74,19 @@ pub(crate) struct Row {
     pub cancel_requested: bool,
     pub charge_sent: bool,
     pub action: Option<sqlx::types::Json<Action>>,
+    /// The span that recorded the attempt: the checkout's trace.
+    pub traceparent: Option<String>,
 }
 
 impl Row {
+    /// A span of work on this payment, in the trace of the checkout it belongs to.
+    pub fn span(&self, name: &str) -> trace::Span {
+        let parent = self.traceparent.as_deref().and_then(trace::Context::parse);
+        let mut span = trace::Span::start(crate::NAME, trace::Kind::Internal, name, parent);
+        span.set("kazna.payment_id", self.id.to_string());
+        span
+    }
+
     pub fn amount(&self) -> Money {
         Money::new(self.amount, self.currency)
     }
@@ -95,7 +106,7 @@ impl Row {
 }
 
 pub(crate) const COLUMNS: &str = "id, order_id, user_id, attempt, amount, currency, provider, payment_method, \
-     provider_ref, status, failure_reason, refunded, cancel_requested, charge_sent, action";
+     provider_ref, status, failure_reason, refunded, cancel_requested, charge_sent, action, traceparent";
 
 /// The payment `id`, locked for the rest of the transaction.
 pub(crate) async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row>> {
@@ -171,8 +182,9 @@ pub async fn record_attempt(
         None => PaymentStatus::Pending,
     };
     let inserted = sqlx::query(
-        "INSERT INTO payments (id, order_id, user_id, attempt, amount, currency, provider, payment_method, status, due)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        "INSERT INTO payments (id, order_id, user_id, attempt, amount, currency, provider, payment_method, status, due,
+                               traceparent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
     )
     .bind(a.payment_id)
     .bind(a.order_id)
@@ -184,6 +196,7 @@ pub async fn record_attempt(
     .bind(&a.payment_method)
     .bind(status.as_str())
     .bind(status == PaymentStatus::Pending)
+    .bind(trace::traceparent())
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -340,19 +353,26 @@ pub async fn apply_webhook(
         tracing::info!(provider = %provider, kind = %hook.kind, "webhook about no payment of ours");
         return Ok(Applied::NotOurs);
     };
-    log.write(&mut tx, p.id).await?;
-    let event_id = format!("{provider}:{}", hook.id);
-    let body = audit::redact(hook.body);
-    if !audit::append(&mut tx, p.id, &hook.kind, Some(&event_id), body).await? {
+    // What the webhook changes belongs to the checkout's trace; the webhook's own request,
+    // begun at the provider, is linked to it.
+    let mut span = p.span(&format!("{} apply", hook.kind));
+    span.link(trace::current());
+    span.scope(async {
+        log.write(&mut tx, p.id).await?;
+        let event_id = format!("{provider}:{}", hook.id);
+        let body = audit::redact(hook.body);
+        if !audit::append(&mut tx, p.id, &hook.kind, Some(&event_id), body).await? {
+            tx.commit().await?;
+            return Ok(Applied::Repeat);
+        }
+        let mut applied = Applied::Done;
+        for notice in hook.notices {
+            applied = apply(&mut tx, &p, notice).await?.max(applied);
+        }
         tx.commit().await?;
-        return Ok(Applied::Repeat);
-    }
-    let mut applied = Applied::Done;
-    for notice in hook.notices {
-        applied = apply(&mut tx, &p, notice).await?.max(applied);
-    }
-    tx.commit().await?;
-    Ok(applied)
+        Ok(applied)
+    })
+    .await
 }
 
 async fn apply(conn: &mut PgConnection, p: &Row, notice: Notice) -> Result<Applied> {

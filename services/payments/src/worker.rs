@@ -163,7 +163,8 @@ impl Worker {
     }
 
     async fn payment(&self, p: Row) -> Result<()> {
-        match self.payment_call(&p).await {
+        let span = p.span("payment call");
+        match span.scope(self.payment_call(&p)).await {
             Ok(()) | Err(Step::Retried) => Ok(()),
             Err(Step::Db(e)) => Err(e),
         }
