@@ -56,6 +56,8 @@ pub trait Handler: Send + Sync + 'static {
 pub struct Consumer<H> {
     broker: Broker,
     name: String,
+    /// The service consuming, for its spans: `search` for the queue `search.<instance>`.
+    service: String,
     routing_keys: Vec<String>,
     handler: Arc<H>,
     concurrency: usize,
@@ -88,6 +90,7 @@ impl<H: Handler> Consumer<H> {
         Self {
             broker,
             name: name.to_owned(),
+            service: name.split('.').next().unwrap_or(name).to_owned(),
             routing_keys: routing_keys.iter().map(|k| (*k).to_owned()).collect(),
             handler: Arc::new(handler),
             concurrency: 1,
@@ -237,7 +240,7 @@ impl<H: Handler> Consumer<H> {
         let attempt = attempt_of(&delivery);
         let kind = delivery.properties.kind().as_ref().map(|k| k.as_str());
         let mut span = trace::Span::start(
-            self.name.clone(),
+            self.service.clone(),
             trace::Kind::Consumer,
             format!("{} process", kind.unwrap_or("event")),
             traceparent_of(&delivery),
