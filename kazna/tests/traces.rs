@@ -84,8 +84,14 @@ async fn a_checkout_is_one_trace_from_the_gateway_through_every_service_it_touch
         sample_ratio: None,
     };
     kazna_kernel::telemetry::init(&kazna_kernel::Settings::default().log, &telemetry);
-    // Every service on its own, so the context crosses real HTTP between them.
-    let app = TestApp::spawn_separately().await;
+    // Every service on its own, so the context crosses real HTTP between them; then all in
+    // one process (`kazna up`), where calls go through the routers.
+    let first = checkout_traced(TestApp::spawn_separately().await, &collector, None).await;
+    checkout_traced(TestApp::spawn().await, &collector, Some(&first)).await;
+}
+
+/// Checks out one order on `app` and checks its trace (not `earlier`); returns its id.
+async fn checkout_traced(app: TestApp, collector: &MockServer, earlier: Option<&str>) -> String {
     let (buyer, _) = app.a_buyer_with_in_cart("Traced lamp", 2500, 3, 1).await;
     let order = app.place_order(&buyer, "traced-1", "pm_card_visa").await;
     app.order_when(&buyer, order.id, 20, |o| o.status == OrderStatus::Paid)
@@ -94,10 +100,13 @@ async fn a_checkout_is_one_trace_from_the_gateway_through_every_service_it_touch
     // The checkout's trace is the one the gateway began for the order's request; it is
     // complete once the paid order's email has been sent.
     let trace = eventually(20, || async {
-        let spans = received(&collector);
-        let root = spans
-            .iter()
-            .find(|s| s.service == "gateway" && s.kind == 2 && s.name == "POST /api/v1/orders")?;
+        let spans = received(collector);
+        let root = spans.iter().find(|s| {
+            s.service == "gateway"
+                && s.kind == 2
+                && s.name == "POST /api/v1/orders"
+                && Some(s.trace.as_str()) != earlier
+        })?;
         let trace: Vec<Received> = spans
             .iter()
             .filter(|s| s.trace == root.trace)
@@ -107,7 +116,7 @@ async fn a_checkout_is_one_trace_from_the_gateway_through_every_service_it_touch
     })
     .await
     .unwrap_or_else(|| {
-        let names: Vec<String> = received(&collector)
+        let names: Vec<String> = received(collector)
             .iter()
             .map(|s| format!("{} {} ({})", s.service, s.name, s.trace))
             .collect();
@@ -200,4 +209,5 @@ async fn a_checkout_is_one_trace_from_the_gateway_through_every_service_it_touch
         "nothing failed: {trace:#?}"
     );
     app.stop().await;
+    trace[0].trace.clone()
 }
