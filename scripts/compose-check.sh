@@ -6,6 +6,7 @@
 # journey again; and takes it all down. Needs the image (scripts/image.sh builds it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib/forget.sh
 root="$PWD"
 source scripts/podman-env.sh
 COMPOSE_VERSION=1.6.0
@@ -36,13 +37,7 @@ cleanup() {
   "${compose[@]}" down -t 5 >/dev/null 2>&1 || true
   podman network rm -f "${project}_default" >/dev/null 2>&1 || true
   [ -z "$relay_pid" ] || kill "$relay_pid" 2>/dev/null || true
-  redis-cli --scan --pattern "$project:*" 2>/dev/null | while IFS= read -r key; do
-    redis-cli unlink "$key" >/dev/null 2>&1 || true
-  done
-  for db in $(psql postgres://postgres@127.0.0.1:5432/postgres -Atc \
-      "SELECT datname FROM pg_database WHERE datname LIKE '${project}\_%'" 2>/dev/null); do
-    psql postgres://postgres@127.0.0.1:5432/postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
+  forget "${project}_" "$project:*"
 }
 trap cleanup EXIT
 python3 scripts/host-relay.py "$gateway_ip" 5432 6379 5672 &

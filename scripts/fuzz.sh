@@ -8,6 +8,7 @@
 # Arguments go to `st run` (e.g. --max-examples 20 for a quick look).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib/forget.sh
 
 SCHEMATHESIS_VERSION=4.32.5
 EXAMPLES="${FUZZ_EXAMPLES:-100}"
@@ -53,15 +54,7 @@ cleanup() {
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   fi
-  psql_url="${KAZNA_DATABASE__URL:-postgres://postgres@127.0.0.1:5432}/postgres"
-  for db in $(psql "$psql_url" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'kfuzz\_${id}\_%'" 2>/dev/null); do
-    psql "$psql_url" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  if command -v redis-cli >/dev/null; then
-    redis_url="${KAZNA_REDIS__URL:-redis://127.0.0.1:6379}"
-    redis-cli -u "$redis_url" --scan --pattern "kfuzz:${id}:*" 2>/dev/null |
-      xargs -r redis-cli -u "$redis_url" del >/dev/null 2>&1 || true
-  fi
+  forget "kfuzz_${id}_" "kfuzz:${id}:*"
   rm -rf "$work"
 }
 trap cleanup EXIT

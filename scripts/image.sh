@@ -9,6 +9,7 @@
 #                             PostgreSQL, Redis and RabbitMQ, until the shop answers
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib/forget.sh
 root="$PWD"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
 tag="localhost/kazna:$version"
@@ -52,15 +53,7 @@ env_args+=(-e KAZNA_GATEWAY__PUBLIC_URL=http://127.0.0.1:18080)
 cleanup() {
   podman rm -f "$name" >/dev/null 2>&1 || true
   rm -rf "$data"
-  if command -v redis-cli >/dev/null; then
-    redis-cli --scan --pattern "kimg:$$:*" 2>/dev/null | while IFS= read -r key; do
-      redis-cli unlink "$key" >/dev/null 2>&1 || true
-    done
-  fi
-  psql_url="${KAZNA_DATABASE__URL:-postgres://postgres@127.0.0.1:5432}/postgres"
-  for db in $(psql "$psql_url" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'kimg\_$$\_%'" 2>/dev/null); do
-    psql "$psql_url" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
+  forget "kimg_$$_" "kimg:$$:*"
 }
 data="$out/check-data"
 trap cleanup EXIT

@@ -11,12 +11,8 @@ scripts/setup.sh || exit 1
 scripts/test-tools.sh || exit 1
 scripts/deploy-check.sh || exit 1
 # Databases a crashed earlier test run left behind (tests name theirs kt_<id>_<service>).
-psql_url="${KAZNA_DATABASE__URL:-postgres://postgres@127.0.0.1:5432}/postgres"
-if command -v psql >/dev/null; then
-  for db in $(psql "$psql_url" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'kt\_%'" 2>/dev/null); do
-    psql "$psql_url" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-fi
+. scripts/lib/forget.sh
+forget kt_
 log="$(mktemp)"
 cargo test --workspace --all-targets "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
