@@ -44,7 +44,7 @@ python3 scripts/host-relay.py "$gateway_ip" 5432 6379 5672 &
 relay_pid=$!
 
 logs() { for c in $(podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}'); do
-  echo "--- $c"; podman logs --tail 15 "$c" 2>&1; done; }
+  echo "--- $c"; podman logs "$c" 2>&1 | tail -n 15; done; }
 wait_ready() { # $1: what, then the command that succeeds once it is
   local what="$1"; shift
   for _ in $(seq 1 120); do

@@ -135,11 +135,19 @@ impl Verifier {
             return;
         }
         *last = Some(Instant::now());
-        let set = match self.fetch().await {
-            Ok(set) => set,
-            Err(e) => {
-                tracing::warn!(error = %e, url = %self.jwks_url, "could not fetch the JWKS");
-                return;
+        // A users service that is starting, or a name not resolving yet, is a moment's
+        // trouble: a quick refusal is tried three times before the caller is refused (one
+        // that timed out is not, so a caller never waits longer than one time-out).
+        let mut tries = 0;
+        let set = loop {
+            tries += 1;
+            match self.fetch().await {
+                Ok(set) => break set,
+                Err(e) if tries == 3 || e.is_timeout() => {
+                    tracing::warn!(error = %e, url = %self.jwks_url, "could not fetch the JWKS");
+                    return;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100 * tries)).await,
             }
         };
         let mut keys = HashMap::new();
@@ -316,4 +324,84 @@ where
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::{Json, Router, http::StatusCode, routing::get};
+    use jsonwebtoken::{EncodingKey, Header};
+
+    use super::*;
+
+    /// A key made for this test only (PKCS #8, and its public half as RFC 8037 writes it).
+    const TEST_KEY: &str = "MC4CAQAwBQYDK2VwBCIEINDx82s0Er9C6v/5Cxkhpt00gENrEMH5fNjV9UON/Xmz";
+    const TEST_PUBLIC: &str = "brd_SbEl7CTWJFwM6lRdTiUVavrG74KkJJTavU259zo";
+
+    fn token() -> String {
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(TEST_KEY)
+            .unwrap();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let now = chrono::Utc::now().timestamp() as u64;
+        let claims = Claims {
+            iss: "kazna".into(),
+            aud: "kazna".into(),
+            sub: Uuid::now_v7(),
+            email: "ada@example.com".into(),
+            roles: vec![Role::Buyer],
+            exp: now + 600,
+            iat: now,
+            jti: Uuid::now_v7(),
+        };
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).unwrap()
+    }
+
+    /// A JWKS address that fails `failures` times before it answers.
+    async fn jwks_failing(failures: usize) -> (String, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let app = Router::new().route(
+            "/jwks",
+            get(move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < failures {
+                        return Err(StatusCode::SERVICE_UNAVAILABLE);
+                    }
+                    Ok(Json(
+                        serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519",
+                        "alg": "EdDSA", "use": "sig", "kid": "k1", "x": TEST_PUBLIC}]}),
+                    ))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, asked)
+    }
+
+    #[tokio::test]
+    async fn a_jwks_that_fails_for_a_moment_is_asked_again_before_a_token_is_refused() {
+        let (url, asked) = jwks_failing(2).await;
+        let verifier = Verifier::new(url, "kazna", "kazna", Duration::from_secs(300));
+        let claims = verifier.verify(&token()).await.unwrap();
+        assert_eq!(claims.email, "ada@example.com");
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_jwks_that_keeps_failing_refuses_the_token_after_three_tries() {
+        let (url, asked) = jwks_failing(usize::MAX).await;
+        let verifier = Verifier::new(url, "kazna", "kazna", Duration::from_secs(300));
+        assert!(matches!(
+            verifier.verify(&token()).await,
+            Err(TokenError::UnknownKey)
+        ));
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+    }
 }
