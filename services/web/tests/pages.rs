@@ -275,3 +275,50 @@ async fn a_checkout_form_sent_twice_places_one_order() {
     assert_eq!(app.orders(&buyer).await.len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_form_refuses_one_posted_without_this_browsers_token() {
+    let app = TestApp::spawn().await;
+    let buyer = app.login_new_buyer().await;
+    let id = uuid::Uuid::now_v7();
+    let forms = [
+        "/signin".to_owned(),
+        "/signup".into(),
+        "/signout".into(),
+        "/verify-email".into(),
+        "/forgot-password".into(),
+        "/reset-password".into(),
+        "/account/profile".into(),
+        "/account/notifications".into(),
+        "/cart/items".into(),
+        format!("/cart/items/{id}"),
+        "/checkout".into(),
+        format!("/orders/{id}/pay"),
+        format!("/orders/{id}/cancel"),
+    ];
+    for path in forms {
+        // Signed in, with a CSRF cookie, but the form's field is another's (or missing).
+        for field in ["&csrf=someone-elses-token", ""] {
+            let r = app
+                .http
+                .post(format!("{}{path}", app.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header(
+                    "cookie",
+                    format!("kazna_access={buyer}; kazna_csrf=this-browsers-token"),
+                )
+                .body(format!("name=Mallory&quantity=1{field}"))
+                .send()
+                .await
+                .expect("posted");
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+            let page = r.text().await.expect("page");
+            assert!(page.contains("This form has expired"), "{path}: {page}");
+        }
+    }
+    let me = app
+        .call(Method::GET, "/api/v1/users/me", Some(&buyer), None)
+        .await;
+    assert_ne!(me.body["name"], "Mallory", "nothing changed");
+    app.stop().await;
+}

@@ -3,7 +3,6 @@
 //! emailed link changes nothing; pressing its button does (mail scanners open links).
 
 use axum::{
-    body::Bytes,
     extract::{Query, State},
     http::{Method, StatusCode},
     response::Response,
@@ -12,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Form, errors_by_field, expired_form, failed, local_path, message, page, redirect, shown_status,
+    Posted, errors_by_field, failed, local_path, message, page, redirect, shown_status,
     sign_in_first,
 };
 use crate::{AppState, session::Visit};
@@ -40,11 +39,7 @@ pub async fn signin_form(
     page(&s, visit, StatusCode::OK, "signin.html", ctx)
 }
 
-pub async fn signin(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn signin(State(s): State<AppState>, Posted { mut visit, form }: Posted) -> Response {
     let next = local_path(form.get("next")).to_owned();
     let email = form.get("email").trim().to_owned();
     let ask = json!({"email": email, "password": form.get("password")});
@@ -87,11 +82,7 @@ pub async fn signup_form(State(s): State<AppState>, visit: Visit) -> Response {
     page(&s, visit, StatusCode::OK, "signup.html", ctx)
 }
 
-pub async fn signup(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn signup(State(s): State<AppState>, Posted { mut visit, form }: Posted) -> Response {
     let (name, email, password) = (
         form.get("name").trim(),
         form.get("email").trim(),
@@ -127,11 +118,7 @@ pub async fn signup(State(s): State<AppState>, mut visit: Visit, body: Bytes) ->
     page(&s, visit, status, "signup.html", ctx)
 }
 
-pub async fn signout(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn signout(State(s): State<AppState>, Posted { mut visit, .. }: Posted) -> Response {
     if let Some(refresh) = visit.sign_out() {
         // The refresh token is spent; the access token runs out by itself.
         let _ = s
@@ -175,11 +162,7 @@ pub async fn verify_form(
     }
 }
 
-pub async fn verify(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn verify(State(s): State<AppState>, Posted { mut visit, form }: Posted) -> Response {
     let Some(token) = form.text("token") else {
         return missing_token(&s, visit);
     };
@@ -217,11 +200,7 @@ pub async fn forgot_form(State(s): State<AppState>, visit: Visit) -> Response {
     page(&s, visit, StatusCode::OK, "password.html", ctx)
 }
 
-pub async fn forgot(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn forgot(State(s): State<AppState>, Posted { mut visit, form }: Posted) -> Response {
     let email = form.get("email").trim().to_owned();
     let answer = visit
         .post("/api/v1/auth/password-reset", &json!({"email": email}))
@@ -260,11 +239,7 @@ pub async fn reset_form(
     }
 }
 
-pub async fn reset(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn reset(State(s): State<AppState>, Posted { mut visit, form }: Posted) -> Response {
     let Some(token) = form.text("token") else {
         return missing_token(&s, visit);
     };
@@ -333,11 +308,7 @@ pub async fn show(State(s): State<AppState>, visit: Visit) -> Response {
     account_page(&s, visit, StatusCode::OK, None, json!({})).await
 }
 
-pub async fn profile(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn profile(State(s): State<AppState>, Posted { mut visit, form }: Posted) -> Response {
     if !visit.signed_in() {
         return sign_in_first(visit, "/account");
     }
@@ -363,11 +334,10 @@ pub async fn profile(State(s): State<AppState>, mut visit: Visit, body: Bytes) -
     account_page(&s, visit, status, None, json!(errors)).await
 }
 
-pub async fn notifications(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn notifications(
+    State(s): State<AppState>,
+    Posted { mut visit, form }: Posted,
+) -> Response {
     if !visit.signed_in() {
         return sign_in_first(visit, "/account");
     }

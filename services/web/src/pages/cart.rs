@@ -1,14 +1,13 @@
 //! The cart: its lines with current prices, flags for what changed, quantities and removal.
 
 use axum::{
-    body::Bytes,
     extract::{Path, State},
     http::{Method, StatusCode},
     response::Response,
 };
 use serde_json::{Value, json};
 
-use super::{Form, expired_form, failed, page, redirect};
+use super::{Posted, failed, page, redirect};
 use crate::{AppState, session::Visit};
 
 /// Shopper-facing words for the cart's line flags.
@@ -62,11 +61,7 @@ pub async fn show(State(s): State<AppState>, mut visit: Visit) -> Response {
 }
 
 /// Adds the picked variant from the product page.
-pub async fn add(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn add(State(s): State<AppState>, Posted { mut visit, form }: Posted) -> Response {
     let (product, variant) = (form.get("product_id"), form.get("variant_id"));
     let quantity: i64 = form.get("quantity").trim().parse().unwrap_or(0);
     let problem = if variant.is_empty() {
@@ -113,14 +108,9 @@ pub async fn add(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Re
 /// Changes a line's quantity (0 removes it), or removes it.
 pub async fn change(
     State(s): State<AppState>,
-    mut visit: Visit,
     Path(variant): Path<String>,
-    body: Bytes,
+    Posted { mut visit, form }: Posted,
 ) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
     if uuid::Uuid::parse_str(&variant).is_err() {
         return super::not_found(State(s), visit).await;
     }

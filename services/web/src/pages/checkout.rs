@@ -2,16 +2,13 @@
 //! history, tracking, paying again after a decline, and canceling.
 
 use axum::{
-    body::Bytes,
     extract::{Path, State},
     http::{Method, StatusCode},
     response::Response,
 };
 use serde_json::{Value, json};
 
-use super::{
-    Form, errors_by_field, expired_form, failed, page, redirect, shown_status, sign_in_first,
-};
+use super::{Form, Posted, errors_by_field, failed, page, redirect, shown_status, sign_in_first};
 use crate::{AppState, session::Visit};
 
 const ADDRESS: [&str; 6] = ["name", "line1", "line2", "city", "postal_code", "country"];
@@ -84,11 +81,7 @@ pub async fn form(State(s): State<AppState>, mut visit: Visit) -> Response {
     checkout_page(&s, visit, StatusCode::OK, &cart.body, values, "", json!({}))
 }
 
-pub async fn place(State(s): State<AppState>, mut visit: Visit, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
+pub async fn place(State(s): State<AppState>, Posted { mut visit, form }: Posted) -> Response {
     if !visit.signed_in() {
         return sign_in_first(visit, "/checkout");
     }
@@ -218,46 +211,30 @@ pub async fn order(State(s): State<AppState>, visit: Visit, Path(id): Path<Strin
 }
 
 /// Pays again after a decline, with the method picked.
-pub async fn pay(
-    State(s): State<AppState>,
-    visit: Visit,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+pub async fn pay(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Response {
     order_step(
         s,
-        visit,
+        posted,
         id,
-        body,
         "pay",
         |form| json!({"payment_method": form.get("payment_method")}),
     )
     .await
 }
 
-pub async fn cancel(
-    State(s): State<AppState>,
-    visit: Visit,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    order_step(s, visit, id, body, "cancel", |_| json!({})).await
+pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Response {
+    order_step(s, posted, id, "cancel", |_| json!({})).await
 }
 
 /// A step of an order the buyer takes from its page (`pay`, `cancel`): back to the page,
 /// with the API's reason when it refused.
 async fn order_step(
     s: AppState,
-    mut visit: Visit,
+    Posted { mut visit, form }: Posted,
     id: String,
-    body: Bytes,
     step: &str,
     ask: impl FnOnce(&Form) -> Value,
 ) -> Response {
-    let form = Form::parse(&body);
-    if !visit.form_is_ours(form.get("csrf")) {
-        return expired_form(&s, visit);
-    }
     if uuid::Uuid::parse_str(&id).is_err() {
         return super::not_found(State(s), visit).await;
     }

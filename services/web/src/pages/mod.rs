@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{FromRequest, FromRequestParts, Request, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -142,8 +142,33 @@ pub fn sign_in_first(visit: Visit, next: &str) -> Response {
     redirect(visit, &format!("/signin?next={}", crate::api::encode(next)))
 }
 
+/// A form sent from one of the shop's own pages: the visit, and the form's fields once its
+/// CSRF field matched the visit's cookie. Any other form is answered "This form has expired",
+/// before the handler runs, so nothing is changed.
+pub struct Posted {
+    pub visit: Visit,
+    pub form: Form,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(visit) = Visit::from_request_parts(&mut parts, s).await;
+        let body = Bytes::from_request(Request::from_parts(parts, body), s)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = Form::parse(&body);
+        if !visit.form_is_ours(form.get("csrf")) {
+            return Err(expired_form(s, visit));
+        }
+        Ok(Posted { visit, form })
+    }
+}
+
 /// The form's CSRF field does not match the visit's cookie: nothing is done.
-pub fn expired_form(s: &AppState, visit: Visit) -> Response {
+fn expired_form(s: &AppState, visit: Visit) -> Response {
     message(
         s,
         visit,
