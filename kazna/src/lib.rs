@@ -198,9 +198,7 @@ pub async fn migrate(settings: Settings) -> Result<(), kazna_kernel::Error> {
                     pool.close().await;
                     break;
                 }
-                Err(kazna_kernel::Error::Database(sqlx::Error::Io(e)))
-                    if std::time::Instant::now() < patience =>
-                {
+                Err(e) if not_up_yet(&e) && std::time::Instant::now() < patience => {
                     tracing::info!(error = %e, "the database is not reachable yet; waiting");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
@@ -209,6 +207,18 @@ pub async fn migrate(settings: Settings) -> Result<(), kazna_kernel::Error> {
         }
     }
     Ok(())
+}
+
+/// A database server that is not there yet, or still starting: it refuses or drops the
+/// connection, or answers "the database system is starting up" (SQLSTATE 57P03).
+fn not_up_yet(e: &kazna_kernel::Error) -> bool {
+    match e {
+        kazna_kernel::Error::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) => true,
+        kazna_kernel::Error::Database(sqlx::Error::Database(db)) => {
+            db.code().as_deref() == Some("57P03")
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

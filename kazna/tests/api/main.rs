@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod lifecycle;
+mod migrate;
 mod outages;
 mod providers;
 mod roles;
