@@ -322,3 +322,93 @@ async fn every_form_refuses_one_posted_without_this_browsers_token() {
     assert_ne!(me.body["name"], "Mallory", "nothing changed");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_access_token_the_api_refuses_is_renewed_once_with_the_refresh_token() {
+    let app = TestApp::spawn().await;
+    let email = format!("renew-{}@example.com", uuid::Uuid::new_v4().simple());
+    assert_eq!(
+        app.register(&email, PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    let pair = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
+    let access = pair.body["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let refresh = pair.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    // A token whose signature no longer verifies, as after the signing key was retired.
+    let refused = format!("{}AAAA", &access[..access.len() - 4]);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let visit = |refresh: String| {
+        let (browser, base, refused) = (browser.clone(), app.base.clone(), refused.clone());
+        async move {
+            browser
+                .get(format!("{base}/account"))
+                .header(
+                    "cookie",
+                    format!("kazna_access={refused}; kazna_refresh={refresh}"),
+                )
+                .send()
+                .await
+                .expect("page")
+        }
+    };
+
+    let page = visit(refresh.clone()).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("cookie").to_owned())
+        .collect();
+    let renewed = |name: &str| {
+        cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(|c| {
+                c[name.len() + 1..]
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+    };
+    let new_access = renewed("kazna_access").expect("a new access cookie");
+    let new_refresh = renewed("kazna_refresh").expect("a new refresh cookie");
+    assert!(!new_access.is_empty() && new_access != refused);
+    assert!(!new_refresh.is_empty() && new_refresh != refresh);
+    assert!(
+        page.text().await.expect("html").contains(&email),
+        "the account page"
+    );
+
+    // The old refresh token was spent: the browser is signed out and sent to sign in.
+    let again = visit(refresh).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    let to = again.headers()["location"].to_str().expect("location");
+    assert!(to.starts_with("/signin"), "{to}");
+    assert!(
+        again
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().is_ok_and(|c| c.starts_with("kazna_refresh=;"))),
+        "the spent refresh cookie is cleared"
+    );
+    app.stop().await;
+}
