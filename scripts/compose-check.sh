@@ -58,8 +58,9 @@ wait_ready() { # $1: what, then the command that succeeds once it is
 wait_ready "the shop answering ready through the gateway" curl -fsS "$base/health/ready"
 running="$(podman ps --filter "label=io.podman.compose.project=$project" --format '{{.Names}}' | sort | tr '\n' ' ')"
 echo "compose: up, running $running"
-podman exec -e KAZNA_NEW_PASSWORD="compose check admin" "${project}_users_1" \
-  /kazna users create --email "admin@$project.example.com" --role admin >/dev/null
+made="$(podman exec -e KAZNA_NEW_PASSWORD="compose check admin" "${project}_users_1" \
+  /kazna users create --email "admin@$project.example.com" --role admin 2>&1)" ||
+  { echo "compose: kazna users create failed: $made"; logs; exit 1; }
 python3 scripts/journey.py "$base" "admin@$project.example.com" "compose check admin" || { logs; exit 1; }
 
 "${compose[@]}" up -d --scale catalog=2 >/dev/null 2>&1 || { echo "compose: scaling failed"; exit 1; }

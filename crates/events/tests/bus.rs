@@ -463,3 +463,34 @@ async fn quorum_queues_carry_retries_like_classic_ones() {
     stop.cancel();
     let _ = worker.await;
 }
+
+#[tokio::test]
+async fn instances_starting_at_once_on_a_new_database_all_install_the_bus_tables() {
+    let env = TestEnv::new().expect("env");
+    // Eight instances at once, as replicas and a migration job beside them would.
+    let pools: Vec<PgPool> = futures_util::future::join_all(
+        (0..8).map(|_| kazna_kernel::db::connect(&env.settings, "bus")),
+    )
+    .await
+    .into_iter()
+    .map(|p| p.expect("database"))
+    .collect();
+    let installs = pools.iter().map(kazna_events::install);
+    for installed in futures_util::future::join_all(installs).await {
+        installed.expect("installed");
+    }
+    // The tables, the trace column included, are there once.
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'outbox' ORDER BY ordinal_position",
+    )
+    .fetch_all(&pools[0])
+    .await
+    .expect("columns");
+    assert_eq!(
+        columns,
+        ["id", "event_type", "envelope", "created_at", "traceparent"]
+    );
+    commit_event(&pools[0], 1).await;
+    assert_eq!(outbox_len(&pools[0]).await, 1);
+}
