@@ -18,7 +18,12 @@ if ! "$venv/bin/podman-compose" version 2>/dev/null | grep -q "podman-compose ve
 fi
 
 project="kcmp$$"
+# A subnet no network here has yet (one an earlier run could not remove, say).
+used="$(podman network inspect $(podman network ls -q) --format '{{range .Subnets}}{{.Subnet}} {{end}}' 2>/dev/null || true)"
 subnet_octet=$(( 100 + $$ % 100 ))
+for _ in $(seq 1 100); do
+  case " $used " in *" 10.89.$subnet_octet.0/24 "*) subnet_octet=$(( 100 + (subnet_octet - 99) % 100 )) ;; *) break ;; esac
+done
 gateway_ip="10.89.$subnet_octet.1"
 port=$(( 18100 + $$ % 50 ))
 export KAZNA_SUBNET="10.89.$subnet_octet.0/24"
@@ -35,6 +40,8 @@ base="http://127.0.0.1:$port"
 relay_pid=""
 cleanup() {
   "${compose[@]}" down -t 5 >/dev/null 2>&1 || true
+  # `down` leaves the copies `--scale` made, and the network they hold.
+  podman ps -aq --filter "label=io.podman.compose.project=$project" | xargs -r podman rm -f -t 5 >/dev/null 2>&1 || true
   podman network rm -f "${project}_default" >/dev/null 2>&1 || true
   [ -z "$relay_pid" ] || kill "$relay_pid" 2>/dev/null || true
   forget "${project}_" "$project:*"
@@ -77,5 +84,6 @@ for c in "${catalogs[@]}"; do
 done
 echo "compose: catalog scaled to ${catalogs[*]}, both ready"
 python3 scripts/journey.py "$base" "admin@$project.example.com" "compose check admin" || { logs; exit 1; }
-"${compose[@]}" down -t 5 >/dev/null 2>&1
+cleanup
+trap - EXIT
 echo "compose: down"
