@@ -34,7 +34,18 @@ export KAZNA_IMAGE="localhost/kazna:$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.
 export KAZNA_DATABASE_URL="postgres://postgres@host.containers.internal:5432"
 export KAZNA_REDIS_URL="redis://host.containers.internal:6379"
 export KAZNA_AMQP_URL="amqp://guest:guest@host.containers.internal:5672/%2f"
-compose=("$venv/bin/podman-compose" -p "$project" -f deploy/compose.yaml -f deploy/compose.host.yaml)
+# The check's own queues go when unused (the host's broker outlives it): an override of its
+# own, since a shop on the host's engines keeps its queues.
+check_override="target/compose-check.override.yaml"
+{
+  echo "x-check: &check"
+  echo "  KAZNA_AMQP__QUEUE_EXPIRES_MS: \"60000\""
+  echo "services:"
+  for svc in migrate gateway users catalog search cart orders payments notifications web; do
+    echo "  $svc: {environment: *check}"
+  done
+} > "$check_override"
+compose=("$venv/bin/podman-compose" -p "$project" -f deploy/compose.yaml -f deploy/compose.host.yaml -f "$check_override")
 base="http://127.0.0.1:$port"
 
 relay_pid=""
@@ -51,7 +62,8 @@ python3 scripts/host-relay.py "$gateway_ip" 5432 6379 5672 &
 relay_pid=$!
 
 logs() { for c in $(podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}'); do
-  echo "--- $c"; podman logs "$c" 2>&1 | tail -n 15; done; }
+  echo "--- $c"; podman logs "$c" 2>&1 | grep -E '"level":"(WARN|ERROR)"|panicked' | tail -n 10
+  podman logs "$c" 2>&1 | tail -n 5; done; }
 wait_ready() { # $1: what, then the command that succeeds once it is
   local what="$1"; shift
   for _ in $(seq 1 120); do
