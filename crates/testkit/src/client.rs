@@ -35,6 +35,11 @@ impl TestApp {
 
     /// Signs in and returns the access token.
     pub async fn login(&self, email: &str, password: &str) -> String {
+        self.login_pair(email, password).await.0
+    }
+
+    /// Signs in; the access token and the refresh token.
+    pub async fn login_pair(&self, email: &str, password: &str) -> (String, String) {
         let a = self
             .call(
                 Method::POST,
@@ -44,7 +49,8 @@ impl TestApp {
             )
             .await;
         assert_eq!(a.status, StatusCode::OK, "login: {}", a.body);
-        a.body["access_token"].as_str().expect("token").to_owned()
+        let token = |name: &str| a.body[name].as_str().expect(name).to_owned();
+        (token("access_token"), token("refresh_token"))
     }
 
     /// Creates an account with a role the way `kazna users create` does, and signs it in.

@@ -331,22 +331,7 @@ async fn an_access_token_the_api_refuses_is_renewed_once_with_the_refresh_token(
         app.register(&email, PASSWORD).await.status,
         StatusCode::CREATED
     );
-    let pair = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"email": email, "password": PASSWORD})),
-        )
-        .await;
-    let access = pair.body["access_token"]
-        .as_str()
-        .expect("access")
-        .to_owned();
-    let refresh = pair.body["refresh_token"]
-        .as_str()
-        .expect("refresh")
-        .to_owned();
+    let (access, refresh) = app.login_pair(&email, PASSWORD).await;
     // A token whose signature no longer verifies, as after the signing key was retired.
     let refused = format!("{}AAAA", &access[..access.len() - 4]);
     let browser = reqwest::Client::builder()
