@@ -113,11 +113,7 @@ impl ServiceClient {
             trace::Kind::Client,
             format!("{method} {}", trace::template(local::path_of(url))),
         );
-        if let Some(ctx) = span.context()
-            && let Ok(v) = header::HeaderValue::from_str(&ctx.header())
-        {
-            headers.insert(trace::HEADER, v);
-        }
+        span.inject(&mut headers);
         if body.is_some() {
             headers.insert(
                 header::CONTENT_TYPE,

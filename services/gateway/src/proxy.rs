@@ -87,11 +87,7 @@ pub async fn forward(State(s): State<AppState>, req: Request) -> Response {
         trace::Kind::Client,
         format!("{} {}", parts.method, trace::template(parts.uri.path())),
     );
-    if let Some(ctx) = span.context()
-        && let Ok(v) = HeaderValue::from_str(&ctx.header())
-    {
-        parts.headers.insert(trace::HEADER, v);
-    }
+    span.inject(&mut parts.headers);
     let upstream = Request::from_parts(parts, body);
     let answer = async {
         match local {

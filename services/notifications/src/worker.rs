@@ -86,9 +86,9 @@ impl Worker {
             text: d.body,
             html: d.html,
         };
-        let parent = d.traceparent.as_deref().and_then(trace::Context::parse);
         let name = format!("{} send", m.channel.as_str());
-        let mut span = trace::Span::start(crate::NAME, trace::Kind::Client, name, parent);
+        let kept = d.traceparent.as_deref();
+        let mut span = trace::Span::resume(crate::NAME, trace::Kind::Client, name, kept);
         span.set("kazna.delivery_id", m.id.to_string());
         span.set("kazna.provider", sender.name());
         span.set("kazna.attempt", i64::from(d.attempts));

@@ -81,8 +81,8 @@ pub(crate) struct Row {
 impl Row {
     /// A span of work on this payment, in the trace of the checkout it belongs to.
     pub fn span(&self, name: &str) -> trace::Span {
-        let parent = self.traceparent.as_deref().and_then(trace::Context::parse);
-        let mut span = trace::Span::start(crate::NAME, trace::Kind::Internal, name, parent);
+        let kept = self.traceparent.as_deref();
+        let mut span = trace::Span::resume(crate::NAME, trace::Kind::Internal, name, kept);
         span.set("kazna.payment_id", self.id.to_string());
         span
     }

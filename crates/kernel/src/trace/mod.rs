@@ -201,6 +201,27 @@ impl Span {
         })))
     }
 
+    /// A span continuing the trace a row kept (its `traceparent` column), for work that
+    /// starts on its own later: a worker's call, a webhook's effect.
+    pub fn resume(
+        service: impl Into<Cow<'static, str>>,
+        kind: Kind,
+        name: impl Into<String>,
+        kept: Option<&str>,
+    ) -> Self {
+        Self::start(service, kind, name, kept.and_then(Context::parse))
+    }
+
+    /// Puts this span's `traceparent` on an outgoing request, so the callee's span is its
+    /// child; an inert span leaves the headers as they are.
+    pub fn inject(&self, headers: &mut http::HeaderMap) {
+        if let Some(ctx) = self.context()
+            && let Ok(v) = http::HeaderValue::from_str(&ctx.header())
+        {
+            headers.insert(HEADER, v);
+        }
+    }
+
     /// A span under the current one, in the same service; inert outside any span.
     pub fn child(kind: Kind, name: impl Into<String>) -> Self {
         match CURRENT.try_with(Clone::clone) {
