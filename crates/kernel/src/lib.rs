@@ -10,6 +10,7 @@ pub mod health;
 pub mod html;
 pub mod idempotency;
 pub mod json;
+pub mod layer;
 pub mod local;
 pub mod metrics;
 pub mod openapi;

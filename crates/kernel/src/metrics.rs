@@ -1,14 +1,9 @@
 //! Prometheus metrics: one recorder per process, every series labelled with its service.
 
-use std::{sync::OnceLock, time::Instant};
+use std::{sync::OnceLock, time::Duration};
 
-use axum::{
-    Router,
-    extract::{MatchedPath, Request, State},
-    middleware::Next,
-    response::Response,
-    routing::get,
-};
+use axum::{Router, extract::MatchedPath, routing::get};
+use metrics::SharedString;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -31,25 +26,44 @@ pub fn router() -> Router {
     )
 }
 
-/// Counts requests and their latency by service, method, route and status.
-pub async fn middleware(State(service): State<&'static str>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
+/// Counts one answered request and its latency, by service, method, route (`unmatched`
+/// for none) and status.
+pub fn record(
+    service: &'static str,
+    method: &http::Method,
+    route: Option<&MatchedPath>,
+    status: http::StatusCode,
+    elapsed: Duration,
+) {
     let labels = [
-        ("service", service.to_owned()),
-        ("method", method),
-        ("path", path),
-        ("status", status),
+        ("service", SharedString::const_str(service)),
+        ("method", method_label(method)),
+        (
+            "path",
+            route.map_or(SharedString::const_str("unmatched"), |p| {
+                SharedString::from(p.as_str().to_owned())
+            }),
+        ),
+        ("status", SharedString::from(status.as_str().to_owned())),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
-    res
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+}
+
+/// A method's name; the standard ones without an allocation.
+fn method_label(method: &http::Method) -> SharedString {
+    use http::Method as M;
+    let known = [
+        (M::GET, "GET"),
+        (M::POST, "POST"),
+        (M::PUT, "PUT"),
+        (M::PATCH, "PATCH"),
+        (M::DELETE, "DELETE"),
+        (M::HEAD, "HEAD"),
+        (M::OPTIONS, "OPTIONS"),
+    ];
+    known.into_iter().find(|(m, _)| m == method).map_or_else(
+        || SharedString::from(method.as_str().to_owned()),
+        |(_, name)| SharedString::const_str(name),
+    )
 }

@@ -4,10 +4,7 @@
 use axum::{
     extract::Request,
     http::{HeaderName, HeaderValue},
-    middleware::Next,
-    response::Response,
 };
-use uuid::Uuid;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -34,18 +31,26 @@ fn acceptable(value: &HeaderValue) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
-pub async fn middleware(mut req: Request, next: Next) -> Response {
+/// The request's id: the caller's when sane, else a new one, put on the request. Returns the
+/// id and its header value, for the answer.
+pub fn take(req: &mut Request) -> (String, HeaderValue) {
     let id = req
         .headers()
         .get(&HEADER)
         .and_then(acceptable)
-        .unwrap_or_else(|| Uuid::now_v7().to_string());
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        req.headers_mut().insert(HEADER, v.clone());
-        let mut res = REQUEST_ID.scope(id, next.run(req)).await;
-        res.headers_mut().insert(HEADER, v);
-        res
-    } else {
-        next.run(req).await
-    }
+        .unwrap_or_else(new_id);
+    // Made only of characters a header value may hold.
+    let value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid"));
+    req.headers_mut().insert(HEADER, value.clone());
+    (id, value)
+}
+
+/// A new UUIDv7, its random part from the thread's generator (no system call per request).
+fn new_id() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand::random())
+        .into_uuid()
+        .to_string()
 }

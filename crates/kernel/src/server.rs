@@ -3,20 +3,16 @@
 
 use std::{io, net::SocketAddr};
 
+use crate::{health, metrics, problem::Problem};
 use axum::{
     Router,
-    body::{Body, to_bytes},
-    extract::Request,
+    body::Body,
     http::{HeaderValue, StatusCode, header},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
-
-use crate::{health, metrics, problem::Problem, request_id};
 
 /// Binds a listener first, so tests can ask for port 0 and learn the real one.
 pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -53,61 +49,10 @@ pub fn operational_routes(checks: Vec<health::Check>) -> Router {
 }
 
 /// Request ids, logs and trace spans, panics as problems, metrics, and problem documents for every
-/// error answer. Applies to the routes and fallback `router` has now.
+/// error answer (see [`crate::layer`]). Applies to the routes and fallback `router` has now.
 pub fn layers(service: &'static str, router: Router) -> Router {
     metrics::init();
-    router
-        .layer(middleware::from_fn(problem_safety_net))
-        .layer(middleware::from_fn_with_state(service, metrics::middleware))
-        .layer(CatchPanicLayer::custom(|_| Problem::internal().into_response()))
-        .layer(middleware::from_fn_with_state(service, crate::trace::middleware))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(move |req: &Request| {
-                let id = req
-                    .headers()
-                    .get(&request_id::HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!("http", service, method = %req.method(), uri = %req.uri().path(), request_id = %id)
-            }),
-        )
-        .layer(middleware::from_fn(request_id::middleware))
-}
-
-/// Turns any error answer that is not already JSON (a framework rejection, a 405) into a
-/// problem document, so clients see one error format everywhere. A web page that says what
-/// went wrong in HTML is left as it is, for the person reading it.
-async fn problem_safety_net(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
-    let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return res;
-    }
-    let meant = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json") || ct.starts_with("text/html"));
-    if meant {
-        return res;
-    }
-    let (parts, body) = res.into_parts();
-    let text = to_bytes(body, 4096)
-        .await
-        .ok()
-        .and_then(|b| String::from_utf8(b.to_vec()).ok())
-        .filter(|t| !t.trim().is_empty());
-    let mut problem = Problem::from_status(status);
-    if !status.is_server_error() {
-        problem.detail = text;
-    }
-    let mut out = problem.into_response();
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
-        if let Some(v) = parts.headers.get(&name) {
-            out.headers_mut().insert(name, v.clone());
-        }
-    }
-    out
+    router.layer(crate::layer::Standard { service })
 }
 
 /// Serves `app` until `shutdown` fires, then stops accepting and drains in-flight requests.

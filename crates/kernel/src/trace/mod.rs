@@ -11,7 +11,7 @@ mod server;
 
 use std::{borrow::Cow, fmt::Write, future::Future, time::SystemTime};
 
-pub use server::{middleware, template};
+pub use server::{close, open, template};
 
 /// The W3C header (and AMQP header) that carries a span's context to another service.
 pub const HEADER: &str = "traceparent";
@@ -220,6 +220,11 @@ impl Span {
         {
             headers.insert(HEADER, v);
         }
+    }
+
+    /// A span that records nothing.
+    pub fn inert() -> Self {
+        Span(None)
     }
 
     /// A span under the current one, in the same service; inert outside any span.

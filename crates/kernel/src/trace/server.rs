@@ -2,17 +2,17 @@
 //! names the span by route, and records the answer's status.
 
 use axum::{
-    extract::{MatchedPath, Request, State},
-    middleware::Next,
-    response::Response,
+    extract::{MatchedPath, Request},
+    http::StatusCode,
 };
 
 use super::{Context, HEADER, Kind, Span, otlp};
 
-/// Serves the request inside a server span of `service`.
-pub async fn middleware(State(service): State<&'static str>, req: Request, next: Next) -> Response {
+/// The server span of `service` for `req`, continuing the caller's trace from its
+/// `traceparent`; inert when no exporter is installed.
+pub fn open(service: &'static str, req: &Request) -> Span {
     if !otlp::installed() {
-        return next.run(req).await;
+        return Span::inert();
     }
     let parent = req
         .headers()
@@ -34,13 +34,15 @@ pub async fn middleware(State(service): State<&'static str>, req: Request, next:
     if let Some(route) = route {
         span.set("http.route", route);
     }
-    let res = span.scope(next.run(req)).await;
-    let status = res.status();
+    span
+}
+
+/// Records the answer's status on a server span; a 5xx fails it.
+pub fn close(span: &mut Span, status: StatusCode) {
     span.set("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
         span.fail(status.to_string());
     }
-    res
 }
 
 /// A path with its ids replaced, for a span name that does not change with every product:
