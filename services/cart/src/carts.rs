@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::{
     AppState,
     error::{Error, Result},
+    scripts,
 };
 
 pub const MAX_LINES: usize = 100;
@@ -66,16 +67,21 @@ struct Raw {
     model: [String; 8],
 }
 
+/// The fields of a script's answer (see [`scripts::SEPARATOR`]).
+fn fields(answer: &str) -> Vec<&str> {
+    answer.split(scripts::SEPARATOR).collect()
+}
+
 /// A script's answer: the cart's currency and its lines.
-fn parse(values: &[String]) -> (String, Vec<Raw>) {
-    let currency = values.first().cloned().unwrap_or_default();
+fn parse(values: &[&str]) -> (String, Vec<Raw>) {
+    let currency = values.first().map(|c| (*c).to_owned()).unwrap_or_default();
     let mut lines = Vec::new();
     for chunk in values.get(2..).unwrap_or_default().chunks_exact(11) {
-        let model: [String; 8] = std::array::from_fn(|i| chunk[3 + i].clone());
+        let model: [String; 8] = std::array::from_fn(|i| chunk[3 + i].to_owned());
         lines.push(Raw {
-            variant: chunk[0].clone(),
+            variant: chunk[0].to_owned(),
             quantity: chunk[1].parse().unwrap_or(0),
-            price_when_set: chunk[2].clone(),
+            price_when_set: chunk[2].to_owned(),
             model,
         });
     }
@@ -115,14 +121,14 @@ fn missing(lines: &[Raw]) -> Vec<Uuid> {
 
 async fn read(s: &AppState, owner: Owner) -> Result<(String, Vec<Raw>)> {
     let mut redis = s.redis.clone();
-    let values: Vec<String> = s
+    let answer: String = s
         .scripts
         .read
         .key(owner.key(s))
         .arg(&*s.model.prefix)
         .invoke_async(&mut redis)
         .await?;
-    Ok(parse(&values))
+    Ok(parse(&fields(&answer)))
 }
 
 /// The cart with every line's model read, asking the catalog for the ones it has not.
@@ -149,7 +155,7 @@ pub async fn change(s: &AppState, owner: Owner, variant: Uuid, change: Change) -
     };
     for attempt in 0..2 {
         let mut redis = s.redis.clone();
-        let values: Vec<String> = s
+        let answer: String = s
             .scripts
             .set
             .key(owner.key(s))
@@ -163,8 +169,9 @@ pub async fn change(s: &AppState, owner: Owner, variant: Uuid, change: Change) -
             .arg(owner.lifetime(s).as_secs())
             .invoke_async(&mut redis)
             .await?;
+        let values = fields(&answer);
         let (outcome, rest) = values.split_first().ok_or(Error::Script)?;
-        match outcome.as_str() {
+        match *outcome {
             "ok" => return complete(s, owner, parse(rest)).await,
             "miss" if attempt == 0 => {
                 fill(s, &[variant]).await?;
@@ -188,7 +195,7 @@ pub async fn merge(s: &AppState, guest: Uuid, user: Uuid) -> Result<Cart> {
     let (_, lines) = read(s, from).await?;
     fill(s, &missing(&lines)).await?;
     let mut redis = s.redis.clone();
-    let values: Vec<String> = s
+    let answer: String = s
         .scripts
         .merge
         .key(from.key(s))
@@ -199,6 +206,7 @@ pub async fn merge(s: &AppState, guest: Uuid, user: Uuid) -> Result<Cart> {
         .arg(into.lifetime(s).as_secs())
         .invoke_async(&mut redis)
         .await?;
+    let values = fields(&answer);
     let (_, rest) = values.split_first().ok_or(Error::Script)?;
     complete(s, into, parse(rest)).await
 }

@@ -6,11 +6,14 @@
 //! shopper set the line (`<amount> <currency>`), and `currency`. What the cart knows of a
 //! variant is the read model's hash `<prefix>cart:v:<variant id>` (see [`crate::model`]).
 
-/// Answers the cart under `KEYS[1]`: `{currency, n, then per line: variant, quantity, price
-/// when set, status, available, amount, currency, product, seller, name, sku}`, a model's
-/// fields false where the model has no copy of the variant. `ARGV[1]` is the model's prefix.
+/// Answers the cart under `KEYS[1]`: `currency, n, then per line: variant, quantity, price
+/// when set, status, available, amount, currency, product, seller, name, sku`, a model's
+/// fields empty where the model has no copy of the variant. `ARGV[1]` is the model's prefix.
 /// `load_cart` reads a cart with one call; `answer` reads each line's model with one more,
 /// but for the lines whose model the caller has read already (`known`).
+///
+/// Every answer is one string, its fields joined by NUL (see [`SEPARATOR`]): one bulk reply
+/// is far cheaper to send and to read than an array of a dozen.
 const READ: &str = r"
 local function load_cart(cart)
   local all = redis.call('HGETALL', cart)
@@ -40,6 +43,10 @@ local function answer(fields, lines, prefix, known)
   return out
 end
 
+local function reply(out)
+  return table.concat(out, '\0')
+end
+
 local function read_cart(cart, prefix)
   local fields, lines = load_cart(cart)
   return answer(fields, lines, prefix, {})
@@ -61,8 +68,8 @@ end
 
 /// Sets one line. `KEYS`: the cart, the variant's model. `ARGV`: the model prefix, the
 /// variant, `add` or `set`, the quantity (added, or the new one; 0 removes), the most a line
-/// holds, the most lines, the cart's lifetime in seconds. Answers `{'ok', cart...}` or
-/// `{error, detail}`: `miss` (no copy of the variant: fill the model and run again),
+/// holds, the most lines, the cart's lifetime in seconds. Answers `ok, cart...` or
+/// `error, detail`: `miss` (no copy of the variant: fill the model and run again),
 /// `unknown_variant`, `too_many`, `insufficient_stock`, `currency_mismatch`, `cart_full`.
 const SET_BODY: &str = r"
 local cart, model = KEYS[1], KEYS[2]
@@ -88,14 +95,14 @@ if want <= 0 then
 else
   local m = redis.call('HMGET', model,
     'status', 'available', 'amount', 'currency', 'product', 'seller', 'name', 'sku')
-  if not m[1] then return {'miss', ''} end
-  if m[1] ~= 'active' then return {'unknown_variant', ''} end
-  if want > max_q then return {'too_many', tostring(have)} end
-  if want > tonumber(m[2]) then return {'insufficient_stock', m[2]} end
+  if not m[1] then return 'miss\0' end
+  if m[1] ~= 'active' then return 'unknown_variant\0' end
+  if want > max_q then return 'too_many\0' .. tostring(have) end
+  if want > tonumber(m[2]) then return 'insufficient_stock\0' .. m[2] end
   if have == 0 then
     local currency = fields['currency']
-    if #lines > 0 and currency and currency ~= m[4] then return {'currency_mismatch', currency} end
-    if #lines >= max_lines then return {'cart_full', ''} end
+    if #lines > 0 and currency and currency ~= m[4] then return 'currency_mismatch\0' .. currency end
+    if #lines >= max_lines then return 'cart_full\0' end
   end
   local price = m[3] .. ' ' .. m[4]
   redis.call('HSET', cart, v, want, 'p:' .. v, price, 'currency', m[4])
@@ -106,7 +113,7 @@ else
 end
 local out = answer(fields, lines, prefix, known)
 table.insert(out, 1, 'ok')
-return out
+return reply(out)
 ";
 
 /// Moves a guest's cart into a user's: each line's quantity added to what the user has, up
@@ -140,7 +147,7 @@ redis.call('DEL', guest)
 if redis.call('EXISTS', user) == 1 then redis.call('EXPIRE', user, ttl) end
 local out = read_cart(user, prefix)
 table.insert(out, 1, 'ok')
-return out
+return reply(out)
 ";
 
 /// Takes the lines of an order accepted out of a user's cart: each quantity ordered is
@@ -161,6 +168,11 @@ if lines_of(cart) == 0 then redis.call('DEL', cart) end
 return 1
 ";
 
+/// What joins the fields of a script's answer. No field can hold it: PostgreSQL, where the
+/// catalog keeps every name and SKU, refuses the NUL character in text, and ids, numbers and
+/// currency codes never have one.
+pub const SEPARATOR: char = '\0';
+
 /// The scripts, built once.
 pub struct Scripts {
     pub read: redis::Script,
@@ -172,7 +184,9 @@ pub struct Scripts {
 impl Scripts {
     pub fn new() -> Self {
         Self {
-            read: redis::Script::new(&format!("{READ}\nreturn read_cart(KEYS[1], ARGV[1])")),
+            read: redis::Script::new(&format!(
+                "{READ}\nreturn reply(read_cart(KEYS[1], ARGV[1]))"
+            )),
             set: redis::Script::new(&format!("{READ}{SET_BODY}")),
             merge: redis::Script::new(&format!("{READ}{LINES}{MERGE_BODY}")),
             take: redis::Script::new(&format!("{LINES}{TAKE_BODY}")),
