@@ -28,7 +28,7 @@ pub async fn enqueue<E: Event>(
     event: &E,
 ) -> Result<Uuid, Error> {
     let envelope = Envelope::new(source, kazna_kernel::request_id::current(), event)?;
-    let mut span = trace::Span::child(trace::Kind::Producer, format!("{} publish", E::TYPE));
+    let mut span = trace::Span::child(trace::Kind::Producer, || format!("{} publish", E::TYPE));
     span.set("messaging.system", "rabbitmq");
     span.set("messaging.message.id", envelope.id.to_string());
     sqlx::query(

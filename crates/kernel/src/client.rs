@@ -109,10 +109,9 @@ impl ServiceClient {
         {
             headers.insert(request_id::HEADER, v);
         }
-        let mut span = trace::Span::child(
-            trace::Kind::Client,
-            format!("{method} {}", trace::template(local::path_of(url))),
-        );
+        let mut span = trace::Span::child(trace::Kind::Client, || {
+            format!("{method} {}", trace::template(local::path_of(url)))
+        });
         span.inject(&mut headers);
         if body.is_some() {
             headers.insert(

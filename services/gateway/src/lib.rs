@@ -40,8 +40,12 @@ fn cors(origins: &[String]) -> CorsLayer {
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
+    // A predicate, not a list: the layer is cloned for every request, and a predicate is
+    // shared where a list would be copied.
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            allowed.contains(origin)
+        }))
         .allow_methods([
             Method::GET,
             Method::POST,

@@ -83,10 +83,9 @@ pub async fn forward(State(s): State<AppState>, req: Request) -> Response {
         }
     }
     // The service's span is a child of this call's, not of whatever the client sent.
-    let mut span = trace::Span::child(
-        trace::Kind::Client,
-        format!("{} {}", parts.method, trace::template(parts.uri.path())),
-    );
+    let mut span = trace::Span::child(trace::Kind::Client, || {
+        format!("{} {}", parts.method, trace::template(parts.uri.path()))
+    });
     span.inject(&mut parts.headers);
     let upstream = Request::from_parts(parts, body);
     let answer = async {

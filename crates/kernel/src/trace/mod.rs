@@ -227,10 +227,11 @@ impl Span {
         Span(None)
     }
 
-    /// A span under the current one, in the same service; inert outside any span.
-    pub fn child(kind: Kind, name: impl Into<String>) -> Self {
+    /// A span under the current one, in the same service; inert outside any span. `name` is
+    /// called only when the span is recorded, so an untraced call never builds it.
+    pub fn child(kind: Kind, name: impl FnOnce() -> String) -> Self {
         match CURRENT.try_with(Clone::clone) {
-            Ok(current) => Self::start(current.service, kind, name, Some(current.context)),
+            Ok(current) => Self::start(current.service, kind, name(), Some(current.context)),
             Err(_) => Span(None),
         }
     }
