@@ -14,12 +14,28 @@ pub const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
 pub const MAX_NUMBER: f64 = 1e300;
 pub const NUMBER_MESSAGE: &str = "must be a number between -1e300 and 1e300";
 
-/// Whether `json`, a JSON document, might hold a NUL (JSON can only carry one escaped) or a
-/// number past [`MAX_NUMBER`] (one needs an exponent, or more than 300 digits). A false
-/// alarm only costs a second look.
+/// Whether `json`, a JSON document, might hold a NUL (JSON can only carry one escaped, as
+/// `\u0000` inside a string) or a number past [`MAX_NUMBER`] (one needs an exponent, or more
+/// than 300 digits, outside any string). A false alarm only costs a second look; reading
+/// strings apart keeps the digits and letters of ids from raising one.
 pub fn may_hold_unstorable(json: &[u8]) -> bool {
     let mut digits = 0;
+    let mut in_string = false;
+    let mut escaped = false;
     for (i, b) in json.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+                if *b == b'u' && json[i..].starts_with(b"u0000") {
+                    return true;
+                }
+            } else if *b == b'\\' {
+                escaped = true;
+            } else if *b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
         match b {
             b'0'..=b'9' => {
                 digits += 1;
@@ -29,7 +45,7 @@ pub fn may_hold_unstorable(json: &[u8]) -> bool {
                 continue;
             }
             b'e' | b'E' if digits > 0 => return true,
-            b'\\' if json[i..].starts_with(b"\\u0000") => return true,
+            b'"' => in_string = true,
             _ => {}
         }
         digits = 0;
@@ -108,6 +124,12 @@ mod tests {
         assert!(!may_hold_unstorable(
             br#"{"name": "plain", "price": 12.5, "n": 12}"#
         ));
+        // Digits and letters inside a string are text, an escaped backslash is not an escape.
+        assert!(!may_hold_unstorable(
+            br#"{"variant_id": "01a23bb7-3e12-7236-b7ab-726ffb6a352a", "note": "\\u0000 \" 9e9"}"#
+        ));
+        assert!(may_hold_unstorable(br#"{"a": "\"\u0000"}"#));
+        assert!(may_hold_unstorable(br#"{"a\u0000": 1}"#));
         let top: Value = serde_json::from_str(r#""\u0000""#).unwrap();
         assert_eq!(unstorable_fields(&top)[0].field, "body");
     }
