@@ -34,13 +34,14 @@ fn acceptable(value: &HeaderValue) -> Option<String> {
 /// The request's id: the caller's when sane, else a new one, put on the request. Returns the
 /// id and its header value, for the answer.
 pub fn take(req: &mut Request) -> (String, HeaderValue) {
-    let id = req
-        .headers()
-        .get(&HEADER)
-        .and_then(acceptable)
-        .unwrap_or_else(new_id);
-    // Made only of characters a header value may hold.
-    let value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid"));
+    if let Some(value) = req.headers().get(&HEADER)
+        && let Some(id) = acceptable(value)
+    {
+        return (id, value.clone());
+    }
+    let id = new_id();
+    // A UUID is made only of characters a header value may hold.
+    let value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
     req.headers_mut().insert(HEADER, value.clone());
     (id, value)
 }
