@@ -62,10 +62,12 @@ pub fn record(
 /// Service, method and status.
 type Series = (&'static str, http::Method, u16);
 
+/// A series' handles by route.
+type ByRoute = HashMap<Box<str>, (Counter, Histogram)>;
+
 thread_local! {
     /// The handles of each series this thread has recorded, so a request finds its own with
     /// two lookups instead of building its labels and asking the recorder every time. Routes
     /// are templates, so the series are as few as the routes.
-    static SERIES: RefCell<HashMap<Series, HashMap<Box<str>, (Counter, Histogram)>>> =
-        RefCell::new(HashMap::new());
+    static SERIES: RefCell<HashMap<Series, ByRoute>> = RefCell::new(HashMap::new());
 }
