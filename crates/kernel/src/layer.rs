@@ -147,3 +147,118 @@ async fn as_problem(res: Response) -> Response {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, http::StatusCode, routing::get};
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("a handler that panics")
+    }
+
+    async fn call(app: &Router, method: &str, uri: &str, id: Option<&str>) -> Response {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(id) = id {
+            req = req.header(request_id::HEADER, id);
+        }
+        let req = req.body(Body::empty()).expect("a request");
+        app.clone()
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| match e {})
+    }
+
+    async fn text(res: Response) -> String {
+        let bytes = to_bytes(res.into_body(), 1 << 20).await.expect("a body");
+        String::from_utf8(bytes.to_vec()).expect("text")
+    }
+
+    /// The count of the `http_requests_total` series whose labels include every one of
+    /// `labels` (`name="value"`), in the Prometheus text `metrics` shows.
+    fn count(metrics: &str, labels: &[&str]) -> Option<u64> {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("http_requests_total{"))
+            .find(|l| labels.iter().all(|label| l.contains(label)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_panics_and_rejections_are_problems_with_their_id_and_each_is_counted_once() {
+        let routes = Router::new()
+            .route("/things/{id}", get(|| async { "fine" }))
+            .route("/boom", get(boom));
+        let app = crate::server::layers("layertest", routes);
+
+        // Two hundred at once, on both worker threads: every one counted, none twice.
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let app = app.clone();
+            all.spawn(async move { call(&app, "GET", &format!("/things/{i}"), None).await });
+        }
+        let mut ids = std::collections::HashSet::new();
+        while let Some(res) = all.join_next().await {
+            let res = res.expect("a request task");
+            assert_eq!(res.status(), StatusCode::OK);
+            let id = res.headers()[request_id::HEADER].to_str().expect("an id");
+            let id = uuid::Uuid::parse_str(id).expect("a made id is a UUID");
+            assert_eq!(id.get_version_num(), 7);
+            ids.insert(id);
+        }
+        assert_eq!(ids.len(), 200, "every request has an id of its own");
+
+        let boom = call(&app, "GET", "/boom", Some("req-boom-1")).await;
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(boom.headers()[request_id::HEADER], "req-boom-1");
+        assert_eq!(
+            boom.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body: serde_json::Value = serde_json::from_str(&text(boom).await).expect("json");
+        assert_eq!(body["request_id"], "req-boom-1");
+        assert!(
+            !body.to_string().contains("a handler that panics"),
+            "the panic's message stays out of the answer: {body}"
+        );
+
+        // A rejection the framework writes in plain text becomes a problem document.
+        let wrong = call(&app, "POST", "/things/1", Some("bad id with spaces")).await;
+        assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(wrong.headers().contains_key(header::ALLOW));
+        let id = wrong.headers()[request_id::HEADER].to_str().expect("an id");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "an unfit id is replaced");
+        assert_eq!(
+            wrong.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+
+        let metrics = text(call(&metrics::router(), "GET", "/metrics", None).await).await;
+        let service = r#"service="layertest""#;
+        let things = r#"path="/things/{id}""#;
+        assert_eq!(
+            count(
+                &metrics,
+                &[service, r#"method="GET""#, things, r#"status="200""#]
+            ),
+            Some(200),
+            "{metrics}"
+        );
+        assert_eq!(
+            count(&metrics, &[service, r#"path="/boom""#, r#"status="500""#]),
+            Some(1),
+            "{metrics}"
+        );
+        assert_eq!(
+            count(
+                &metrics,
+                &[service, r#"method="POST""#, things, r#"status="405""#]
+            ),
+            Some(1),
+            "{metrics}"
+        );
+    }
+}
