@@ -3,7 +3,6 @@
 
 use std::{io, net::SocketAddr};
 
-use crate::{health, metrics, problem::Problem};
 use axum::{
     Router,
     body::Body,
@@ -13,6 +12,8 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::{health, metrics, problem::Problem};
 
 /// Binds a listener first, so tests can ask for port 0 and learn the real one.
 pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
