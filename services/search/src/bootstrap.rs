@@ -71,6 +71,7 @@ pub async fn pull(
         }
     }
     tracing::info!(products, "search: index pulled from the catalog");
+    compact(index).await;
     pulled.0.store(true, Ordering::Release);
 }
 
@@ -102,6 +103,7 @@ pub async fn reindex(
             }
         }
     }
+    compact(index).await;
     match live.swap(started) {
         Ok(()) => tracing::info!(
             products,
@@ -109,6 +111,16 @@ pub async fn reindex(
             "search: reindexed"
         ),
         Err(e) => live.abandon(e.to_string()),
+    }
+}
+
+/// Merges a freshly pulled index into one segment (see [`SearchIndex::compact`]); an index
+/// left in pieces still answers, only more slowly.
+async fn compact(index: Arc<SearchIndex>) {
+    match tokio::task::spawn_blocking(move || index.compact()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "search: merging the index's segments failed"),
+        Err(e) => tracing::warn!(error = %e, "search: merging the index's segments failed"),
     }
 }
 

@@ -7,9 +7,17 @@
 //! stored the same way (see [`newness`]), so a search multiplies, and takes no exponential
 //! per match.
 
+use std::{
+    collections::{BinaryHeap, HashMap},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use chrono::{DateTime, Utc};
 use tantivy::{
-    DocId, Score, SegmentReader, collector::ScoreSegmentTweaker, collector::ScoreTweaker,
+    DocAddress, DocId, Score, SegmentOrdinal, SegmentReader,
+    collector::{Collector, SegmentCollector},
+    index::SegmentId,
 };
 
 /// After this many days a sale counts half as much.
@@ -46,9 +54,9 @@ pub(super) fn lift(stored_popularity: f64, created_ms: i64, now_ms: i64) -> f64 
     Boost::at(now_ms).lift(stored_popularity, newness(created))
 }
 
-/// Multiplies each match's relevance by its lift at the time of the search.
+/// A match's lift at one time.
 #[derive(Clone, Copy)]
-pub(super) struct Boost {
+struct Boost {
     /// What a stored popularity is multiplied by to be today's.
     decay: f64,
     /// What a stored newness is multiplied by to be `2^(−age / 30 days)`.
@@ -56,7 +64,7 @@ pub(super) struct Boost {
 }
 
 impl Boost {
-    pub(super) fn now() -> Self {
+    fn now() -> Self {
         Self::at(Utc::now().timestamp_millis())
     }
 
@@ -81,36 +89,149 @@ impl Boost {
     }
 }
 
-pub(super) struct SegmentBoost {
-    boost: Boost,
-    popularity: Option<std::sync::Arc<dyn tantivy::columnar::ColumnValues<f64>>>,
-    newness: Option<std::sync::Arc<dyn tantivy::columnar::ColumnValues<f64>>>,
+/// Each product's lift, per segment of the index, computed at most [`LIFTS_FOR`] ago: in that
+/// time a lift changes by less than one part in ten thousand, and a search multiplies by it
+/// instead of reading two columns and taking a logarithm per match.
+#[derive(Default)]
+pub(super) struct Lifts {
+    kept: Mutex<HashMap<SegmentId, Computed>>,
 }
 
-impl ScoreTweaker<Score> for Boost {
-    type Child = SegmentBoost;
+/// A segment's lifts, and when they were computed.
+type Computed = (Instant, Arc<[f32]>);
 
-    fn segment_tweaker(&self, segment: &SegmentReader) -> tantivy::Result<SegmentBoost> {
+/// How long a segment's lifts are used.
+const LIFTS_FOR: Duration = Duration::from_secs(60);
+
+impl Lifts {
+    /// The lifts of `segment`'s documents, by document id.
+    fn of(&self, segment: &SegmentReader) -> Arc<[f32]> {
+        let id = segment.segment_id();
+        if let Ok(kept) = self.kept.lock()
+            && let Some((at, lifts)) = kept.get(&id)
+            && at.elapsed() < LIFTS_FOR
+        {
+            return lifts.clone();
+        }
+        let lifts = Self::compute(segment);
+        if let Ok(mut kept) = self.kept.lock() {
+            // Segments merged away, or not searched for a while, go.
+            kept.retain(|_, (at, _)| at.elapsed() < LIFTS_FOR);
+            kept.insert(id, (Instant::now(), lifts.clone()));
+        }
+        lifts
+    }
+
+    fn compute(segment: &SegmentReader) -> Arc<[f32]> {
+        let boost = Boost::now();
         let fast = segment.fast_fields();
-        Ok(SegmentBoost {
-            boost: *self,
-            popularity: fast
-                .f64("popularity")
-                .ok()
-                .map(|c| c.first_or_default_col(0.0)),
-            newness: fast
-                .f64("newness")
-                .ok()
-                .map(|c| c.first_or_default_col(0.0)),
-        })
+        let column = |name: &str| fast.f64(name).ok().map(|c| c.first_or_default_col(0.0));
+        let (popularity, newness) = (column("popularity"), column("newness"));
+        (0..segment.max_doc())
+            .map(|doc| {
+                let p = popularity.as_ref().map_or(0.0, |c| c.get_val(doc));
+                let n = newness.as_ref().map_or(0.0, |c| c.get_val(doc));
+                boost.lift(p, n) as f32
+            })
+            .collect()
     }
 }
 
-impl ScoreSegmentTweaker<Score> for SegmentBoost {
-    fn score(&mut self, doc: DocId, score: Score) -> Score {
-        let popularity = self.popularity.as_ref().map_or(0.0, |c| c.get_val(doc));
-        let newness = self.newness.as_ref().map_or(0.0, |c| c.get_val(doc));
-        (f64::from(score) * self.boost.lift(popularity, newness)) as Score
+/// The best matches by relevance times lift, from `offset`: ties go to the earlier document,
+/// as tantivy's own top-docs collector does.
+pub(super) struct Relevant<'a> {
+    pub lifts: &'a Lifts,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+type Ranked = (Score, DocAddress);
+
+/// Orders the best first: higher score, then lower address.
+fn best_first(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1))
+}
+
+impl Collector for Relevant<'_> {
+    type Fruit = Vec<Ranked>;
+    type Child = RelevantSegment;
+
+    fn for_segment(
+        &self,
+        ord: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<RelevantSegment> {
+        Ok(RelevantSegment {
+            ord,
+            lifts: self.lifts.of(segment),
+            keep: self.offset + self.limit,
+            heap: BinaryHeap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Ranked>>) -> tantivy::Result<Vec<Ranked>> {
+        let mut all: Vec<Ranked> = fruits.into_iter().flatten().collect();
+        all.sort_unstable_by(best_first);
+        Ok(all.into_iter().skip(self.offset).take(self.limit).collect())
+    }
+}
+
+/// A match in the heap: the worst of those kept on top.
+struct Kept(Score, DocId);
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for Kept {}
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Kept {
+    /// The worse is the greater: a lower score, or a later document.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .0
+            .total_cmp(&self.0)
+            .then_with(|| self.1.cmp(&other.1))
+    }
+}
+
+pub(super) struct RelevantSegment {
+    ord: SegmentOrdinal,
+    lifts: Arc<[f32]>,
+    keep: usize,
+    heap: BinaryHeap<Kept>,
+}
+
+impl SegmentCollector for RelevantSegment {
+    type Fruit = Vec<Ranked>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let lifted = score * self.lifts.get(doc as usize).copied().unwrap_or(1.0);
+        if self.heap.len() < self.keep {
+            self.heap.push(Kept(lifted, doc));
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            // Docs come in order, so a tie never displaces what is kept.
+            && lifted > worst.0
+        {
+            *worst = Kept(lifted, doc);
+        }
+    }
+
+    fn harvest(self) -> Vec<Ranked> {
+        let ord = self.ord;
+        self.heap
+            .into_iter()
+            .map(|Kept(score, doc)| (score, DocAddress::new(ord, doc)))
+            .collect()
     }
 }
 

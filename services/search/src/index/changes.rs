@@ -153,6 +153,7 @@ impl SearchIndex {
             Some(p) if source.live() => p,
             _ => {
                 doc.add_i64(f.live, 0);
+                doc.add_f64(f.newness, 0.0);
                 return doc;
             }
         };

@@ -27,6 +27,7 @@ mod pages;
 mod query;
 mod reach;
 mod suggest;
+mod words;
 
 pub use boost::{HALF_LIFE_DAYS, sale_weight};
 pub use changes::{Op, Sold};
@@ -79,6 +80,8 @@ pub struct SearchIndex {
     pinned: Mutex<VecDeque<pages::Pinned>>,
     /// Which build of this instance's index this is: each reindex makes a new one.
     epoch: u64,
+    /// Each product's lift, per segment (see [`boost`]).
+    lifts: boost::Lifts,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -203,7 +206,25 @@ impl SearchIndex {
             f,
             pinned: Mutex::new(VecDeque::new()),
             epoch,
+            lifts: boost::Lifts::default(),
         })
+    }
+
+    /// Merges every segment into one, so a search reads one dictionary and one set of
+    /// postings per term, not one per commit; searches go on meanwhile.
+    pub fn compact(&self) -> Result<(), Error> {
+        let segments = self.index.searchable_segment_ids()?;
+        if segments.len() < 2 {
+            return Ok(());
+        }
+        let merging = self
+            .writer
+            .lock()
+            .map_err(|_| Error::Poisoned)?
+            .merge(&segments);
+        merging.wait()?;
+        self.reader.reload()?;
+        Ok(())
     }
 
     fn id_term(&self, id: Uuid) -> Term {
@@ -329,10 +350,14 @@ impl SearchIndex {
             Sort::Newest => Some(("created_at", Order::Desc)),
         };
         let (top, total, facets) = match by_field {
-            None => searcher.search(
-                query,
-                &(page.tweak_score(boost::Boost::now()), Count, counts),
-            )?,
+            None => {
+                let relevant = boost::Relevant {
+                    lifts: &self.lifts,
+                    offset,
+                    limit,
+                };
+                searcher.search(query, &(relevant, Count, counts))?
+            }
             Some((field, order)) => {
                 let sorted = page.order_by_fast_field::<i64>(field.to_owned(), order);
                 let (top, total, facets) = searcher.search(query, &(sorted, Count, counts))?;

@@ -1,5 +1,7 @@
 //! How a shopper's text and filters become a query: plain words, never syntax.
 
+use std::sync::Arc;
+
 use tantivy::{
     Searcher, Term,
     query::{
@@ -9,7 +11,12 @@ use tantivy::{
     schema::{Field, IndexRecordOption},
 };
 
-use super::{Filters, SearchIndex, changes::attribute_term, reach};
+use super::{
+    Filters, SearchIndex,
+    changes::attribute_term,
+    reach,
+    words::{AllWords, Part},
+};
 
 /// The most words of a query that count; the rest are ignored.
 const MAX_WORDS: usize = 10;
@@ -40,13 +47,19 @@ impl SearchIndex {
     /// terms within one edit for words of 4 to 7 letters and two from 8, and the terms the
     /// last word starts too (the shopper may still be typing it); in the name (weighted
     /// most), the description (exact words only: it repeats the name's), the category names
-    /// and the attribute values.
+    /// and the attribute values. Every word must match, each in a field of its own choosing.
     pub(super) fn text_query(&self, searcher: &Searcher, words: &[String]) -> Box<dyn Query> {
-        self.words_in(searcher, words, &self.text_fields(), Matching::All)
+        let fields = self.text_fields();
+        let parts = words
+            .iter()
+            .enumerate()
+            .map(|(i, word)| self.parts(searcher, word, i + 1 == words.len(), &fields))
+            .collect();
+        Box::new(AllWords::new(parts))
     }
 
     /// The fields a search reads, each with its weight and how far a word reaches in it.
-    fn text_fields(&self) -> [(Field, f32, Reach); 4] {
+    pub(super) fn text_fields(&self) -> [(Field, f32, Reach); 4] {
         [
             (self.f.name, 3.0, Reach::Edits),
             (self.f.description, 1.0, Reach::Exact),
@@ -55,77 +68,86 @@ impl SearchIndex {
         ]
     }
 
-    /// `words` as [`Self::text_query`] reads them, in `fields` with their weights: each term
-    /// a word reaches (see [`reach`]) is searched as a term of its own.
-    pub(super) fn words_in(
+    /// The products that any of `words` matches, those matching more of them first, in
+    /// `fields` with their weights: suggestions.
+    pub(super) fn any_words(
         &self,
         searcher: &Searcher,
         words: &[String],
         fields: &[(Field, f32, Reach)],
-        matching: Matching,
     ) -> Box<dyn Query> {
-        let each = match matching {
-            Matching::All => Occur::Must,
-            Matching::Any => Occur::Should,
-        };
-        let scored = |field: Field, text: &str, boost: f32| -> (Occur, Box<dyn Query>) {
-            let term = Term::from_field_text(field, text);
-            let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-            (
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(query), boost)),
-            )
-        };
-        let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (i, word) in words.iter().enumerate() {
-            let last = i + 1 == words.len();
-            let distance = edits_allowed(word.chars().count());
-            let dfa = reach::automaton(word, distance);
-            let mut ways: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for &(field, weight, how_far) in fields {
-                ways.push(scored(field, word, weight * EXACT));
-                if how_far == Reach::Exact {
-                    continue;
-                }
-                let reached = reach::reached(searcher, field, word, dfa.as_ref(), last)
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "search: reading the terms a word reaches");
-                        reach::Reached::overflowed()
-                    });
-                // A term the word reaches counts the same however rare it is, so a rare
-                // near miss never outranks the word itself.
-                for (text, way) in &reached.terms {
-                    let boost = match way {
-                        reach::Way::Edits => weight,
-                        reach::Way::Prefix => weight * PREFIX,
-                    };
-                    let term = Term::from_field_text(field, text);
-                    let query = TermQuery::new(term, IndexRecordOption::Basic);
-                    ways.push((
-                        Occur::Should,
-                        Box::new(ConstScoreQuery::new(Box::new(query), boost)),
-                    ));
-                }
-                // Too many terms to list: all of them as one set, each match counting alike.
-                let term = Term::from_field_text(field, word);
-                if reached.edits_overflow && dfa.is_some() {
-                    let fuzzy = FuzzyTermQuery::new(term.clone(), distance, true);
-                    ways.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(fuzzy), weight)),
-                    ));
-                }
-                if reached.prefix_overflow && last {
-                    let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
-                    ways.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(prefix), weight * PREFIX)),
-                    ));
-                }
-            }
-            per_word.push((each, Box::new(BooleanQuery::new(ways))));
-        }
+        let per_word = words
+            .iter()
+            .enumerate()
+            .map(|(i, word)| {
+                let ways = self
+                    .parts(searcher, word, i + 1 == words.len(), fields)
+                    .into_iter()
+                    .map(|part| (Occur::Should, part_query(part)))
+                    .collect();
+                let word: Box<dyn Query> = Box::new(BooleanQuery::new(ways));
+                (Occur::Should, word)
+            })
+            .collect();
         Box::new(BooleanQuery::new(per_word))
+    }
+
+    /// The ways `word` reaches products in `fields`: itself in each, with the field's weight
+    /// times [`EXACT`], and where the field allows, each term within its edits and, for the
+    /// `last` word, each term it starts (see [`reach`]).
+    pub(super) fn parts(
+        &self,
+        searcher: &Searcher,
+        word: &str,
+        last: bool,
+        fields: &[(Field, f32, Reach)],
+    ) -> Vec<Part> {
+        let distance = edits_allowed(word.chars().count());
+        let dfa = reach::automaton(word, distance).map(Arc::new);
+        let mut parts = Vec::new();
+        for &(field, weight, how_far) in fields {
+            parts.push(Part::Exact {
+                term: Term::from_field_text(field, word),
+                boost: weight * EXACT,
+            });
+            if how_far == Reach::Exact {
+                continue;
+            }
+            let reached = reach::reached(searcher, field, word, dfa.as_deref(), last)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "search: reading the terms a word reaches");
+                    reach::Reached::overflowed()
+                });
+            // A term the word reaches counts the same however rare it is, so a rare near
+            // miss never outranks the word itself.
+            for (text, way) in &reached.terms {
+                let boost = match way {
+                    reach::Way::Edits => weight,
+                    reach::Way::Prefix => weight * PREFIX,
+                };
+                parts.push(Part::Near {
+                    term: Term::from_field_text(field, text),
+                    boost,
+                });
+            }
+            // Too many terms to list: all of them as one set, each match counting alike.
+            if let (true, Some(dfa)) = (reached.edits_overflow, &dfa) {
+                parts.push(Part::EveryNear {
+                    term: Term::from_field_text(field, word),
+                    distance,
+                    dfa: dfa.clone(),
+                    boost: weight,
+                });
+            }
+            if reached.prefix_overflow && last {
+                parts.push(Part::EveryStarted {
+                    field,
+                    prefix: word.to_owned(),
+                    boost: weight * PREFIX,
+                });
+            }
+        }
+        parts
     }
 
     /// How many products hold `word`, or a term it reaches, in their text, summed over the
@@ -219,16 +241,6 @@ pub(super) enum Text<'a> {
     Words(&'a [String]),
 }
 
-/// Which products the words of a query find.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Matching {
-    /// Those that every word matches (each in a field of its own choosing): what a shopper
-    /// means by "vintage boot".
-    All,
-    /// Those that any word matches, those matching more of them first: suggestions.
-    Any,
-}
-
 /// How far a word reaches in a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Reach {
@@ -245,5 +257,40 @@ pub(super) fn edits_allowed(letters: usize) -> u8 {
         0..=3 => 0,
         4..=7 => 1,
         _ => 2,
+    }
+}
+
+/// One part of a word as a query of its own, scored as [`AllWords`] scores it.
+pub(super) fn part_query(part: Part) -> Box<dyn Query> {
+    match part {
+        Part::Exact { term, boost } => Box::new(BoostQuery::new(
+            Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+            boost,
+        )),
+        Part::Near { term, boost } => Box::new(ConstScoreQuery::new(
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            boost,
+        )),
+        Part::EveryNear {
+            term,
+            distance,
+            boost,
+            ..
+        } => Box::new(ConstScoreQuery::new(
+            Box::new(FuzzyTermQuery::new(term, distance, true)),
+            boost,
+        )),
+        Part::EveryStarted {
+            field,
+            prefix,
+            boost,
+        } => Box::new(ConstScoreQuery::new(
+            Box::new(FuzzyTermQuery::new_prefix(
+                Term::from_field_text(field, &prefix),
+                0,
+                true,
+            )),
+            boost,
+        )),
     }
 }

@@ -58,7 +58,7 @@ pub(super) fn automaton(word: &str, distance: u8) -> Option<DFA> {
     Some(builder.build_dfa(word))
 }
 
-struct Within<'a>(&'a DFA);
+pub(super) struct Within<'a>(pub(super) &'a DFA);
 
 impl Automaton for Within<'_> {
     type State = u32;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     SearchIndex,
-    query::{Matching, Reach, edits_allowed},
+    query::{Reach, edits_allowed},
 };
 use crate::error::Error;
 
@@ -71,12 +71,7 @@ impl SearchIndex {
             0.0,
         ));
         let in_field = |field: Field| -> Box<dyn Query> {
-            let text = self.words_in(
-                &searcher,
-                &words,
-                &[(field, 1.0, Reach::Edits)],
-                Matching::Any,
-            );
+            let text = self.any_words(&searcher, &words, &[(field, 1.0, Reach::Edits)]);
             Box::new(BooleanQuery::new(vec![
                 (Occur::Must, text),
                 (Occur::Must, on_sale.box_clone()),

@@ -1,0 +1,434 @@
+//! A search's words as one query: the products that every word reaches.
+//!
+//! Each word may be found in several fields and through several terms (itself, its near
+//! misses, the words it starts; see [`super::reach`]). Read as a boolean query, that is an
+//! intersection of unions, which walks every union in step and, for a shopper's common words
+//! (each in thousands of products), costs more than the matches it finds. Here each word's
+//! terms are first read into one bit per product of the segment, the words' bits are
+//! intersected, and only the products left are scored, each term's postings moved forward to
+//! them. A word no product has empties the set before anything is scored, which keeps the
+//! retries of a search without matches (see [`super::SearchIndex::matches`]) cheap.
+//!
+//! A product's score is what the boolean query gave: for each term that reaches it, BM25
+//! times the term's boost for the word itself, the boost alone for the rest.
+
+use std::{fmt, sync::Arc};
+
+use levenshtein_automata::DFA;
+use tantivy::{
+    DocId, DocSet, InvertedIndexReader, Score, SegmentReader, TERMINATED, TantivyError, Term,
+    fieldnorm::FieldNormReader,
+    postings::{Postings, SegmentPostings, TermInfo},
+    query::{Bm25Weight, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight},
+    schema::{Field, IndexRecordOption},
+    termdict::TermStreamer,
+};
+use tantivy_fst::Automaton;
+
+use super::reach::Within;
+
+/// One way a word reaches products in one field.
+#[derive(Clone)]
+pub(super) enum Part {
+    /// The word itself: BM25 times `boost`.
+    Exact { term: Term, boost: f32 },
+    /// A term the word reaches (a near miss, or a word it starts): `boost` alone.
+    Near { term: Term, boost: f32 },
+    /// Every term within the word's edits, too many to list: `boost` alone.
+    EveryNear {
+        /// The word, in its field.
+        term: Term,
+        distance: u8,
+        dfa: Arc<DFA>,
+        boost: f32,
+    },
+    /// Every term the word starts, too many to list: `boost` alone.
+    EveryStarted {
+        field: Field,
+        prefix: String,
+        boost: f32,
+    },
+}
+
+impl fmt::Debug for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Part::Exact { term, boost } => write!(f, "Exact({term:?}^{boost})"),
+            Part::Near { term, boost } => write!(f, "Near({term:?}^{boost})"),
+            Part::EveryNear {
+                term,
+                distance,
+                boost,
+                ..
+            } => write!(f, "EveryNear({term:?}~{distance}^{boost})"),
+            Part::EveryStarted {
+                field,
+                prefix,
+                boost,
+            } => write!(f, "EveryStarted({field:?}:{prefix}^{boost})"),
+        }
+    }
+}
+
+/// The products that each of the words reaches, each word through any of its parts.
+#[derive(Clone, Debug)]
+pub(super) struct AllWords {
+    words: Arc<Vec<Vec<Part>>>,
+}
+
+impl AllWords {
+    pub(super) fn new(words: Vec<Vec<Part>>) -> Self {
+        Self {
+            words: Arc::new(words),
+        }
+    }
+}
+
+impl Query for AllWords {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let mut bm25 = Vec::new();
+        if let EnableScoring::Enabled {
+            statistics_provider,
+            ..
+        } = scoring
+        {
+            for part in self.words.iter().flatten() {
+                bm25.push(match part {
+                    Part::Exact { term, boost } => Some(
+                        Bm25Weight::for_terms(statistics_provider, std::slice::from_ref(term))?
+                            .boost_by(*boost),
+                    ),
+                    _ => None,
+                });
+            }
+        }
+        Ok(Box::new(AllWordsWeight {
+            words: self.words.clone(),
+            bm25,
+        }))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        for part in self.words.iter().flatten() {
+            if let Part::Exact { term, .. } | Part::Near { term, .. } = part {
+                visitor(term, false);
+            }
+        }
+    }
+}
+
+struct AllWordsWeight {
+    words: Arc<Vec<Vec<Part>>>,
+    /// Each part's BM25, in the order of the parts; empty when nothing is scored.
+    bm25: Vec<Option<Bm25Weight>>,
+}
+
+impl Weight for AllWordsWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let max_doc = reader.max_doc();
+        let mut found: Option<Bits> = None;
+        // The sets of the parts that stand for many terms, kept to score with.
+        let mut sets: Vec<Option<Bits>> = Vec::new();
+        for word in self.words.iter() {
+            let mut reached = Bits::new(max_doc);
+            for part in word {
+                match part {
+                    Part::Exact { term, .. } | Part::Near { term, .. } => {
+                        let inverted = reader.inverted_index(term.field())?;
+                        if let Some(info) = inverted.get_term_info(term)? {
+                            reached.add(&inverted, &info)?;
+                        }
+                        sets.push(None);
+                    }
+                    Part::EveryNear { term, dfa, .. } => {
+                        let inverted = reader.inverted_index(term.field())?;
+                        let terms = inverted
+                            .terms()
+                            .search(Within(dfa.as_ref()))
+                            .into_stream()?;
+                        let set = every(&inverted, max_doc, terms)?;
+                        reached.or(&set);
+                        sets.push(Some(set));
+                    }
+                    Part::EveryStarted { field, prefix, .. } => {
+                        let inverted = reader.inverted_index(*field)?;
+                        let range = inverted.terms().range().ge(prefix.as_bytes());
+                        let terms = match prefix_end(prefix.as_bytes()) {
+                            Some(end) => range.lt(end).into_stream()?,
+                            None => range.into_stream()?,
+                        };
+                        let set = every(&inverted, max_doc, terms)?;
+                        reached.or(&set);
+                        sets.push(Some(set));
+                    }
+                }
+            }
+            match found.as_mut() {
+                None => found = Some(reached),
+                Some(all) => all.and(&reached),
+            }
+            if found.as_ref().is_some_and(Bits::is_empty) {
+                return Ok(Box::new(EmptyScorer));
+            }
+        }
+        let Some(found) = found else {
+            return Ok(Box::new(EmptyScorer));
+        };
+        let mut scorer = AllWordsScorer {
+            docs: BitsDocSet::new(found),
+            bm25: Vec::new(),
+            near: Vec::new(),
+            sets: Vec::new(),
+            boost,
+        };
+        if self.bm25.is_empty() {
+            return Ok(Box::new(scorer));
+        }
+        for ((part, bm25), set) in self.words.iter().flatten().zip(&self.bm25).zip(sets) {
+            match (part, bm25, set) {
+                (Part::Exact { term, .. }, Some(bm25), _) => {
+                    let inverted = reader.inverted_index(term.field())?;
+                    if let Some(info) = inverted.get_term_info(term)? {
+                        let postings = inverted
+                            .read_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?;
+                        let norms = reader.get_fieldnorms_reader(term.field())?;
+                        scorer.bm25.push((postings, bm25.clone(), norms));
+                    }
+                }
+                (Part::Near { term, boost }, _, _) => {
+                    let inverted = reader.inverted_index(term.field())?;
+                    if let Some(info) = inverted.get_term_info(term)? {
+                        let postings = inverted
+                            .read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
+                        scorer.near.push((postings, *boost));
+                    }
+                }
+                (
+                    Part::EveryNear { boost, .. } | Part::EveryStarted { boost, .. },
+                    _,
+                    Some(set),
+                ) => {
+                    scorer.sets.push((set, *boost));
+                }
+                _ => {}
+            }
+        }
+        Ok(Box::new(scorer))
+    }
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) != doc {
+            return Err(TantivyError::InvalidArgument(format!(
+                "document {doc} does not match"
+            )));
+        }
+        Ok(Explanation::new("every word", scorer.score()))
+    }
+}
+
+/// The products of every term that `terms` gives.
+fn every<A: Automaton>(
+    inverted: &InvertedIndexReader,
+    max_doc: u32,
+    mut terms: TermStreamer<'_, A>,
+) -> tantivy::Result<Bits>
+where
+    A::State: Clone,
+{
+    let mut set = Bits::new(max_doc);
+    while terms.advance() {
+        set.add(inverted, terms.value())?;
+    }
+    Ok(set)
+}
+
+/// The first key after every key that starts with `prefix`, when there is one.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+struct AllWordsScorer {
+    docs: BitsDocSet,
+    /// The words themselves, scored by BM25.
+    bm25: Vec<(SegmentPostings, Bm25Weight, FieldNormReader)>,
+    /// The terms they reach, each counting its boost.
+    near: Vec<(SegmentPostings, f32)>,
+    /// The sets of terms too many to list, each counting its boost.
+    sets: Vec<(Bits, f32)>,
+    boost: Score,
+}
+
+impl DocSet for AllWordsScorer {
+    fn advance(&mut self) -> DocId {
+        self.docs.advance()
+    }
+    fn seek(&mut self, target: DocId) -> DocId {
+        self.docs.seek(target)
+    }
+    fn doc(&self) -> DocId {
+        self.docs.doc()
+    }
+    fn size_hint(&self) -> u32 {
+        self.docs.size_hint()
+    }
+}
+
+impl Scorer for AllWordsScorer {
+    fn score(&mut self) -> Score {
+        let doc = self.docs.doc();
+        let mut total = 0.0;
+        for (postings, bm25, norms) in &mut self.bm25 {
+            if at(postings, doc) {
+                total += bm25.score(norms.fieldnorm_id(doc), postings.term_freq());
+            }
+        }
+        for (postings, boost) in &mut self.near {
+            if at(postings, doc) {
+                total += *boost;
+            }
+        }
+        for (set, boost) in &self.sets {
+            if set.contains(doc) {
+                total += *boost;
+            }
+        }
+        total * self.boost
+    }
+}
+
+/// Whether `postings` hold `doc`, moving them forward to it; docs are asked in order. Most
+/// products that match hold most of the word's terms, so the next one is tried before
+/// skipping ahead.
+fn at(postings: &mut SegmentPostings, doc: DocId) -> bool {
+    if postings.doc() < doc && postings.advance() < doc {
+        postings.seek(doc);
+    }
+    postings.doc() == doc
+}
+
+/// One bit per document of a segment.
+struct Bits {
+    words: Vec<u64>,
+}
+
+impl Bits {
+    fn new(max_doc: u32) -> Self {
+        Self {
+            words: vec![0; (max_doc as usize).div_ceil(64)],
+        }
+    }
+
+    fn insert(&mut self, doc: DocId) {
+        if let Some(w) = self.words.get_mut((doc / 64) as usize) {
+            *w |= 1 << (doc % 64);
+        }
+    }
+
+    fn contains(&self, doc: DocId) -> bool {
+        self.words
+            .get((doc / 64) as usize)
+            .is_some_and(|w| w & (1 << (doc % 64)) != 0)
+    }
+
+    fn or(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    fn and(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= b;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    /// Adds the documents of a term's postings.
+    fn add(&mut self, inverted: &InvertedIndexReader, info: &TermInfo) -> std::io::Result<()> {
+        let mut block =
+            inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+        loop {
+            let docs = block.docs();
+            if docs.is_empty() {
+                return Ok(());
+            }
+            for &doc in docs {
+                self.insert(doc);
+            }
+            block.advance();
+        }
+    }
+}
+
+/// The documents of a [`Bits`], in order.
+struct BitsDocSet {
+    bits: Bits,
+    doc: DocId,
+    count: u32,
+}
+
+impl BitsDocSet {
+    fn new(bits: Bits) -> Self {
+        let count = bits.words.iter().map(|w| w.count_ones()).sum();
+        let mut set = Self {
+            bits,
+            doc: 0,
+            count,
+        };
+        set.doc = set.first_from(0);
+        set
+    }
+
+    /// The first document at or after `from`.
+    fn first_from(&self, from: DocId) -> DocId {
+        let mut i = (from / 64) as usize;
+        let Some(&first) = self.bits.words.get(i) else {
+            return TERMINATED;
+        };
+        let mut word = first & (u64::MAX << (from % 64));
+        loop {
+            if word != 0 {
+                return i as DocId * 64 + word.trailing_zeros();
+            }
+            i += 1;
+            match self.bits.words.get(i) {
+                Some(&w) => word = w,
+                None => return TERMINATED,
+            }
+        }
+    }
+}
+
+impl DocSet for BitsDocSet {
+    fn advance(&mut self) -> DocId {
+        if self.doc != TERMINATED {
+            self.doc = self.first_from(self.doc + 1);
+        }
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc != TERMINATED && target > self.doc {
+            self.doc = self.first_from(target);
+        }
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.count
+    }
+}
