@@ -15,6 +15,10 @@ pub enum Error {
     Poisoned,
     #[error("the index task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("the search threads have stopped")]
+    SearchStopped,
+    #[error("a search panicked")]
+    SearchPanicked,
     #[error("the indexer has stopped")]
     IndexerStopped,
     #[error("the batch failed: {0}")]

@@ -11,6 +11,7 @@ mod http;
 pub mod index;
 mod indexer;
 pub mod live;
+pub mod pool;
 pub mod popularity;
 pub mod settings;
 
@@ -39,6 +40,8 @@ pub struct State {
     /// Where queries are counted for analytics.
     pub redis: redis::aio::ConnectionManager,
     pub cache: cache::Cache,
+    /// The threads that read the index (see [`pool`]).
+    pub pool: pool::Pool,
 }
 kazna_kernel::impl_context!(AppState);
 
@@ -94,6 +97,7 @@ pub async fn build(
         popularity,
         redis,
         cache,
+        pool: pool::Pool::default(),
     }));
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(http::router())

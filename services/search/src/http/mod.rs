@@ -71,7 +71,7 @@ async fn suggest(
         return Err(p.into());
     }
     let index = s.index.current();
-    let found = tokio::task::spawn_blocking(move || index.suggest(&text, limit)).await??;
+    let found = s.pool.run(move || index.suggest(&text, limit)).await??;
     let suggestions = found
         .into_iter()
         .map(|s| Completion {

@@ -319,17 +319,19 @@ pub(super) async fn search(
     let (results, cached) = match cached {
         Some(results) => (results, "hit"),
         None => {
-            let results = tokio::task::spawn_blocking(move || {
-                let (page, facets) = match with_facets {
-                    true => index.page_with_facets(&q, &filters, sort, cursor, limit)?,
-                    false => (
-                        index.page(&q, &filters, sort, cursor, limit)?,
-                        Default::default(),
-                    ),
-                };
-                Ok::<_, crate::error::Error>(results(page, facets))
-            })
-            .await??;
+            let results = s
+                .pool
+                .run(move || {
+                    let (page, facets) = match with_facets {
+                        true => index.page_with_facets(&q, &filters, sort, cursor, limit)?,
+                        false => (
+                            index.page(&q, &filters, sort, cursor, limit)?,
+                            Default::default(),
+                        ),
+                    };
+                    Ok::<_, crate::error::Error>(results(page, facets))
+                })
+                .await??;
             if !fresh {
                 s.cache.put(&generation, &request, &results).await;
             }

@@ -37,11 +37,16 @@ impl SearchIndex {
 
 /// Whether a word of a name (as the index reads it) is one the shopper's words match.
 fn matches(token: &str, words: &[String]) -> bool {
+    let letters = token.chars().count();
     words.iter().enumerate().any(|(i, word)| {
         let last = i + 1 == words.len();
         token == word || (last && token.starts_with(word.as_str())) || {
-            let allowed = edits_allowed(word.chars().count());
-            allowed > 0 && edits(token, word) <= allowed
+            let length = word.chars().count();
+            let allowed = edits_allowed(length);
+            // Each letter more or fewer is an edit: most words of a name are not even near.
+            allowed > 0
+                && letters.abs_diff(length) <= usize::from(allowed)
+                && edits(token, word) <= allowed
         }
     })
 }

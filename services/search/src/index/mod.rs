@@ -5,7 +5,11 @@
 //! copy of the product it was built from (see [`changes`]), so a stock change or a sale can
 //! be applied to it alone.
 
-use std::{collections::VecDeque, path::Path, sync::Mutex};
+use std::{
+    collections::{HashMap, VecDeque},
+    path::Path,
+    sync::Mutex,
+};
 
 use kazna_contracts::{Currency, Money};
 use tantivy::{
@@ -33,8 +37,9 @@ pub use boost::{HALF_LIFE_DAYS, sale_weight};
 pub use changes::{Op, Sold};
 pub use facets::{AttributeCount, CategoryCount, Facets, PriceBucket, price_edges};
 pub use pages::{Cursor, Page};
-use query::Text;
+use query::{Text, products_with};
 pub use suggest::Suggestion;
+use words::Part;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -110,6 +115,15 @@ fn schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
+/// How a new index is laid out: stored documents in blocks of 4 KiB, not tantivy's 16, since
+/// each hit of a search reads one whole block, and a document here is about 1.5 KiB.
+fn settings() -> tantivy::IndexSettings {
+    tantivy::IndexSettings {
+        docstore_blocksize: 4096,
+        ..Default::default()
+    }
+}
+
 /// What narrows a search.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters {
@@ -180,17 +194,20 @@ impl SearchIndex {
     pub fn open(dir: &Path, epoch: u64) -> Result<Self, Error> {
         std::fs::create_dir_all(dir)?;
         let (schema, f) = schema();
-        let opened = Index::open_or_create(
-            tantivy::directory::MmapDirectory::open(dir)?,
-            schema.clone(),
-        );
+        let opened = Index::builder()
+            .schema(schema.clone())
+            .settings(settings())
+            .open_or_create(tantivy::directory::MmapDirectory::open(dir)?);
         let index = match opened {
             Ok(index) => index,
             Err(tantivy::TantivyError::SchemaError(e)) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "search: index schema changed; rebuilding");
                 std::fs::remove_dir_all(dir)?;
                 std::fs::create_dir_all(dir)?;
-                Index::create_in_dir(dir, schema)?
+                Index::builder()
+                    .schema(schema)
+                    .settings(settings())
+                    .create_in_dir(dir)?
             }
             Err(e) => return Err(e.into()),
         };
@@ -307,23 +324,34 @@ impl SearchIndex {
         facets: bool,
     ) -> Result<Option<Found>, Error> {
         if q.trim().is_empty() {
-            let all = self.query(searcher, Text::Browse, filters);
+            let all = self.query(Text::Browse, filters);
             return Ok(Some(self.top(searcher, &all, sort, window, facets)?));
         }
         let mut words = self.words(q);
+        // Each word's parts, read once per search: by the word and whether it is the last.
+        let mut read: HashMap<(String, bool), Vec<Part>> = HashMap::new();
+        let fields = self.text_fields();
         while !words.is_empty() {
-            let query = self.query(searcher, Text::Words(&words), filters);
+            let last = words.len() - 1;
+            let parts: Vec<Vec<Part>> = words
+                .iter()
+                .enumerate()
+                .map(|(i, word)| {
+                    read.entry((word.clone(), i == last))
+                        .or_insert_with(|| self.parts(searcher, word, i == last, &fields))
+                        .clone()
+                })
+                .collect();
+            // How many products each word reaches: how little it narrows the search.
+            let reach: Vec<u64> = parts.iter().map(|p| products_with(searcher, p)).collect();
+            let query = self.query(Text::Words(parts), filters);
             let found = self.top(searcher, &query, sort, window, facets)?;
             if found.total > 0 || words.len() == 1 {
                 return Ok(Some(found));
             }
             // A word that nothing has goes first; then the commonest (the later of equals).
-            let last = words.len() - 1;
             let commonest = (0..words.len())
-                .max_by_key(|&i| {
-                    let n = self.products_with(searcher, &words[i], i == last);
-                    (n == 0, n)
-                })
+                .max_by_key(|&i| (reach[i] == 0, reach[i]))
                 .unwrap_or(0);
             words.remove(commonest);
         }

@@ -43,21 +43,6 @@ impl SearchIndex {
         words
     }
 
-    /// What a shopper's words match in `searcher`: each word exactly (ranked highest), the
-    /// terms within one edit for words of 4 to 7 letters and two from 8, and the terms the
-    /// last word starts too (the shopper may still be typing it); in the name (weighted
-    /// most), the description (exact words only: it repeats the name's), the category names
-    /// and the attribute values. Every word must match, each in a field of its own choosing.
-    pub(super) fn text_query(&self, searcher: &Searcher, words: &[String]) -> Box<dyn Query> {
-        let fields = self.text_fields();
-        let parts = words
-            .iter()
-            .enumerate()
-            .map(|(i, word)| self.parts(searcher, word, i + 1 == words.len(), &fields))
-            .collect();
-        Box::new(AllWords::new(parts))
-    }
-
     /// The fields a search reads, each with its weight and how far a word reaches in it.
     pub(super) fn text_fields(&self) -> [(Field, f32, Reach); 4] {
         [
@@ -150,34 +135,8 @@ impl SearchIndex {
         parts
     }
 
-    /// How many products hold `word`, or a term it reaches, in their text, summed over the
-    /// fields: how little the word narrows a search. `last` for the last word of a search.
-    pub(super) fn products_with(&self, searcher: &Searcher, word: &str, last: bool) -> u64 {
-        let dfa = reach::automaton(word, edits_allowed(word.chars().count()));
-        let freq = |field: Field, text: &str| {
-            searcher
-                .doc_freq(&Term::from_field_text(field, text))
-                .unwrap_or(0)
-        };
-        let mut n = 0;
-        for (field, _, how_far) in self.text_fields() {
-            n += freq(field, word);
-            if how_far == Reach::Edits
-                && let Ok(reached) = reach::reached(searcher, field, word, dfa.as_ref(), last)
-            {
-                n += reached.terms.keys().map(|t| freq(field, t)).sum::<u64>();
-            }
-        }
-        n
-    }
-
     /// The query for `text`, narrowed by `filters`.
-    pub(super) fn query(
-        &self,
-        searcher: &Searcher,
-        text: Text<'_>,
-        filters: &Filters,
-    ) -> BooleanQuery {
+    pub(super) fn query(&self, text: Text, filters: &Filters) -> BooleanQuery {
         let term =
             |t: Term| -> Box<dyn Query> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
         // A filter only narrows: it adds nothing to the score.
@@ -191,9 +150,7 @@ impl SearchIndex {
             Text::Browse => must.push((Occur::Must, on_sale())),
             // A product not on sale is indexed without its words (see `changes`), so no
             // word finds it, and the words need no filter of their own to keep it out.
-            Text::Words(words) => {
-                must.push((Occur::Must, self.text_query(searcher, words)));
-            }
+            Text::Words(parts) => must.push((Occur::Must, Box::new(AllWords::new(parts)))),
         }
         if filters.min_price.is_some() || filters.max_price.is_some() {
             let bound = |v: Option<i64>| match v {
@@ -233,12 +190,13 @@ impl SearchIndex {
 }
 
 /// What a search looks for.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Text<'a> {
+#[derive(Debug, Clone)]
+pub(super) enum Text {
     /// Nothing typed: every product on sale.
     Browse,
-    /// Products that every one of the words matches, each in a field of its own choosing.
-    Words(&'a [String]),
+    /// Products that every word matches (each through any of its parts, see
+    /// [`SearchIndex::parts`]).
+    Words(Vec<Vec<Part>>),
 }
 
 /// How far a word reaches in a field.
@@ -293,4 +251,16 @@ pub(super) fn part_query(part: Part) -> Box<dyn Query> {
             boost,
         )),
     }
+}
+
+/// How many products hold a word (in any field, or through any term it reaches, counted once
+/// per term): how little it narrows a search.
+pub(super) fn products_with(searcher: &Searcher, parts: &[Part]) -> u64 {
+    parts
+        .iter()
+        .filter_map(|part| match part {
+            Part::Exact { term, .. } | Part::Near { term, .. } => searcher.doc_freq(term).ok(),
+            _ => None,
+        })
+        .sum()
 }

@@ -24,8 +24,11 @@ pub struct Suggestion {
 
 /// Whether `word` is within the edits the search allows of `part`.
 fn within(part: &str, word: &str) -> bool {
-    let allowed = edits_allowed(word.chars().count());
-    allowed > 0 && edits(part, word) <= allowed
+    let letters = word.chars().count();
+    let allowed = edits_allowed(letters);
+    allowed > 0
+        && part.chars().count().abs_diff(letters) <= usize::from(allowed)
+        && edits(part, word) <= allowed
 }
 
 /// Edits between two short words: letters added, removed, changed, or two side by side

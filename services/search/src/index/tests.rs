@@ -619,7 +619,14 @@ fn both_ways(index: &SearchIndex, q: &str) -> [Vec<(DocAddress, f32)>; 2] {
             })
             .collect(),
     );
-    let words_query = index.text_query(&searcher, &words);
+    let words_query = query::Text::Words(
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| index.parts(&searcher, w, i + 1 == words.len(), &fields))
+            .collect(),
+    );
+    let words_query = index.query(words_query, &Filters::default());
     let found = |q: &dyn Query| {
         let mut all: Vec<(DocAddress, f32)> = searcher
             .search(q, &TopDocs::with_limit(1000))
@@ -632,7 +639,7 @@ fn both_ways(index: &SearchIndex, q: &str) -> [Vec<(DocAddress, f32)>; 2] {
         assert_eq!(searcher.search(q, &Count).unwrap(), all.len(), "{q:?}");
         all
     };
-    [found(&*words_query), found(&boolean)]
+    [found(&words_query), found(&boolean)]
 }
 
 #[test]

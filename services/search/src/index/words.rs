@@ -123,8 +123,84 @@ struct AllWordsWeight {
     bm25: Vec<Option<Bm25Weight>>,
 }
 
+impl AllWordsWeight {
+    /// One word: its parts' postings walked side by side, each product scored as it is
+    /// reached, with no set to build first.
+    fn one_word(
+        &self,
+        reader: &SegmentReader,
+        parts: &[Part],
+        boost: Score,
+    ) -> tantivy::Result<OneWordScorer> {
+        let max_doc = reader.max_doc();
+        let scoring = !self.bm25.is_empty();
+        let mut scorer = OneWordScorer {
+            postings: Vec::new(),
+            sets: Vec::new(),
+            doc: TERMINATED,
+            boost,
+        };
+        for (i, part) in parts.iter().enumerate() {
+            match part {
+                Part::Exact { term, .. } | Part::Near { term, .. } => {
+                    let inverted = reader.inverted_index(term.field())?;
+                    let Some(info) = inverted.get_term_info(term)? else {
+                        continue;
+                    };
+                    let bm25 = match (part, self.bm25.get(i)) {
+                        (Part::Exact { .. }, Some(Some(bm25))) => {
+                            Some((bm25.clone(), reader.get_fieldnorms_reader(term.field())?))
+                        }
+                        _ => None,
+                    };
+                    let option = match bm25 {
+                        Some(_) => IndexRecordOption::WithFreqs,
+                        None => IndexRecordOption::Basic,
+                    };
+                    let boost = match part {
+                        Part::Near { boost, .. } if scoring => *boost,
+                        _ => 0.0,
+                    };
+                    let postings = inverted.read_postings_from_terminfo(&info, option)?;
+                    scorer.postings.push((postings, bm25, boost));
+                }
+                Part::EveryNear {
+                    term, dfa, boost, ..
+                } => {
+                    let inverted = reader.inverted_index(term.field())?;
+                    let terms = inverted
+                        .terms()
+                        .search(Within(dfa.as_ref()))
+                        .into_stream()?;
+                    let set = every(&inverted, max_doc, terms)?;
+                    scorer.sets.push((BitsDocSet::new(set), *boost));
+                }
+                Part::EveryStarted {
+                    field,
+                    prefix,
+                    boost,
+                } => {
+                    let inverted = reader.inverted_index(*field)?;
+                    let range = inverted.terms().range().ge(prefix.as_bytes());
+                    let terms = match prefix_end(prefix.as_bytes()) {
+                        Some(end) => range.lt(end).into_stream()?,
+                        None => range.into_stream()?,
+                    };
+                    let set = every(&inverted, max_doc, terms)?;
+                    scorer.sets.push((BitsDocSet::new(set), *boost));
+                }
+            }
+        }
+        scorer.doc = scorer.lowest();
+        Ok(scorer)
+    }
+}
+
 impl Weight for AllWordsWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        if let [word] = self.words.as_slice() {
+            return Ok(Box::new(self.one_word(reader, word, boost)?));
+        }
         let max_doc = reader.max_doc();
         let mut found: Option<Bits> = None;
         // The sets of the parts that stand for many terms, kept to score with.
@@ -296,6 +372,97 @@ impl Scorer for AllWordsScorer {
         }
         for (set, boost) in &self.sets {
             if set.contains(doc) {
+                total += *boost;
+            }
+        }
+        total * self.boost
+    }
+}
+
+/// A term's BM25, with the lengths of its field.
+type Bm25 = (Bm25Weight, FieldNormReader);
+
+/// The products of one word's parts, in order: each part's postings (scored by BM25, or
+/// counting their boost) and sets, walked side by side.
+struct OneWordScorer {
+    postings: Vec<(SegmentPostings, Option<Bm25>, f32)>,
+    sets: Vec<(BitsDocSet, f32)>,
+    doc: DocId,
+    boost: Score,
+}
+
+impl OneWordScorer {
+    /// The lowest document any part is at.
+    fn lowest(&self) -> DocId {
+        let postings = self.postings.iter().map(|(p, _, _)| p.doc());
+        let sets = self.sets.iter().map(|(s, _)| s.doc());
+        postings.chain(sets).min().unwrap_or(TERMINATED)
+    }
+}
+
+impl DocSet for OneWordScorer {
+    fn advance(&mut self) -> DocId {
+        let doc = self.doc;
+        if doc == TERMINATED {
+            return doc;
+        }
+        for (postings, _, _) in &mut self.postings {
+            if postings.doc() == doc {
+                postings.advance();
+            }
+        }
+        for (set, _) in &mut self.sets {
+            if set.doc() == doc {
+                set.advance();
+            }
+        }
+        self.doc = self.lowest();
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc == TERMINATED || target <= self.doc {
+            return self.doc;
+        }
+        for (postings, _, _) in &mut self.postings {
+            if postings.doc() < target {
+                postings.seek(target);
+            }
+        }
+        for (set, _) in &mut self.sets {
+            set.seek(target);
+        }
+        self.doc = self.lowest();
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        let postings = self.postings.iter().map(|(p, _, _)| p.size_hint());
+        let sets = self.sets.iter().map(|(s, _)| s.size_hint());
+        postings.chain(sets).max().unwrap_or(0)
+    }
+}
+
+impl Scorer for OneWordScorer {
+    fn score(&mut self) -> Score {
+        let doc = self.doc;
+        let mut total = 0.0;
+        for (postings, bm25, boost) in &self.postings {
+            if postings.doc() == doc {
+                total += match bm25 {
+                    Some((bm25, norms)) => {
+                        bm25.score(norms.fieldnorm_id(doc), postings.term_freq())
+                    }
+                    None => *boost,
+                };
+            }
+        }
+        for (set, boost) in &self.sets {
+            if set.doc() == doc {
                 total += *boost;
             }
         }
