@@ -228,18 +228,31 @@ impl SearchIndex {
     }
 
     /// Merges every segment into one, so a search reads one dictionary and one set of
-    /// postings per term, not one per commit; searches go on meanwhile.
+    /// postings per term, not one per commit; searches go on meanwhile. A merge that tantivy's
+    /// own merge policy started meanwhile takes some of the segments away, and the merge is
+    /// tried again over what there is then.
     pub fn compact(&self) -> Result<(), Error> {
-        let segments = self.index.searchable_segment_ids()?;
-        if segments.len() < 2 {
-            return Ok(());
+        let mut tries = 0;
+        loop {
+            let segments = self.index.searchable_segment_ids()?;
+            if segments.len() < 2 {
+                break;
+            }
+            let merging = self
+                .writer
+                .lock()
+                .map_err(|_| Error::Poisoned)?
+                .merge(&segments);
+            match merging.wait() {
+                Ok(_) => {}
+                Err(e) if tries < 20 => {
+                    tracing::debug!(error = %e, "search: a merge overlapped another; trying again");
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        let merging = self
-            .writer
-            .lock()
-            .map_err(|_| Error::Poisoned)?
-            .merge(&segments);
-        merging.wait()?;
         self.reader.reload()?;
         Ok(())
     }

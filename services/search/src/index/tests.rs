@@ -796,3 +796,23 @@ fn relevance_pages_follow_on_across_segments_and_merging_them_changes_no_answer(
         "a second search finds the same order"
     );
 }
+
+#[test]
+fn an_index_of_many_commits_is_merged_into_one_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path(), 1).unwrap();
+    // Enough commits for tantivy's merge policy to merge some of them too.
+    for batch in 0..30 {
+        let lamps: Vec<Op> = (0..3)
+            .map(|i| product(&format!("Lamp l{batch}x{i}"), "", ProductStatus::Active))
+            .collect();
+        index.apply(&lamps).unwrap();
+    }
+    index.compact().unwrap();
+    assert_eq!(index.index.searchable_segment_ids().unwrap().len(), 1);
+    let (hits, total) = index
+        .search("lamp", &Filters::default(), Sort::Relevance, 0, 100)
+        .unwrap();
+    assert_eq!((hits.len(), total), (90, 90));
+    assert_eq!(index.live_count().unwrap(), 90);
+}
