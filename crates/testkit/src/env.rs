@@ -80,13 +80,26 @@ async fn give_back(s: &Settings) {
         let _ = kazna_kernel::db::drop_database(s, &db).await;
     }
     if let Ok(mut redis) = kazna_kernel::db::redis(s).await {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", s.redis.key_prefix))
-            .query_async(&mut redis)
-            .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut redis).await;
+        // SCAN, not KEYS: KEYS holds Redis for as long as it reads every key, and the other
+        // tests running meanwhile would wait on it.
+        let mut cursor = 0u64;
+        loop {
+            let page: Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}*", s.redis.key_prefix))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await;
+            let Ok((next, keys)) = page else { break };
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("UNLINK").arg(keys).query_async(&mut redis).await;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
         }
     }
     let broker = kazna_events::Broker::new(s.amqp.clone());
