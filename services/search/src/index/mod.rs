@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 
+mod bits;
 mod boost;
 mod changes;
 mod facets;
@@ -446,5 +447,7 @@ impl SearchIndex {
     }
 }
 
+#[cfg(test)]
+mod ranking_tests;
 #[cfg(test)]
 mod tests;

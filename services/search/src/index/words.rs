@@ -18,14 +18,17 @@ use levenshtein_automata::DFA;
 use tantivy::{
     DocId, DocSet, InvertedIndexReader, Score, SegmentReader, TERMINATED, TantivyError, Term,
     fieldnorm::FieldNormReader,
-    postings::{Postings, SegmentPostings, TermInfo},
+    postings::{Postings, SegmentPostings},
     query::{Bm25Weight, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight},
     schema::{Field, IndexRecordOption},
     termdict::TermStreamer,
 };
 use tantivy_fst::Automaton;
 
-use super::reach::Within;
+use super::{
+    bits::{Bits, BitsDocSet},
+    reach::Within,
+};
 
 /// One way a word reaches products in one field.
 #[derive(Clone)]
@@ -132,7 +135,6 @@ impl AllWordsWeight {
         parts: &[Part],
         boost: Score,
     ) -> tantivy::Result<OneWordScorer> {
-        let max_doc = reader.max_doc();
         let scoring = !self.bm25.is_empty();
         let mut scorer = OneWordScorer {
             postings: Vec::new(),
@@ -164,30 +166,10 @@ impl AllWordsWeight {
                     let postings = inverted.read_postings_from_terminfo(&info, option)?;
                     scorer.postings.push((postings, bm25, boost));
                 }
-                Part::EveryNear {
-                    term, dfa, boost, ..
-                } => {
-                    let inverted = reader.inverted_index(term.field())?;
-                    let terms = inverted
-                        .terms()
-                        .search(Within(dfa.as_ref()))
-                        .into_stream()?;
-                    let set = every(&inverted, max_doc, terms)?;
-                    scorer.sets.push((BitsDocSet::new(set), *boost));
-                }
-                Part::EveryStarted {
-                    field,
-                    prefix,
-                    boost,
-                } => {
-                    let inverted = reader.inverted_index(*field)?;
-                    let range = inverted.terms().range().ge(prefix.as_bytes());
-                    let terms = match prefix_end(prefix.as_bytes()) {
-                        Some(end) => range.lt(end).into_stream()?,
-                        None => range.into_stream()?,
-                    };
-                    let set = every(&inverted, max_doc, terms)?;
-                    scorer.sets.push((BitsDocSet::new(set), *boost));
+                Part::EveryNear { boost, .. } | Part::EveryStarted { boost, .. } => {
+                    if let Some(set) = many(reader, part)? {
+                        scorer.sets.push((BitsDocSet::new(set), *boost));
+                    }
                 }
             }
         }
@@ -208,36 +190,18 @@ impl Weight for AllWordsWeight {
         for word in self.words.iter() {
             let mut reached = Bits::new(max_doc);
             for part in word {
-                match part {
-                    Part::Exact { term, .. } | Part::Near { term, .. } => {
+                let set = many(reader, part)?;
+                match (&set, part) {
+                    (Some(set), _) => reached.or(set),
+                    (None, Part::Exact { term, .. } | Part::Near { term, .. }) => {
                         let inverted = reader.inverted_index(term.field())?;
                         if let Some(info) = inverted.get_term_info(term)? {
                             reached.add(&inverted, &info)?;
                         }
-                        sets.push(None);
                     }
-                    Part::EveryNear { term, dfa, .. } => {
-                        let inverted = reader.inverted_index(term.field())?;
-                        let terms = inverted
-                            .terms()
-                            .search(Within(dfa.as_ref()))
-                            .into_stream()?;
-                        let set = every(&inverted, max_doc, terms)?;
-                        reached.or(&set);
-                        sets.push(Some(set));
-                    }
-                    Part::EveryStarted { field, prefix, .. } => {
-                        let inverted = reader.inverted_index(*field)?;
-                        let range = inverted.terms().range().ge(prefix.as_bytes());
-                        let terms = match prefix_end(prefix.as_bytes()) {
-                            Some(end) => range.lt(end).into_stream()?,
-                            None => range.into_stream()?,
-                        };
-                        let set = every(&inverted, max_doc, terms)?;
-                        reached.or(&set);
-                        sets.push(Some(set));
-                    }
+                    (None, _) => {}
                 }
+                sets.push(set);
             }
             match found.as_mut() {
                 None => found = Some(reached),
@@ -299,6 +263,32 @@ impl Weight for AllWordsWeight {
             )));
         }
         Ok(Explanation::new("every word", scorer.score()))
+    }
+}
+
+/// The products of every term a part stands for when they are too many to list; `None` for
+/// a part of one term.
+fn many(reader: &SegmentReader, part: &Part) -> tantivy::Result<Option<Bits>> {
+    let max_doc = reader.max_doc();
+    match part {
+        Part::Exact { .. } | Part::Near { .. } => Ok(None),
+        Part::EveryNear { term, dfa, .. } => {
+            let inverted = reader.inverted_index(term.field())?;
+            let terms = inverted
+                .terms()
+                .search(Within(dfa.as_ref()))
+                .into_stream()?;
+            every(&inverted, max_doc, terms).map(Some)
+        }
+        Part::EveryStarted { field, prefix, .. } => {
+            let inverted = reader.inverted_index(*field)?;
+            let range = inverted.terms().range().ge(prefix.as_bytes());
+            let terms = match prefix_end(prefix.as_bytes()) {
+                Some(end) => range.lt(end).into_stream()?,
+                None => range.into_stream()?,
+            };
+            every(&inverted, max_doc, terms).map(Some)
+        }
     }
 }
 
@@ -478,124 +468,4 @@ fn at(postings: &mut SegmentPostings, doc: DocId) -> bool {
         postings.seek(doc);
     }
     postings.doc() == doc
-}
-
-/// One bit per document of a segment.
-struct Bits {
-    words: Vec<u64>,
-}
-
-impl Bits {
-    fn new(max_doc: u32) -> Self {
-        Self {
-            words: vec![0; (max_doc as usize).div_ceil(64)],
-        }
-    }
-
-    fn insert(&mut self, doc: DocId) {
-        if let Some(w) = self.words.get_mut((doc / 64) as usize) {
-            *w |= 1 << (doc % 64);
-        }
-    }
-
-    fn contains(&self, doc: DocId) -> bool {
-        self.words
-            .get((doc / 64) as usize)
-            .is_some_and(|w| w & (1 << (doc % 64)) != 0)
-    }
-
-    fn or(&mut self, other: &Bits) {
-        for (a, b) in self.words.iter_mut().zip(&other.words) {
-            *a |= b;
-        }
-    }
-
-    fn and(&mut self, other: &Bits) {
-        for (a, b) in self.words.iter_mut().zip(&other.words) {
-            *a &= b;
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.words.iter().all(|w| *w == 0)
-    }
-
-    /// Adds the documents of a term's postings.
-    fn add(&mut self, inverted: &InvertedIndexReader, info: &TermInfo) -> std::io::Result<()> {
-        let mut block =
-            inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
-        loop {
-            let docs = block.docs();
-            if docs.is_empty() {
-                return Ok(());
-            }
-            for &doc in docs {
-                self.insert(doc);
-            }
-            block.advance();
-        }
-    }
-}
-
-/// The documents of a [`Bits`], in order.
-struct BitsDocSet {
-    bits: Bits,
-    doc: DocId,
-    count: u32,
-}
-
-impl BitsDocSet {
-    fn new(bits: Bits) -> Self {
-        let count = bits.words.iter().map(|w| w.count_ones()).sum();
-        let mut set = Self {
-            bits,
-            doc: 0,
-            count,
-        };
-        set.doc = set.first_from(0);
-        set
-    }
-
-    /// The first document at or after `from`.
-    fn first_from(&self, from: DocId) -> DocId {
-        let mut i = (from / 64) as usize;
-        let Some(&first) = self.bits.words.get(i) else {
-            return TERMINATED;
-        };
-        let mut word = first & (u64::MAX << (from % 64));
-        loop {
-            if word != 0 {
-                return i as DocId * 64 + word.trailing_zeros();
-            }
-            i += 1;
-            match self.bits.words.get(i) {
-                Some(&w) => word = w,
-                None => return TERMINATED,
-            }
-        }
-    }
-}
-
-impl DocSet for BitsDocSet {
-    fn advance(&mut self) -> DocId {
-        if self.doc != TERMINATED {
-            self.doc = self.first_from(self.doc + 1);
-        }
-        self.doc
-    }
-
-    fn seek(&mut self, target: DocId) -> DocId {
-        if self.doc != TERMINATED && target > self.doc {
-            self.doc = self.first_from(target);
-        }
-        self.doc
-    }
-
-    fn doc(&self) -> DocId {
-        self.doc
-    }
-
-    fn size_hint(&self) -> u32 {
-        self.count
-    }
 }

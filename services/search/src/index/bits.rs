@@ -1,0 +1,130 @@
+//! One bit per document of a segment, and the documents of such a set in order: what a
+//! search's words are read into before they are scored (see [`super::words`]).
+
+use tantivy::{
+    DocId, DocSet, InvertedIndexReader, TERMINATED, postings::TermInfo, schema::IndexRecordOption,
+};
+
+/// One bit per document of a segment.
+pub(super) struct Bits {
+    words: Vec<u64>,
+}
+
+impl Bits {
+    pub(super) fn new(max_doc: u32) -> Self {
+        Self {
+            words: vec![0; (max_doc as usize).div_ceil(64)],
+        }
+    }
+
+    pub(super) fn insert(&mut self, doc: DocId) {
+        if let Some(w) = self.words.get_mut((doc / 64) as usize) {
+            *w |= 1 << (doc % 64);
+        }
+    }
+
+    pub(super) fn contains(&self, doc: DocId) -> bool {
+        self.words
+            .get((doc / 64) as usize)
+            .is_some_and(|w| w & (1 << (doc % 64)) != 0)
+    }
+
+    pub(super) fn or(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    pub(super) fn and(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= b;
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    /// Adds the documents of a term's postings.
+    pub(super) fn add(
+        &mut self,
+        inverted: &InvertedIndexReader,
+        info: &TermInfo,
+    ) -> std::io::Result<()> {
+        let mut block =
+            inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+        loop {
+            let docs = block.docs();
+            if docs.is_empty() {
+                return Ok(());
+            }
+            for &doc in docs {
+                self.insert(doc);
+            }
+            block.advance();
+        }
+    }
+}
+
+/// The documents of a [`Bits`], in order.
+pub(super) struct BitsDocSet {
+    bits: Bits,
+    doc: DocId,
+    count: u32,
+}
+
+impl BitsDocSet {
+    pub(super) fn new(bits: Bits) -> Self {
+        let count = bits.words.iter().map(|w| w.count_ones()).sum();
+        let mut set = Self {
+            bits,
+            doc: 0,
+            count,
+        };
+        set.doc = set.first_from(0);
+        set
+    }
+
+    /// The first document at or after `from`.
+    fn first_from(&self, from: DocId) -> DocId {
+        let mut i = (from / 64) as usize;
+        let Some(&first) = self.bits.words.get(i) else {
+            return TERMINATED;
+        };
+        let mut word = first & (u64::MAX << (from % 64));
+        loop {
+            if word != 0 {
+                return i as DocId * 64 + word.trailing_zeros();
+            }
+            i += 1;
+            match self.bits.words.get(i) {
+                Some(&w) => word = w,
+                None => return TERMINATED,
+            }
+        }
+    }
+}
+
+impl DocSet for BitsDocSet {
+    fn advance(&mut self) -> DocId {
+        if self.doc != TERMINATED {
+            self.doc = self.first_from(self.doc + 1);
+        }
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc != TERMINATED && target > self.doc {
+            self.doc = self.first_from(target);
+        }
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.count
+    }
+}
