@@ -41,6 +41,49 @@ impl Bits {
         }
     }
 
+    /// How many documents both sets hold.
+    pub(super) fn common(&self, other: &Bits) -> u64 {
+        self.words
+            .iter()
+            .zip(&other.words)
+            .map(|(a, b)| u64::from((a & b).count_ones()))
+            .sum()
+    }
+
+    /// Keeps only the documents that `keep` keeps.
+    pub(super) fn retain(&mut self, keep: impl Fn(DocId) -> bool) {
+        for (i, word) in self.words.iter_mut().enumerate() {
+            let mut rest = *word;
+            while rest != 0 {
+                let bit = rest.trailing_zeros();
+                rest &= rest - 1;
+                if !keep(i as DocId * 64 + bit) {
+                    *word &= !(1 << bit);
+                }
+            }
+        }
+    }
+
+    /// The documents of the set, in order.
+    pub(super) fn docs(&self) -> impl Iterator<Item = DocId> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                if rest == 0 {
+                    return None;
+                }
+                let bit = rest.trailing_zeros();
+                rest &= rest - 1;
+                Some(i as DocId * 64 + bit)
+            })
+        })
+    }
+
+    /// How many words of 64 documents the set takes.
+    pub(super) fn words(&self) -> usize {
+        self.words.len()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.words.iter().all(|w| *w == 0)
     }
@@ -126,5 +169,29 @@ impl DocSet for BitsDocSet {
 
     fn size_hint(&self) -> u32 {
         self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bits;
+
+    #[test]
+    fn a_set_lists_counts_and_keeps_its_documents_across_words() {
+        let mut set = Bits::new(200);
+        for doc in [0, 63, 64, 65, 127, 128, 199] {
+            set.insert(doc);
+        }
+        assert_eq!(
+            set.docs().collect::<Vec<_>>(),
+            [0, 63, 64, 65, 127, 128, 199]
+        );
+        let mut odd = Bits::new(200);
+        (1..200).step_by(2).for_each(|doc| odd.insert(doc));
+        assert_eq!(set.common(&odd), 4);
+        set.retain(|doc| doc % 2 == 1);
+        assert_eq!(set.docs().collect::<Vec<_>>(), [63, 65, 127, 199]);
+        set.retain(|_| false);
+        assert!(set.is_empty());
     }
 }

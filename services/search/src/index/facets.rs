@@ -1,15 +1,22 @@
 //! Counts over what a search finds: per category, per attribute value and per price range.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use tantivy::{
-    DocId, Score, SegmentOrdinal, SegmentReader,
+    DocId, Score, SegmentOrdinal, SegmentReader, Term,
     collector::{Collector, SegmentCollector},
-    columnar::{Column, StrColumn},
+    schema::Field,
 };
 use uuid::Uuid;
 
-use super::{Filters, SearchIndex, Sort};
+use super::{
+    Filters, SearchIndex, Sort,
+    bits::Bits,
+    segments::{Multi, Segments, Table},
+};
 use crate::error::Error;
 
 /// Counts over what a search finds.
@@ -74,21 +81,23 @@ impl SearchIndex {
 }
 
 /// Counts what a search finds as it finds it, so the facets take no second pass: each
-/// segment counts the values of every document it matches (exact counts), then the segments'
-/// counts are added up by value.
+/// segment notes the documents it matches, then counts their values (exact counts) in the
+/// cheaper of two ways (see [`super::segments`]): each document's values from the table, or,
+/// when the documents are many and the values few, each value's documents against them, 64
+/// at a time. The segments' counts are then added up by value.
 pub(super) struct Counts {
-    /// Whether to count at all: a search without facets counts nothing.
-    pub enabled: bool,
+    /// Where the tables are; `None` counts nothing, for a search without facets.
+    pub segments: Option<Arc<Segments>>,
+    /// The fields counted: categories (with those above) and attribute values.
+    pub fields: (Field, Field),
 }
 
 pub(super) struct SegmentCounts {
-    categories: Option<StrColumn>,
-    attributes: Option<StrColumn>,
-    price: Option<Column<i64>>,
-    /// By the term's number in the segment's dictionary.
-    category_counts: Vec<u64>,
-    attribute_counts: Vec<u64>,
-    prices: Vec<i64>,
+    /// What to count with, when counting.
+    from: Option<(Arc<Segments>, SegmentReader, Arc<Table>)>,
+    fields: (Field, Field),
+    found: Bits,
+    count: usize,
 }
 
 /// What one segment counted, by value.
@@ -107,23 +116,19 @@ impl Collector for Counts {
         _: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<SegmentCounts> {
-        let fast = segment.fast_fields();
-        let (categories, attributes, price) = match self.enabled {
-            true => (
-                fast.str("category_tree")?,
-                fast.str("attributes")?,
-                fast.i64("price").ok(),
-            ),
-            false => (None, None, None),
+        let (from, size) = match &self.segments {
+            Some(segments) => {
+                let table = segments.table(segment)?;
+                let from = (segments.clone(), segment.clone(), table);
+                (Some(from), segment.max_doc())
+            }
+            None => (None, 0),
         };
-        let slots = |c: &Option<StrColumn>| vec![0; c.as_ref().map_or(0, |c| c.num_terms())];
         Ok(SegmentCounts {
-            category_counts: slots(&categories),
-            attribute_counts: slots(&attributes),
-            categories,
-            attributes,
-            price,
-            prices: Vec::new(),
+            from,
+            fields: self.fields,
+            found: Bits::new(size),
+            count: 0,
         })
     }
 
@@ -156,45 +161,79 @@ impl SegmentCollector for SegmentCounts {
     type Fruit = Counted;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        if let Some(c) = &self.categories {
-            for ord in c.term_ords(doc) {
-                if let Some(n) = self.category_counts.get_mut(ord as usize) {
-                    *n += 1;
-                }
-            }
-        }
-        if let Some(c) = &self.attributes {
-            for ord in c.term_ords(doc) {
-                if let Some(n) = self.attribute_counts.get_mut(ord as usize) {
-                    *n += 1;
-                }
-            }
-        }
-        if let Some(price) = self.price.as_ref().and_then(|p| p.first(doc)) {
-            self.prices.push(price);
+        if self.from.is_some() {
+            self.found.insert(doc);
+            self.count += 1;
         }
     }
 
     fn harvest(self) -> Counted {
-        let named = |column: &Option<StrColumn>, counts: &[u64]| {
-            let mut out = HashMap::new();
-            let Some(column) = column else {
-                return out;
-            };
-            for (ord, &n) in counts.iter().enumerate() {
-                let mut value = String::new();
-                if n > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
-                    out.insert(value, n);
-                }
-            }
-            out
+        let mut counted = Counted {
+            categories: HashMap::new(),
+            attributes: HashMap::new(),
+            prices: Vec::new(),
         };
-        Counted {
-            categories: named(&self.categories, &self.category_counts),
-            attributes: named(&self.attributes, &self.attribute_counts),
-            prices: self.prices,
+        let Some((segments, segment, table)) = &self.from else {
+            return counted;
+        };
+        let docs = || self.found.docs();
+        counted.prices = docs().filter_map(|doc| table.price(doc)).collect();
+        let (category_field, attribute_field) = self.fields;
+        for (multi, field, into) in [
+            (&table.categories, category_field, &mut counted.categories),
+            (&table.attributes, attribute_field, &mut counted.attributes),
+        ] {
+            // Each document's values, or each value's documents: whichever reads less.
+            let per_document = self.count * multi.per_document().max(1);
+            let per_value = multi.terms.len() * self.found.words();
+            *into = match per_document <= per_value {
+                true => by_document(multi, &self.found),
+                false => by_value(segments, segment, field, multi, &self.found),
+            };
+        }
+        counted
+    }
+}
+
+/// How many of `found` hold each value, counted from each document's values.
+fn by_document(multi: &Multi, found: &Bits) -> HashMap<String, u64> {
+    let mut counts = vec![0u64; multi.terms.len()];
+    for doc in found.docs() {
+        for &ord in multi.of(doc) {
+            if let Some(n) = counts.get_mut(ord as usize) {
+                *n += 1;
+            }
         }
     }
+    counts
+        .iter()
+        .zip(&multi.terms)
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, term)| (term.clone(), *n))
+        .collect()
+}
+
+/// How many of `found` hold each value, counted from each value's documents. A value whose
+/// documents cannot be read is left uncounted.
+fn by_value(
+    segments: &Segments,
+    segment: &SegmentReader,
+    field: Field,
+    multi: &Multi,
+    found: &Bits,
+) -> HashMap<String, u64> {
+    let mut counts = HashMap::new();
+    for term in &multi.terms {
+        let with = Term::from_field_text(field, term);
+        let Ok(has) = segments.with_term(segment, &with) else {
+            continue;
+        };
+        let n = found.common(&has);
+        if n > 0 {
+            counts.insert(term.clone(), n);
+        }
+    }
+    counts
 }
 
 /// The categories most found first (equal counts by id), at most [`CATEGORIES`].
@@ -254,4 +293,58 @@ fn buckets(prices: &[i64]) -> Vec<PriceBucket> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::{Bits, by_document, by_value};
+    use crate::index::{SearchIndex, tests::dressed};
+
+    #[test]
+    fn values_counted_per_document_or_per_value_agree_for_any_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path(), 1).unwrap();
+        let colours = ["red", "blue", "green", "black", "white"];
+        let materials = ["brass", "linen", "glass"];
+        // Two commits, so two segments or more, some values missing from some.
+        for batch in [0..150, 150..300] {
+            let lamps: Vec<_> = batch
+                .map(|i: usize| {
+                    let colour = colours[i % colours.len()];
+                    let material = materials[(i / 7 + i / 150) % materials.len()];
+                    dressed(&format!("Lamp {i}"), 100 + i as i64, colour, material)
+                })
+                .collect();
+            index.apply(&lamps).unwrap();
+        }
+        let searcher = index.reader.searcher();
+        assert!(searcher.segment_readers().len() >= 2);
+        for segment in searcher.segment_readers() {
+            let table = index.segments.table(segment).unwrap();
+            for every in [1, 2, 3, 10, 149] {
+                let mut found = Bits::new(segment.max_doc());
+                for doc in (0..segment.max_doc()).step_by(every) {
+                    found.insert(doc);
+                }
+                let documents = by_document(&table.attributes, &found);
+                let values = by_value(
+                    &index.segments,
+                    segment,
+                    index.f.attributes,
+                    &table.attributes,
+                    &found,
+                );
+                assert_eq!(documents, values, "every {every}th document");
+                let matched = found.docs().count() as u64;
+                let colour: u64 = documents
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("colour="))
+                    .map(|(_, n)| n)
+                    .sum();
+                assert_eq!(colour, matched, "each lamp has one colour");
+            }
+        }
+    }
 }

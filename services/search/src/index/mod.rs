@@ -8,7 +8,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     path::Path,
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use kazna_contracts::{Currency, Money};
@@ -28,9 +28,11 @@ mod boost;
 mod changes;
 mod facets;
 mod highlight;
+mod narrow;
 mod pages;
 mod query;
 mod reach;
+mod segments;
 mod suggest;
 mod words;
 
@@ -88,6 +90,8 @@ pub struct SearchIndex {
     epoch: u64,
     /// Each product's lift, per segment (see [`boost`]).
     lifts: boost::Lifts,
+    /// What searches read of each segment (see [`segments`]).
+    segments: Arc<segments::Segments>,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -225,6 +229,7 @@ impl SearchIndex {
             pinned: Mutex::new(VecDeque::new()),
             epoch,
             lifts: boost::Lifts::default(),
+            segments: Arc::default(),
         })
     }
 
@@ -384,7 +389,10 @@ impl SearchIndex {
         facets: bool,
     ) -> Result<Found, Error> {
         let page = TopDocs::with_limit(limit).and_offset(offset);
-        let counts = facets::Counts { enabled: facets };
+        let counts = facets::Counts {
+            segments: facets.then(|| self.segments.clone()),
+            fields: (self.f.category_tree, self.f.attributes),
+        };
         let by_field = match sort {
             Sort::Relevance => None,
             Sort::PriceAsc => Some(("price", Order::Asc)),

@@ -4,16 +4,14 @@ use std::sync::Arc;
 
 use tantivy::{
     Searcher, Term,
-    query::{
-        BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
-        TermQuery,
-    },
+    query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery},
     schema::{Field, IndexRecordOption},
 };
 
 use super::{
     Filters, SearchIndex,
     changes::attribute_term,
+    narrow::{Narrowed, Narrowing},
     reach,
     words::{AllWords, Part},
 };
@@ -136,56 +134,47 @@ impl SearchIndex {
     }
 
     /// The query for `text`, narrowed by `filters`.
-    pub(super) fn query(&self, text: Text, filters: &Filters) -> BooleanQuery {
-        let term =
-            |t: Term| -> Box<dyn Query> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
-        // A filter only narrows: it adds nothing to the score.
-        let filter = |q: Box<dyn Query>| -> (Occur, Box<dyn Query>) {
-            (Occur::Must, Box::new(BoostQuery::new(q, 0.0)))
-        };
-        let on_sale = || term(Term::from_field_i64(self.f.live, 1));
-        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        match text {
-            // Browsing: every product scores the same, before its lift (see `boost`).
-            Text::Browse => must.push((Occur::Must, on_sale())),
+    pub(super) fn query(&self, text: Text, filters: &Filters) -> AllWords {
+        let mut groups: Vec<Vec<Term>> = Vec::new();
+        let words = match text {
+            // Browsing: every product on sale.
+            Text::Browse => {
+                groups.push(vec![Term::from_field_i64(self.f.live, 1)]);
+                Vec::new()
+            }
             // A product not on sale is indexed without its words (see `changes`), so no
             // word finds it, and the words need no filter of their own to keep it out.
-            Text::Words(parts) => must.push((Occur::Must, Box::new(AllWords::new(parts)))),
-        }
-        if filters.min_price.is_some() || filters.max_price.is_some() {
-            let bound = |v: Option<i64>| match v {
-                Some(v) => std::ops::Bound::Included(Term::from_field_i64(self.f.price, v)),
-                None => std::ops::Bound::Unbounded,
-            };
-            let range = RangeQuery::new(bound(filters.min_price), bound(filters.max_price));
-            must.push(filter(Box::new(range)));
-        }
+            Text::Words(parts) => parts,
+        };
         if let Some(category) = filters.category {
-            must.push(filter(term(Term::from_field_text(
-                self.f.category_tree,
-                &category.to_string(),
-            ))));
+            let id = category.to_string();
+            groups.push(vec![Term::from_field_text(self.f.category_tree, &id)]);
         }
         if let Some(seller) = filters.seller {
-            must.push(filter(term(Term::from_field_text(
-                self.f.seller,
-                &seller.to_string(),
-            ))));
+            let id = seller.to_string();
+            groups.push(vec![Term::from_field_text(self.f.seller, &id)]);
         }
         if filters.in_stock {
-            must.push(filter(term(Term::from_field_i64(self.f.in_stock, 1))));
+            groups.push(vec![Term::from_field_i64(self.f.in_stock, 1)]);
         }
         for (name, values) in &filters.attributes {
-            let any: Vec<(Occur, Box<dyn Query>)> = values
+            let any = values
                 .iter()
-                .map(|v| {
-                    let t = Term::from_field_text(self.f.attributes, &attribute_term(name, v));
-                    (Occur::Should, term(t))
-                })
+                .map(|v| Term::from_field_text(self.f.attributes, &attribute_term(name, v)))
                 .collect();
-            must.push(filter(Box::new(BooleanQuery::new(any))));
+            groups.push(any);
         }
-        BooleanQuery::new(must)
+        let price = (filters.min_price.is_some() || filters.max_price.is_some()).then(|| {
+            (
+                filters.min_price.unwrap_or(i64::MIN),
+                filters.max_price.unwrap_or(i64::MAX),
+            )
+        });
+        let narrowed = Narrowed {
+            narrowing: Narrowing { groups, price },
+            segments: self.segments.clone(),
+        };
+        AllWords::new(words, Some(narrowed))
     }
 }
 

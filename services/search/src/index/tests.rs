@@ -445,7 +445,7 @@ fn an_index_of_another_schema_is_rebuilt_empty() {
     assert_eq!(found(&index), 1);
 }
 
-fn dressed(name: &str, price: i64, colour: &str, material: &str) -> Op {
+pub(super) fn dressed(name: &str, price: i64, colour: &str, material: &str) -> Op {
     let Op::Upsert(mut p) = priced(name, &[(price, 1)], 1) else {
         unreachable!()
     };

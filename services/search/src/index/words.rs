@@ -27,6 +27,7 @@ use tantivy_fst::Automaton;
 
 use super::{
     bits::{Bits, BitsDocSet},
+    narrow::Narrowed,
     reach::Within,
 };
 
@@ -73,16 +74,20 @@ impl fmt::Debug for Part {
     }
 }
 
-/// The products that each of the words reaches, each word through any of its parts.
+/// The products that each of the words reaches, each word through any of its parts, and
+/// that the filters let through. With no words, every product the filters let through,
+/// each scoring 1 (before its lift).
 #[derive(Clone, Debug)]
 pub(super) struct AllWords {
     words: Arc<Vec<Vec<Part>>>,
+    narrowed: Option<Narrowed>,
 }
 
 impl AllWords {
-    pub(super) fn new(words: Vec<Vec<Part>>) -> Self {
+    pub(super) fn new(words: Vec<Vec<Part>>, narrowed: Option<Narrowed>) -> Self {
         Self {
             words: Arc::new(words),
+            narrowed: narrowed.filter(|n| !n.narrowing.is_empty()),
         }
     }
 }
@@ -107,6 +112,7 @@ impl Query for AllWords {
         }
         Ok(Box::new(AllWordsWeight {
             words: self.words.clone(),
+            narrowed: self.narrowed.clone(),
             bm25,
         }))
     }
@@ -122,6 +128,7 @@ impl Query for AllWords {
 
 struct AllWordsWeight {
     words: Arc<Vec<Vec<Part>>>,
+    narrowed: Option<Narrowed>,
     /// Each part's BM25, in the order of the parts; empty when nothing is scored.
     bm25: Vec<Option<Bm25Weight>>,
 }
@@ -180,7 +187,8 @@ impl AllWordsWeight {
 
 impl Weight for AllWordsWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        if let [word] = self.words.as_slice() {
+        // One word, unfiltered: nothing to intersect.
+        if let ([word], None) = (self.words.as_slice(), &self.narrowed) {
             return Ok(Box::new(self.one_word(reader, word, boost)?));
         }
         let max_doc = reader.max_doc();
@@ -211,14 +219,25 @@ impl Weight for AllWordsWeight {
                 return Ok(Box::new(EmptyScorer));
             }
         }
-        let Some(found) = found else {
-            return Ok(Box::new(EmptyScorer));
+        let found = match (found, &self.narrowed) {
+            (Some(mut found), Some(n)) => {
+                n.narrowing.narrow(&n.segments, reader, &mut found)?;
+                found
+            }
+            (Some(found), None) => found,
+            (None, Some(n)) => n.narrowing.all(&n.segments, reader)?,
+            (None, None) => return Ok(Box::new(EmptyScorer)),
         };
+        if found.is_empty() {
+            return Ok(Box::new(EmptyScorer));
+        }
         let mut scorer = AllWordsScorer {
             docs: BitsDocSet::new(found),
             bm25: Vec::new(),
             near: Vec::new(),
             sets: Vec::new(),
+            // Browsing: each product the same.
+            base: if self.words.is_empty() { 1.0 } else { 0.0 },
             boost,
         };
         if self.bm25.is_empty() {
@@ -328,6 +347,8 @@ struct AllWordsScorer {
     near: Vec<(SegmentPostings, f32)>,
     /// The sets of terms too many to list, each counting its boost.
     sets: Vec<(Bits, f32)>,
+    /// What every product scores before its terms.
+    base: Score,
     boost: Score,
 }
 
@@ -349,7 +370,7 @@ impl DocSet for AllWordsScorer {
 impl Scorer for AllWordsScorer {
     fn score(&mut self) -> Score {
         let doc = self.docs.doc();
-        let mut total = 0.0;
+        let mut total = self.base;
         for (postings, bm25, norms) in &mut self.bm25 {
             if at(postings, doc) {
                 total += bm25.score(norms.fieldnorm_id(doc), postings.term_freq());

@@ -1,0 +1,193 @@
+//! What a search reads of every product it matches, per segment, in plain arrays read once.
+//!
+//! A segment never changes once written (a deletion only marks documents gone), so what is
+//! read from it can be kept for as long as it is searched. Facets count each matching
+//! product's categories, attribute values and price; through tantivy's columns that is an
+//! index lookup and a bit unpacking per value, here an array read. Filters by a term (in
+//! stock, a category, an attribute value, a seller) keep one bit per document of the
+//! segment, so a search narrows its matches a word of 64 documents at a time.
+
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tantivy::{DocId, SegmentReader, Term, columnar::StrColumn, index::SegmentId};
+
+use super::bits::Bits;
+
+/// How long something read from a segment is kept after its last use: a segment merged away
+/// is not searched again.
+const UNUSED_FOR: Duration = Duration::from_secs(120);
+/// The most filter sets kept, over all segments (each one bit per document).
+const MAX_SETS: usize = 512;
+/// The most segments' tables kept.
+const MAX_TABLES: usize = 64;
+
+/// A value kept, with when it was last used.
+type Used<V> = (Instant, Arc<V>);
+
+/// Values kept per segment (and per key within it), each dropped once unused for a while.
+pub(super) struct Kept<K, V> {
+    kept: Mutex<HashMap<(SegmentId, K), Used<V>>>,
+    max: usize,
+}
+
+impl<K: Eq + Hash + Clone, V> Kept<K, V> {
+    fn new(max: usize) -> Self {
+        Self {
+            kept: Mutex::new(HashMap::new()),
+            max,
+        }
+    }
+
+    /// The value kept for `key` in `segment`, made by `make` when there is none.
+    fn get_or(
+        &self,
+        segment: &SegmentReader,
+        key: &K,
+        make: impl FnOnce() -> tantivy::Result<V>,
+    ) -> tantivy::Result<Arc<V>> {
+        let at = (segment.segment_id(), key.clone());
+        if let Ok(mut kept) = self.kept.lock()
+            && let Some((used, value)) = kept.get_mut(&at)
+        {
+            *used = Instant::now();
+            return Ok(value.clone());
+        }
+        // Made outside the lock: two searches may make the same value, and either is kept.
+        let value = Arc::new(make()?);
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.retain(|_, (used, _)| used.elapsed() < UNUSED_FOR);
+            if kept.len() >= self.max
+                && let Some(oldest) = kept.iter().min_by_key(|(_, (used, _))| *used)
+            {
+                let oldest = oldest.0.clone();
+                kept.remove(&oldest);
+            }
+            kept.insert(at, (Instant::now(), value.clone()));
+        }
+        Ok(value)
+    }
+}
+
+/// Everything read from segments for searches.
+pub(super) struct Segments {
+    tables: Kept<(), Table>,
+    sets: Kept<Term, Bits>,
+}
+
+impl Default for Segments {
+    fn default() -> Self {
+        Self {
+            tables: Kept::new(MAX_TABLES),
+            sets: Kept::new(MAX_SETS),
+        }
+    }
+}
+
+impl Segments {
+    /// The segment's table of categories, attribute values and prices.
+    pub(super) fn table(&self, segment: &SegmentReader) -> tantivy::Result<Arc<Table>> {
+        self.tables.get_or(segment, &(), || Table::read(segment))
+    }
+
+    /// The segment's documents that hold `term` (deleted ones included).
+    pub(super) fn with_term(
+        &self,
+        segment: &SegmentReader,
+        term: &Term,
+    ) -> tantivy::Result<Arc<Bits>> {
+        self.sets.get_or(segment, term, || {
+            let mut set = Bits::new(segment.max_doc());
+            let inverted = segment.inverted_index(term.field())?;
+            if let Some(info) = inverted.get_term_info(term)? {
+                set.add(&inverted, &info)?;
+            }
+            Ok(set)
+        })
+    }
+}
+
+/// A segment's categories (with those above them), attribute values and cheapest prices.
+pub(super) struct Table {
+    pub categories: Multi,
+    pub attributes: Multi,
+    /// The cheapest variant's price, by document; `None` for a tombstone.
+    pub prices: Vec<Option<i64>>,
+}
+
+impl Table {
+    fn read(segment: &SegmentReader) -> tantivy::Result<Self> {
+        let fast = segment.fast_fields();
+        let max_doc = segment.max_doc();
+        let prices = match fast.i64("price") {
+            Ok(column) => (0..max_doc).map(|doc| column.first(doc)).collect(),
+            Err(_) => vec![None; max_doc as usize],
+        };
+        Ok(Self {
+            categories: Multi::read(fast.str("category_tree")?, max_doc)?,
+            attributes: Multi::read(fast.str("attributes")?, max_doc)?,
+            prices,
+        })
+    }
+
+    pub(super) fn price(&self, doc: DocId) -> Option<i64> {
+        self.prices.get(doc as usize).copied().flatten()
+    }
+}
+
+/// A column of several values per document: each document's values by their number in the
+/// segment's dictionary, and the dictionary.
+pub(super) struct Multi {
+    /// Where each document's values start in `ords`; one more than there are documents.
+    starts: Vec<u32>,
+    ords: Vec<u32>,
+    pub terms: Vec<String>,
+}
+
+impl Multi {
+    fn read(column: Option<StrColumn>, max_doc: u32) -> tantivy::Result<Self> {
+        let Some(column) = column else {
+            return Ok(Self {
+                starts: vec![0; max_doc as usize + 1],
+                ords: Vec::new(),
+                terms: Vec::new(),
+            });
+        };
+        let mut starts = Vec::with_capacity(max_doc as usize + 1);
+        let mut ords = Vec::new();
+        for doc in 0..max_doc {
+            starts.push(ords.len() as u32);
+            ords.extend(column.term_ords(doc).map(|o| o as u32));
+        }
+        starts.push(ords.len() as u32);
+        let mut terms = Vec::with_capacity(column.num_terms());
+        for ord in 0..column.num_terms() as u64 {
+            let mut term = String::new();
+            column.ord_to_str(ord, &mut term)?;
+            terms.push(term);
+        }
+        Ok(Self {
+            starts,
+            ords,
+            terms,
+        })
+    }
+
+    /// How many values a document has, on average (rounded up).
+    pub(super) fn per_document(&self) -> usize {
+        self.ords.len().div_ceil(self.starts.len().max(2) - 1)
+    }
+
+    /// The numbers of `doc`'s values.
+    pub(super) fn of(&self, doc: DocId) -> &[u32] {
+        let doc = doc as usize;
+        match (self.starts.get(doc), self.starts.get(doc + 1)) {
+            (Some(&from), Some(&to)) => self.ords.get(from as usize..to as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
