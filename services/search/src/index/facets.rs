@@ -285,9 +285,13 @@ fn buckets(prices: &[i64]) -> Vec<PriceBucket> {
             count: 0,
         })
         .collect();
+    // The edges are a step apart, from at or below the cheapest to above the dearest.
+    let (first, step) = match edges.as_slice() {
+        [first, second, ..] => (*first, (second - first).max(1)),
+        _ => return out,
+    };
     for &p in prices {
-        // The buckets are in order, from at or below the cheapest to above the dearest.
-        let at = out.partition_point(|b| b.to <= p);
+        let at = usize::try_from((p - first) / step).unwrap_or(0);
         if let Some(b) = out.get_mut(at) {
             b.count += 1;
         }

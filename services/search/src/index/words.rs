@@ -417,17 +417,23 @@ impl DocSet for OneWordScorer {
         if doc == TERMINATED {
             return doc;
         }
+        // Each part at the document moves on; the lowest of all is the next, in one pass.
+        let mut next = TERMINATED;
         for (postings, _, _) in &mut self.postings {
-            if postings.doc() == doc {
-                postings.advance();
-            }
+            let at = match postings.doc() {
+                d if d == doc => postings.advance(),
+                d => d,
+            };
+            next = next.min(at);
         }
         for (set, _) in &mut self.sets {
-            if set.doc() == doc {
-                set.advance();
-            }
+            let at = match set.doc() {
+                d if d == doc => set.advance(),
+                d => d,
+            };
+            next = next.min(at);
         }
-        self.doc = self.lowest();
+        self.doc = next;
         self.doc
     }
 
