@@ -88,7 +88,7 @@ impl Narrowing {
     }
 }
 
-/// A narrowing and where to read it, as a query carries it.
+/// A narrowing, and where the sets it reads are kept, as a query carries them.
 #[derive(Clone)]
 pub(super) struct Narrowed {
     pub narrowing: Narrowing,

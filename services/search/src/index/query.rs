@@ -174,7 +174,7 @@ impl SearchIndex {
             narrowing: Narrowing { groups, price },
             segments: self.segments.clone(),
         };
-        AllWords::new(words, Some(narrowed))
+        AllWords::new(words, narrowed)
     }
 }
 

@@ -74,20 +74,25 @@ impl fmt::Debug for Part {
     }
 }
 
+/// A term in more than one product in this many of a segment is common: its set of products
+/// is kept between searches (see [`super::segments`]) rather than read from its postings.
+const COMMON: u64 = 16;
+
 /// The products that each of the words reaches, each word through any of its parts, and
 /// that the filters let through. With no words, every product the filters let through,
 /// each scoring 1 (before its lift).
 #[derive(Clone, Debug)]
 pub(super) struct AllWords {
     words: Arc<Vec<Vec<Part>>>,
-    narrowed: Option<Narrowed>,
+    /// The filters, and where the sets of filters and of common terms are kept.
+    narrowed: Narrowed,
 }
 
 impl AllWords {
-    pub(super) fn new(words: Vec<Vec<Part>>, narrowed: Option<Narrowed>) -> Self {
+    pub(super) fn new(words: Vec<Vec<Part>>, narrowed: Narrowed) -> Self {
         Self {
             words: Arc::new(words),
-            narrowed: narrowed.filter(|n| !n.narrowing.is_empty()),
+            narrowed,
         }
     }
 }
@@ -128,7 +133,7 @@ impl Query for AllWords {
 
 struct AllWordsWeight {
     words: Arc<Vec<Vec<Part>>>,
-    narrowed: Option<Narrowed>,
+    narrowed: Narrowed,
     /// Each part's BM25, in the order of the parts; empty when nothing is scored.
     bm25: Vec<Option<Bm25Weight>>,
 }
@@ -187,8 +192,12 @@ impl AllWordsWeight {
 
 impl Weight for AllWordsWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let Narrowed {
+            narrowing,
+            segments,
+        } = &self.narrowed;
         // One word, unfiltered: nothing to intersect.
-        if let ([word], None) = (self.words.as_slice(), &self.narrowed) {
+        if let ([word], true) = (self.words.as_slice(), narrowing.is_empty()) {
             return Ok(Box::new(self.one_word(reader, word, boost)?));
         }
         let max_doc = reader.max_doc();
@@ -203,8 +212,15 @@ impl Weight for AllWordsWeight {
                     (Some(set), _) => reached.or(set),
                     (None, Part::Exact { term, .. } | Part::Near { term, .. }) => {
                         let inverted = reader.inverted_index(term.field())?;
-                        if let Some(info) = inverted.get_term_info(term)? {
-                            reached.add(&inverted, &info)?;
+                        match inverted.get_term_info(term)? {
+                            // A common term's set is kept: ORed in a word of 64 at a time.
+                            Some(info)
+                                if u64::from(info.doc_freq) * COMMON > u64::from(max_doc) =>
+                            {
+                                reached.or(&*segments.with_term(reader, term)?);
+                            }
+                            Some(info) => reached.add(&inverted, &info)?,
+                            None => {}
                         }
                     }
                     (None, _) => {}
@@ -219,14 +235,12 @@ impl Weight for AllWordsWeight {
                 return Ok(Box::new(EmptyScorer));
             }
         }
-        let found = match (found, &self.narrowed) {
-            (Some(mut found), Some(n)) => {
-                n.narrowing.narrow(&n.segments, reader, &mut found)?;
+        let found = match found {
+            Some(mut found) => {
+                narrowing.narrow(segments, reader, &mut found)?;
                 found
             }
-            (Some(found), None) => found,
-            (None, Some(n)) => n.narrowing.all(&n.segments, reader)?,
-            (None, None) => return Ok(Box::new(EmptyScorer)),
+            None => narrowing.all(segments, reader)?,
         };
         if found.is_empty() {
             return Ok(Box::new(EmptyScorer));
