@@ -32,13 +32,45 @@ fn within(part: &str, word: &str) -> bool {
 }
 
 /// Edits between two short words: letters added, removed, changed, or two side by side
-/// swapped (each one edit), as the index's fuzzy matching counts them.
+/// swapped (each one edit), as the index's fuzzy matching counts them. Words of up to
+/// [`SHORT`] letters (nearly all) take no allocation: a search highlights every word of
+/// every hit's name with it.
 pub(super) fn edits(a: &str, b: &str) -> u8 {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    // Rows i-2, i-1 and i of the table of distances between prefixes.
-    let mut before: Vec<usize> = vec![0; b.len() + 1];
-    let mut above: Vec<usize> = (0..=b.len()).collect();
-    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    let (mut x, mut y) = (['\0'; SHORT], ['\0'; SHORT]);
+    match (letters(a, &mut x), letters(b, &mut y)) {
+        (Some(n), Some(m)) => {
+            let mut rows = [[0; SHORT + 1]; 3];
+            let [before, above, row] = &mut rows;
+            distance(&x[..n], &y[..m], [before, above, row])
+        }
+        _ => {
+            let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            let [mut before, mut above, mut row] = [(); 3].map(|_| vec![0; b.len() + 1]);
+            distance(&a, &b, [&mut before, &mut above, &mut row])
+        }
+    }
+}
+
+/// The most letters a word has for [`edits`] to count on the stack.
+const SHORT: usize = 32;
+
+/// The letters of `word` in `into`, and how many; `None` when they do not fit.
+fn letters(word: &str, into: &mut [char]) -> Option<usize> {
+    let mut n = 0;
+    for c in word.chars() {
+        *into.get_mut(n)? = c;
+        n += 1;
+    }
+    Some(n)
+}
+
+/// The edits between `a` and `b`, with three rows of at least `b.len() + 1` to work in:
+/// rows i-2, i-1 and i of the table of distances between prefixes.
+fn distance(a: &[char], b: &[char], rows: [&mut [usize]; 3]) -> u8 {
+    let [mut before, mut above, mut row] = rows;
+    for (j, cell) in above.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
     for i in 1..=a.len() {
         row[0] = i;
         for j in 1..=b.len() {
