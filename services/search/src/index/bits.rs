@@ -64,19 +64,15 @@ impl Bits {
         }
     }
 
-    /// The documents of the set, in order.
-    pub(super) fn docs(&self) -> impl Iterator<Item = DocId> + '_ {
-        self.words.iter().enumerate().flat_map(|(i, &word)| {
+    /// Calls `f` with each document of the set, in order.
+    pub(super) fn for_each(&self, mut f: impl FnMut(DocId)) {
+        for (i, &word) in self.words.iter().enumerate() {
             let mut rest = word;
-            std::iter::from_fn(move || {
-                if rest == 0 {
-                    return None;
-                }
-                let bit = rest.trailing_zeros();
+            while rest != 0 {
+                f(i as DocId * 64 + rest.trailing_zeros());
                 rest &= rest - 1;
-                Some(i as DocId * 64 + bit)
-            })
-        })
+            }
+        }
     }
 
     /// How many words of 64 documents the set takes.
@@ -182,15 +178,17 @@ mod tests {
         for doc in [0, 63, 64, 65, 127, 128, 199] {
             set.insert(doc);
         }
-        assert_eq!(
-            set.docs().collect::<Vec<_>>(),
-            [0, 63, 64, 65, 127, 128, 199]
-        );
+        let docs = |set: &Bits| {
+            let mut docs = Vec::new();
+            set.for_each(|doc| docs.push(doc));
+            docs
+        };
+        assert_eq!(docs(&set), [0, 63, 64, 65, 127, 128, 199]);
         let mut odd = Bits::new(200);
         (1..200).step_by(2).for_each(|doc| odd.insert(doc));
         assert_eq!(set.common(&odd), 4);
         set.retain(|doc| doc % 2 == 1);
-        assert_eq!(set.docs().collect::<Vec<_>>(), [63, 65, 127, 199]);
+        assert_eq!(docs(&set), [63, 65, 127, 199]);
         set.retain(|_| false);
         assert!(set.is_empty());
     }

@@ -105,6 +105,8 @@ pub(super) struct Counted {
     categories: HashMap<String, u64>,
     attributes: HashMap<String, u64>,
     prices: Vec<i64>,
+    /// The cheapest and the dearest of `prices`.
+    range: Option<(i64, i64)>,
 }
 
 impl Collector for Counts {
@@ -140,19 +142,24 @@ impl Collector for Counts {
         let mut categories: HashMap<String, u64> = HashMap::new();
         let mut attributes: HashMap<String, u64> = HashMap::new();
         let mut prices = Vec::new();
+        let mut range: Option<(i64, i64)> = None;
         for s in segments {
+            range = match (range, s.range) {
+                (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+                (r, None) | (None, r) => r,
+            };
             for (k, n) in s.categories {
                 *categories.entry(k).or_default() += n;
             }
             for (k, n) in s.attributes {
                 *attributes.entry(k).or_default() += n;
             }
-            prices.extend(s.prices);
+            prices.push(s.prices);
         }
         Ok(Facets {
             categories: top_categories(categories),
             attributes: top_attributes(attributes),
-            price: buckets(&prices),
+            price: range.map_or_else(Vec::new, |(min, max)| buckets(&prices, min, max)),
         })
     }
 }
@@ -172,19 +179,29 @@ impl SegmentCollector for SegmentCounts {
             categories: HashMap::new(),
             attributes: HashMap::new(),
             prices: Vec::new(),
+            range: None,
         };
         let Some((segments, segment, table)) = &self.from else {
             return counted;
         };
-        let docs = || self.found.docs();
-        counted.prices = docs().filter_map(|doc| table.price(doc)).collect();
+        counted.prices.reserve(self.count);
+        self.found.for_each(|doc| {
+            if let Some(price) = table.price(doc) {
+                counted.prices.push(price);
+            }
+        });
+        counted.range = counted.prices.iter().fold(None, |range, &p| match range {
+            None => Some((p, p)),
+            Some((low, high)) => Some((p.min(low), p.max(high))),
+        });
         let (category_field, attribute_field) = self.fields;
         for (multi, field, into) in [
             (&table.categories, category_field, &mut counted.categories),
             (&table.attributes, attribute_field, &mut counted.attributes),
         ] {
-            // Each document's values, or each value's documents: whichever reads less.
-            let per_document = self.count * multi.per_document().max(1);
+            // Each document's values, or each value's documents: whichever reads less. A
+            // value of a document costs about as much as three words of a value's set.
+            let per_document = 3 * self.count * multi.per_document().max(1);
             let per_value = multi.terms.len() * self.found.words();
             *into = match per_document <= per_value {
                 true => by_document(multi, &self.found),
@@ -198,13 +215,13 @@ impl SegmentCollector for SegmentCounts {
 /// How many of `found` hold each value, counted from each document's values.
 fn by_document(multi: &Multi, found: &Bits) -> HashMap<String, u64> {
     let mut counts = vec![0u64; multi.terms.len()];
-    for doc in found.docs() {
+    found.for_each(|doc| {
         for &ord in multi.of(doc) {
             if let Some(n) = counts.get_mut(ord as usize) {
                 *n += 1;
             }
         }
-    }
+    });
     counts
         .iter()
         .zip(&multi.terms)
@@ -271,11 +288,9 @@ fn top_attributes(counts: HashMap<String, u64>) -> BTreeMap<String, Vec<Attribut
     out
 }
 
-/// How many of `prices` fall in each range between [`price_edges`] that suit them.
-fn buckets(prices: &[i64]) -> Vec<PriceBucket> {
-    let (Some(&min), Some(&max)) = (prices.iter().min(), prices.iter().max()) else {
-        return Vec::new();
-    };
+/// How many of `prices` (each segment's, from `min` to `max`) fall in each range between
+/// [`price_edges`] that suit them.
+fn buckets(prices: &[Vec<i64>], min: i64, max: i64) -> Vec<PriceBucket> {
     let edges = price_edges(min, max);
     let mut out: Vec<PriceBucket> = edges
         .windows(2)
@@ -290,7 +305,7 @@ fn buckets(prices: &[i64]) -> Vec<PriceBucket> {
         [first, second, ..] => (*first, (second - first).max(1)),
         _ => return out,
     };
-    for &p in prices {
+    for &p in prices.iter().flatten() {
         let at = usize::try_from((p - first) / step).unwrap_or(0);
         if let Some(b) = out.get_mut(at) {
             b.count += 1;
@@ -341,7 +356,8 @@ mod tests {
                     &found,
                 );
                 assert_eq!(documents, values, "every {every}th document");
-                let matched = found.docs().count() as u64;
+                let mut matched = 0;
+                found.for_each(|_| matched += 1);
                 let colour: u64 = documents
                     .iter()
                     .filter(|(k, _)| k.starts_with("colour="))

@@ -111,12 +111,15 @@ impl Segments {
     }
 }
 
+/// What a document without a price holds in [`Table`]: no price is this low.
+const NO_PRICE: i64 = i64::MIN;
+
 /// A segment's categories (with those above them), attribute values and cheapest prices.
 pub(super) struct Table {
     pub categories: Multi,
     pub attributes: Multi,
-    /// The cheapest variant's price, by document; `None` for a tombstone.
-    pub prices: Vec<Option<i64>>,
+    /// The cheapest variant's price, by document; [`NO_PRICE`] for a tombstone.
+    prices: Vec<i64>,
 }
 
 impl Table {
@@ -124,8 +127,10 @@ impl Table {
         let fast = segment.fast_fields();
         let max_doc = segment.max_doc();
         let prices = match fast.i64("price") {
-            Ok(column) => (0..max_doc).map(|doc| column.first(doc)).collect(),
-            Err(_) => vec![None; max_doc as usize],
+            Ok(column) => (0..max_doc)
+                .map(|doc| column.first(doc).unwrap_or(NO_PRICE))
+                .collect(),
+            Err(_) => vec![NO_PRICE; max_doc as usize],
         };
         Ok(Self {
             categories: Multi::read(fast.str("category_tree")?, max_doc)?,
@@ -135,7 +140,10 @@ impl Table {
     }
 
     pub(super) fn price(&self, doc: DocId) -> Option<i64> {
-        self.prices.get(doc as usize).copied().flatten()
+        self.prices
+            .get(doc as usize)
+            .copied()
+            .filter(|p| *p != NO_PRICE)
     }
 }
 
