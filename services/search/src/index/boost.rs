@@ -166,6 +166,7 @@ impl Collector for Relevant<'_> {
             lifts: self.lifts.of(segment),
             keep: self.offset + self.limit,
             heap: BinaryHeap::new(),
+            floor: f32::NEG_INFINITY,
         })
     }
 
@@ -209,6 +210,8 @@ pub(super) struct RelevantSegment {
     lifts: Arc<[f32]>,
     keep: usize,
     heap: BinaryHeap<Kept>,
+    /// The score a match must beat to be kept, once the heap is full: the worst kept.
+    floor: Score,
 }
 
 impl SegmentCollector for RelevantSegment {
@@ -216,13 +219,19 @@ impl SegmentCollector for RelevantSegment {
 
     fn collect(&mut self, doc: DocId, score: Score) {
         let lifted = score * self.lifts.get(doc as usize).copied().unwrap_or(1.0);
+        // Docs come in order, so a tie never displaces what is kept.
+        if lifted <= self.floor {
+            return;
+        }
         if self.heap.len() < self.keep {
             self.heap.push(Kept(lifted, doc));
-        } else if let Some(mut worst) = self.heap.peek_mut()
-            // Docs come in order, so a tie never displaces what is kept.
-            && lifted > worst.0
-        {
+        } else if let Some(mut worst) = self.heap.peek_mut() {
             *worst = Kept(lifted, doc);
+        }
+        if self.heap.len() == self.keep
+            && let Some(worst) = self.heap.peek()
+        {
+            self.floor = worst.0;
         }
     }
 
