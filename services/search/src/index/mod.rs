@@ -260,6 +260,10 @@ impl SearchIndex {
             }
         }
         self.reader.reload()?;
+        // The merged segment's table is read now, not by the first search with facets.
+        for segment in self.reader.searcher().segment_readers() {
+            self.segments.table(segment)?;
+        }
         Ok(())
     }
 
