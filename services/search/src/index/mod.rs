@@ -365,13 +365,21 @@ impl SearchIndex {
                         .clone()
                 })
                 .collect();
-            // How many products each word reaches: how little it narrows the search.
-            let reach: Vec<u64> = parts.iter().map(|p| products_with(searcher, p)).collect();
             let query = self.query(Text::Words(parts), filters);
             let found = self.top(searcher, &query, sort, window, facets)?;
             if found.total > 0 || words.len() == 1 {
                 return Ok(Some(found));
             }
+            // How many products each word reaches: how little it narrows the search (read
+            // only now, as most searches find something at once).
+            let reach: Vec<u64> = words
+                .iter()
+                .enumerate()
+                .map(|(i, word)| {
+                    read.get(&(word.clone(), i == last))
+                        .map_or(0, |p| products_with(searcher, p))
+                })
+                .collect();
             // A word that nothing has goes first; then the commonest (the later of equals).
             let commonest = (0..words.len())
                 .max_by_key(|&i| (reach[i] == 0, reach[i]))
