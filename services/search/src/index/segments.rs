@@ -23,6 +23,8 @@ use super::bits::Bits;
 const UNUSED_FOR: Duration = Duration::from_secs(120);
 /// The most filter sets kept, over all segments (each one bit per document).
 const MAX_SETS: usize = 512;
+/// Segments of fewer documents than this keep no sets.
+const SMALL: u32 = 4096;
 /// The most segments' tables kept.
 const MAX_TABLES: usize = 64;
 
@@ -100,14 +102,20 @@ impl Segments {
         segment: &SegmentReader,
         term: &Term,
     ) -> tantivy::Result<Arc<Bits>> {
-        self.sets.get_or(segment, term, || {
+        let read = || {
             let mut set = Bits::new(segment.max_doc());
             let inverted = segment.inverted_index(term.field())?;
             if let Some(info) = inverted.get_term_info(term)? {
                 set.add(&inverted, &info)?;
             }
             Ok(set)
-        })
+        };
+        // A small segment (one commit of a few changes) is read again each time: cheap, and
+        // the sets kept are left to the segments where reading costs.
+        match segment.max_doc() < SMALL {
+            true => read().map(Arc::new),
+            false => self.sets.get_or(segment, term, read),
+        }
     }
 }
 
@@ -197,5 +205,66 @@ impl Multi {
             (Some(&from), Some(&to)) => self.ords.get(from as usize..to as usize).unwrap_or(&[]),
             _ => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use tantivy::Term;
+
+    use super::SMALL;
+    use crate::index::{Filters, Op, SearchIndex, Sort, tests::dressed};
+
+    #[test]
+    fn a_large_segment_keeps_its_sets_and_they_stay_right_as_its_products_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path(), 1).unwrap();
+        let colour = |i: usize| if i.is_multiple_of(2) { "red" } else { "blue" };
+        let lamps: Vec<Op> = (0..SMALL as usize + 4)
+            .map(|i| dressed(&format!("Lamp {i}"), 100 + i as i64, colour(i), "brass"))
+            .collect();
+        index.apply(&lamps).unwrap();
+        index.compact().unwrap();
+        let red = |index: &SearchIndex| {
+            let only = Filters {
+                attributes: vec![("colour".into(), vec!["red".into()])],
+                ..Filters::default()
+            };
+            index
+                .search("lamp", &only, Sort::Relevance, 0, 1)
+                .unwrap()
+                .1
+        };
+        assert_eq!(red(&index), 2050);
+        let searcher = index.reader.searcher();
+        let [segment] = searcher.segment_readers() else {
+            panic!("one segment after the merge");
+        };
+        let term = Term::from_field_text(index.f.attributes, "colour=red");
+        let kept = index.segments.with_term(segment, &term).unwrap();
+        assert!(Arc::ptr_eq(
+            &kept,
+            &index.segments.with_term(segment, &term).unwrap()
+        ));
+        // A red lamp turns blue: its new copy goes to a new, small segment, and the old
+        // segment's kept set still holds the old copy, which is deleted.
+        let Op::Upsert(mut turned) = lamps[0].clone() else {
+            unreachable!()
+        };
+        turned.variants[0].options = [("Colour".to_owned(), "blue".to_owned())].into();
+        turned.updated_at = Utc.timestamp_millis_opt(9_000).unwrap();
+        index.apply(&[Op::Upsert(turned)]).unwrap();
+        assert_eq!(red(&index), 2049);
+        let facets = index.facets("lamp", &Filters::default()).unwrap();
+        let blue = facets.attributes["colour"]
+            .iter()
+            .find(|v| v.value == "blue")
+            .map(|v| v.count);
+        assert_eq!(blue, Some(2051));
     }
 }
