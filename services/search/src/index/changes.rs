@@ -218,7 +218,10 @@ pub(super) fn attribute_term(name: &str, value: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::super::{Filters, SearchIndex, Sort, tests::priced};
+    use super::super::{
+        Filters, SearchIndex, Sort,
+        tests::{empty, priced},
+    };
     use super::{Op, Sold};
     use chrono::{TimeZone, Utc};
     use kazna_contracts::catalog::{ProductStatus, StockChanged};
@@ -246,8 +249,7 @@ mod tests {
 
     #[test]
     fn stock_changes_apply_in_version_order_whatever_order_they_arrive_in() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path(), 1).unwrap();
+        let (_dir, index) = empty();
         let lamp = priced("Lamp", &[(100, 3)], 1);
         // A stock change arrives before the product it is about: it is kept for it.
         index.apply(&[stock(&lamp, 0, 2)]).unwrap();
@@ -273,8 +275,7 @@ mod tests {
         index.apply(&[Op::Upsert(renamed)]).unwrap();
         assert_eq!(stocked_names(&index), ["Reading lamp"]);
         // The same batch in any order gives the same index.
-        let other = tempfile::tempdir().unwrap();
-        let shuffled = SearchIndex::open(other.path(), 1).unwrap();
+        let (_other, shuffled) = empty();
         shuffled
             .apply(&[stock(&lamp, 4, 3), lamp.clone(), stock(&lamp, 0, 2)])
             .unwrap();
@@ -283,8 +284,7 @@ mod tests {
 
     #[test]
     fn a_hidden_product_keeps_its_stock_and_popularity_for_when_it_is_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path(), 1).unwrap();
+        let (_dir, index) = empty();
         let lamp = priced("Lamp", &[(100, 3)], 1);
         let Op::Upsert(p) = &lamp else { unreachable!() };
         let mut hidden = p.clone();

@@ -319,12 +319,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::{Bits, by_document, by_value};
-    use crate::index::{SearchIndex, tests::dressed};
+    use crate::index::tests::{dressed, empty};
 
     #[test]
     fn values_counted_per_document_or_per_value_agree_for_any_matches() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path(), 1).unwrap();
+        let (_dir, index) = empty();
         let colours = ["red", "blue", "green", "black", "white"];
         let materials = ["brass", "linen", "glass"];
         // Two commits, so two segments or more, some values missing from some.

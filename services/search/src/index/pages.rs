@@ -206,12 +206,14 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use kazna_contracts::catalog::ProductStatus;
 
-    use super::super::{Filters, Op, SearchIndex, Sort, tests::priced};
+    use super::super::{
+        Filters, Op, Sort,
+        tests::{empty, priced},
+    };
 
     #[test]
     fn pages_neither_repeat_nor_skip_while_products_come_and_go() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path(), 1).unwrap();
+        let (_dir, index) = empty();
         let lamps: Vec<Op> = (0..9)
             .map(|i| priced(&format!("Lamp {i}"), &[(100 * (i + 1), 1)], 1))
             .collect();

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     Filters, Hit, Op, SearchIndex, Sold, Sort, query, sale_weight,
-    tests::{lamp, priced, product},
+    tests::{empty, lamp, priced, product},
 };
 
 /// The products of `q` by the words query, and by the boolean query of the same parts (every
@@ -64,8 +64,7 @@ fn both_ways(index: &SearchIndex, q: &str) -> [Vec<(DocAddress, f32)>; 2] {
 
 #[test]
 fn the_words_query_finds_and_scores_what_the_boolean_query_of_its_parts_does() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path(), 1).unwrap();
+    let (_dir, index) = empty();
     let quills: Vec<Op> = (0..80)
         .map(|i| {
             product(
@@ -147,8 +146,7 @@ fn the_words_query_finds_and_scores_what_the_boolean_query_of_its_parts_does() {
 
 #[test]
 fn relevance_pages_follow_on_across_segments_and_merging_them_changes_no_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path(), 1).unwrap();
+    let (_dir, index) = empty();
     // 30 equal lamps over three segments, some selling, some newer.
     for batch in 0..3 {
         let lamps: Vec<Op> = (0..10)
@@ -219,8 +217,7 @@ fn relevance_pages_follow_on_across_segments_and_merging_them_changes_no_answer(
 
 #[test]
 fn an_index_of_many_commits_is_merged_into_one_segment() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path(), 1).unwrap();
+    let (_dir, index) = empty();
     // Enough commits for tantivy's merge policy to merge some of them too.
     for batch in 0..30 {
         let lamps: Vec<Op> = (0..3)

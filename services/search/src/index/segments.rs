@@ -218,12 +218,14 @@ mod tests {
     use tantivy::Term;
 
     use super::SMALL;
-    use crate::index::{Filters, Op, SearchIndex, Sort, tests::dressed};
+    use crate::index::{
+        Filters, Op, SearchIndex, Sort,
+        tests::{dressed, empty},
+    };
 
     #[test]
     fn a_large_segment_keeps_its_sets_and_they_stay_right_as_its_products_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path(), 1).unwrap();
+        let (_dir, index) = empty();
         let colour = |i: usize| if i.is_multiple_of(2) { "red" } else { "blue" };
         let lamps: Vec<Op> = (0..SMALL as usize + 4)
             .map(|i| dressed(&format!("Lamp {i}"), 100 + i as i64, colour(i), "brass"))

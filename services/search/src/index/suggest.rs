@@ -157,3 +157,35 @@ impl SearchIndex {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::edits;
+
+    #[test]
+    fn edits_count_the_same_for_short_words_and_for_words_too_long_to_count_on_the_stack() {
+        for (a, b, n) in [
+            ("lamp", "lmap", 1),
+            ("lamp", "lamps", 1),
+            ("kitchen", "kitchn", 1),
+            ("sneaker", "sneeker", 1),
+            ("abc", "cba", 2),
+            ("ćma", "cma", 1),
+        ] {
+            assert_eq!(edits(a, b), n, "{a} {b}");
+            // The same words 40 letters longer take the other way, and count the same.
+            let long = "x".repeat(40);
+            assert_eq!(
+                edits(&format!("{long}{a}"), &format!("{long}{b}")),
+                n,
+                "{a} {b}"
+            );
+            assert_eq!(
+                edits(&format!("{a}{long}"), &format!("{b}{long}")),
+                n,
+                "{a} {b}"
+            );
+        }
+        assert_eq!(edits(&"a".repeat(33), ""), 33);
+    }
+}
