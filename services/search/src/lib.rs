@@ -37,8 +37,10 @@ pub struct State {
     pub ctx: Context,
     pub index: Arc<live::Live>,
     pub popularity: popularity::Popularity,
-    /// Where queries are counted for analytics.
+    /// Where analytics are read from.
     pub redis: redis::aio::ConnectionManager,
+    /// Searches counted for analytics, until the next flush to Redis.
+    pub tally: analytics::Tally,
     pub cache: cache::Cache,
     /// The threads that read the index (see [`pool`]).
     pub pool: pool::Pool,
@@ -91,11 +93,16 @@ pub async fn build(
         shutdown.clone(),
     );
     let cache = cache::Cache::new(redis.clone(), &prefix, &instance);
+    let tally = analytics::Tally::default();
+    let counting = tally
+        .clone()
+        .run(redis.clone(), prefix.clone(), shutdown.clone());
     let state = AppState(Arc::new(State {
         ctx,
         index,
         popularity,
         redis,
+        tally,
         cache,
         pool: pool::Pool::default(),
     }));
@@ -113,5 +120,6 @@ pub async fn build(
     let router = kazna_kernel::server::finish(NAME, api.with_state(state), openapi, checks);
     Ok(App::new(NAME, listener, router)
         .worker(consumer.run(shutdown))
+        .worker(counting)
         .worker(pull))
 }

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    AppState, analytics,
+    AppState,
     error::Result,
     index::{Cursor, Filters, Sort},
 };
@@ -340,13 +340,7 @@ pub(super) async fn search(
     };
     // Only a shopper's first page counts as a query asked.
     if cursor.is_none() {
-        let prefix = s.ctx.settings.redis_key("");
-        tokio::spawn(analytics::count(
-            s.redis.clone(),
-            prefix,
-            words,
-            results.total,
-        ));
+        s.tally.count(&words, results.total);
     }
     Ok((
         [(HeaderName::from_static("x-cache"), cached)],
