@@ -26,6 +26,7 @@ use crate::error::Error;
 mod bits;
 mod boost;
 mod changes;
+mod expansions;
 mod facets;
 mod highlight;
 mod narrow;
@@ -92,6 +93,8 @@ pub struct SearchIndex {
     lifts: boost::Lifts,
     /// What searches read of each segment (see [`segments`]).
     segments: Arc<segments::Segments>,
+    /// The ways each word reaches products, while the index stays as it is (see [`expansions`]).
+    expansions: expansions::Expansions,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -230,6 +233,7 @@ impl SearchIndex {
             epoch,
             lifts: boost::Lifts::default(),
             segments: Arc::default(),
+            expansions: Default::default(),
         })
     }
 

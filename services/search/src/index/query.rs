@@ -11,6 +11,7 @@ use tantivy::{
 use super::{
     Filters, SearchIndex,
     changes::attribute_term,
+    expansions::Asked,
     narrow::{Narrowed, Narrowing},
     reach,
     words::{AllWords, Part},
@@ -77,8 +78,30 @@ impl SearchIndex {
 
     /// The ways `word` reaches products in `fields`: itself in each, with the field's weight
     /// times [`EXACT`], and where the field allows, each term within its edits and, for the
-    /// `last` word, each term it starts (see [`reach`]).
+    /// `last` word, each term it starts (see [`reach`]). Kept while the index stays as it is
+    /// (see [`super::expansions`]).
     pub(super) fn parts(
+        &self,
+        searcher: &Searcher,
+        word: &str,
+        last: bool,
+        fields: &[(Field, f32, Reach)],
+    ) -> Vec<Part> {
+        let asked = Asked {
+            word: word.to_owned(),
+            last,
+            fields: fields
+                .iter()
+                .map(|&(f, weight, how_far)| (f.field_id(), weight.to_bits(), how_far))
+                .collect(),
+        };
+        let generation = searcher.generation().generation_id();
+        self.expansions.get_or(generation, asked, || {
+            self.read_parts(searcher, word, last, fields)
+        })
+    }
+
+    fn read_parts(
         &self,
         searcher: &Searcher,
         word: &str,
@@ -189,7 +212,7 @@ pub(super) enum Text {
 }
 
 /// How far a word reaches in a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Reach {
     /// The word itself only.
     Exact,
