@@ -4,6 +4,7 @@
 
 mod ceiling;
 mod lifecycle;
+mod paced;
 mod platform;
 mod report;
 mod search;
@@ -55,6 +56,12 @@ pub struct Args {
     /// services reach each other over HTTP, as on Kubernetes; the default is `kazna up`.
     #[arg(long)]
     pub separate: bool,
+    /// The rate at which the paced search scenarios send requests, per second.
+    #[arg(long, default_value_t = 3_000)]
+    pub paced_rate: u32,
+    /// The most requests a paced scenario has in flight (its connections).
+    #[arg(long, default_value_t = 128)]
+    pub paced_connections: usize,
 }
 
 /// Asks search to answer from its index, past the hot-query cache.
@@ -281,6 +288,65 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("scenario {name}"))?;
         let s = Scenario::new(name, ceiling, m);
         // As it goes, so a later failure does not lose what was measured.
+        eprintln!(
+            "bench:   {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            s.rps, s.p50_ms, s.p99_ms, s.errors
+        );
+        scenarios.push(s);
+    }
+    // The search scenarios again, as a shop's traffic comes: at a set rate, not flat out.
+    let paced = paced::Paced {
+        rate: args.paced_rate,
+        duration: Duration::from_secs(args.duration),
+        connections: args.paced_connections,
+    };
+    let no_cache = Some(("cache-control".to_owned(), "no-cache".to_owned()));
+    let paced_plan = [
+        (
+            "search: plain",
+            &lists.searches,
+            "/api/v1/search?facets=false&q=",
+            true,
+        ),
+        (
+            "search: filtered and sorted",
+            &lists.filtered,
+            "/api/v1/search?facets=false&q=",
+            true,
+        ),
+        (
+            "search: with facets",
+            &lists.searches,
+            "/api/v1/search?q=",
+            true,
+        ),
+        (
+            "search: suggest",
+            &lists.prefixes,
+            "/api/v1/search/suggest?q=",
+            false,
+        ),
+    ];
+    for (what, list, prefix, past_cache) in paced_plan {
+        let name = format!("{what}, paced at {} q/s", args.paced_rate);
+        if !wanted(&name) {
+            continue;
+        }
+        eprintln!("bench: {name}");
+        let target = paced::Target {
+            addr: gw.trim_start_matches("http://").to_owned(),
+            prefix: prefix.to_owned(),
+            items: std::fs::read_to_string(list)?
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            header: no_cache.clone().filter(|_| past_cache),
+        };
+        let m = paced
+            .run(target)
+            .await
+            .with_context(|| format!("scenario {name}"))?;
+        let s = Scenario::new(name, Some("postgres"), m);
         eprintln!(
             "bench:   {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
             s.rps, s.p50_ms, s.p99_ms, s.errors

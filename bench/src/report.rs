@@ -6,7 +6,7 @@ use crate::{Args, wrk::Measured};
 
 #[derive(Debug, Serialize)]
 pub struct Scenario {
-    pub name: &'static str,
+    pub name: String,
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -22,9 +22,9 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    pub fn new(name: &'static str, ceiling: Option<&'static str>, m: Measured) -> Self {
+    pub fn new(name: impl Into<String>, ceiling: Option<&'static str>, m: Measured) -> Self {
         Self {
-            name,
+            name: name.into(),
             rps: m.rps(),
             p50_ms: m.p50_us as f64 / 1000.0,
             p99_ms: m.p99_us as f64 / 1000.0,
