@@ -42,20 +42,12 @@ impl Driver {
                 sample = why;
             }
         }
-        took.sort();
-        let at = |q: f64| {
-            took.get(((took.len() as f64 * q) as usize).min(took.len().saturating_sub(1)))
-                .map_or(0, |d| d.as_micros() as u64)
-        };
-        Ok(Measured {
-            requests: took.len() as u64,
-            duration_us: start.elapsed().as_micros() as u64,
-            p50_us: at(0.5),
-            p99_us: at(0.99),
-            errors,
-            status_errors: errors,
-            failure_sample: sample,
-        })
+        Ok(Measured::from_times(
+            took,
+            start.elapsed(),
+            (errors, errors),
+            sample,
+        ))
     }
 
     /// One buyer's lifecycles: how long each took, failures and a sample of one.

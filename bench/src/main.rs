@@ -67,6 +67,23 @@ pub struct Args {
 /// Asks search to answer from its index, past the hot-query cache.
 const NO_CACHE: &str = "Cache-Control: no-cache";
 
+/// The scenarios that also run paced (see [`paced`]): searches answered from the index.
+const PACED: [&str; 4] = [
+    "search: plain (index)",
+    "search: filtered and sorted (index)",
+    "search: with facets (index)",
+    "search: suggest",
+];
+
+/// Prints what a scenario measured as it goes, so a later failure does not lose it.
+fn noted(s: Scenario) -> Scenario {
+    eprintln!(
+        "bench:   {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        s.rps, s.p50_ms, s.p99_ms, s.errors
+    );
+    s
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -279,20 +296,14 @@ async fn main() -> anyhow::Result<()> {
             Some("postgres"),
         ),
     ];
-    for (name, base, script, script_args, ceiling) in plan.into_iter().filter(|p| wanted(p.0)) {
+    for (name, base, script, script_args, ceiling) in plan.iter().filter(|p| wanted(p.0)) {
         eprintln!("bench: {name}");
-        let sequential = script == "checkout.lua";
+        let sequential = *script == "checkout.lua";
         let m = load
-            .run(&base, script, &script_args, sequential)
+            .run(base, script, script_args, sequential)
             .await
             .with_context(|| format!("scenario {name}"))?;
-        let s = Scenario::new(name, ceiling, m);
-        // As it goes, so a later failure does not lose what was measured.
-        eprintln!(
-            "bench:   {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-            s.rps, s.p50_ms, s.p99_ms, s.errors
-        );
-        scenarios.push(s);
+        scenarios.push(noted(Scenario::new(*name, *ceiling, m)));
     }
     // The search scenarios again, as a shop's traffic comes: at a set rate, not flat out.
     let paced = paced::Paced {
@@ -300,58 +311,21 @@ async fn main() -> anyhow::Result<()> {
         duration: Duration::from_secs(args.duration),
         connections: args.paced_connections,
     };
-    let no_cache = Some(("cache-control".to_owned(), "no-cache".to_owned()));
-    let paced_plan = [
-        (
-            "search: plain",
-            &lists.searches,
-            "/api/v1/search?facets=false&q=",
-            true,
-        ),
-        (
-            "search: filtered and sorted",
-            &lists.filtered,
-            "/api/v1/search?facets=false&q=",
-            true,
-        ),
-        (
-            "search: with facets",
-            &lists.searches,
-            "/api/v1/search?q=",
-            true,
-        ),
-        (
-            "search: suggest",
-            &lists.prefixes,
-            "/api/v1/search/suggest?q=",
-            false,
-        ),
-    ];
-    for (what, list, prefix, past_cache) in paced_plan {
-        let name = format!("{what}, paced at {} q/s", args.paced_rate);
+    if let Some(missing) = PACED.iter().find(|n| !plan.iter().any(|p| p.0 == **n)) {
+        anyhow::bail!("the paced scenario {missing} is not in the plan");
+    }
+    for (name, base, _, script_args, ceiling) in plan.iter().filter(|p| PACED.contains(&p.0)) {
+        let name = format!("{name}, paced at {} q/s", args.paced_rate);
         if !wanted(&name) {
             continue;
         }
         eprintln!("bench: {name}");
-        let target = paced::Target {
-            addr: gw.trim_start_matches("http://").to_owned(),
-            prefix: prefix.to_owned(),
-            items: std::fs::read_to_string(list)?
-                .lines()
-                .map(str::to_owned)
-                .collect(),
-            header: no_cache.clone().filter(|_| past_cache),
-        };
+        let target = paced::Target::like_get_random(base, script_args)?;
         let m = paced
             .run(target)
             .await
             .with_context(|| format!("scenario {name}"))?;
-        let s = Scenario::new(name, Some("postgres"), m);
-        eprintln!(
-            "bench:   {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-            s.rps, s.p50_ms, s.p99_ms, s.errors
-        );
-        scenarios.push(s);
+        scenarios.push(noted(Scenario::new(name, *ceiling, m)));
     }
     // One admin, made once, for the lifecycle and the search figures.
     let admin = bench.admin().await?;

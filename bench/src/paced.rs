@@ -34,15 +34,42 @@ pub struct Paced {
 
 /// What to ask: `GET {prefix}{one of items}` with an optional header, at `host:port`.
 pub struct Target {
-    pub addr: String,
-    pub prefix: String,
-    pub items: Vec<String>,
-    pub header: Option<(String, String)>,
+    addr: String,
+    prefix: String,
+    items: Vec<String>,
+    header: Option<(String, String)>,
+}
+
+impl Target {
+    /// What `get_random.lua` asks of `base` with the same arguments: a list file, a path
+    /// prefix and optionally one header (`Name: value`).
+    pub fn like_get_random(base: &str, args: &[String]) -> anyhow::Result<Self> {
+        let [list, prefix, rest @ ..] = args else {
+            anyhow::bail!("get_random.lua takes a list file and a path prefix");
+        };
+        let header = match rest.first() {
+            None => None,
+            Some(h) => {
+                let (name, value) = h.split_once(':').context("a header is `Name: value`")?;
+                Some((name.trim().to_owned(), value.trim().to_owned()))
+            }
+        };
+        Ok(Self {
+            addr: base.trim_start_matches("http://").to_owned(),
+            prefix: prefix.clone(),
+            items: std::fs::read_to_string(list)
+                .with_context(|| format!("reading {list}"))?
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            header,
+        })
+    }
 }
 
 #[derive(Default)]
 struct Tally {
-    latencies_us: Vec<u64>,
+    times: Vec<Duration>,
     errors: u64,
     status_errors: u64,
     failure_sample: String,
@@ -65,31 +92,19 @@ impl Paced {
         let mut all = Tally::default();
         for w in workers {
             let t = w.await.context("a paced worker stopped")??;
-            all.latencies_us.extend(t.latencies_us);
+            all.times.extend(t.times);
             all.errors += t.errors;
             all.status_errors += t.status_errors;
             if all.failure_sample.is_empty() {
                 all.failure_sample = t.failure_sample;
             }
         }
-        let elapsed = start.elapsed();
-        all.latencies_us.sort_unstable();
-        let at = |q: f64| {
-            let n = all.latencies_us.len();
-            if n == 0 {
-                return 0;
-            }
-            all.latencies_us[((n as f64 * q).ceil() as usize).clamp(1, n) - 1]
-        };
-        Ok(Measured {
-            requests: all.latencies_us.len() as u64,
-            duration_us: elapsed.as_micros() as u64,
-            p50_us: at(0.50),
-            p99_us: at(0.99),
-            errors: all.errors,
-            status_errors: all.status_errors,
-            failure_sample: all.failure_sample,
-        })
+        Ok(Measured::from_times(
+            all.times,
+            start.elapsed(),
+            (all.errors, all.status_errors),
+            all.failure_sample,
+        ))
     }
 }
 
@@ -140,7 +155,7 @@ async fn worker(
         };
         match answer.await {
             Ok((status, body)) => {
-                tally.latencies_us.push(due.elapsed().as_micros() as u64);
+                tally.times.push(due.elapsed());
                 if !status.is_success() {
                     tally.status_errors += 1;
                     tally.errors += 1;
@@ -167,4 +182,76 @@ fn mix(i: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use axum::{Router, routing::get};
+
+    use super::{Paced, Target};
+
+    /// A server that takes 20 ms an answer, asked over one connection 100 times a second,
+    /// answers 50 a second: the requests queue, and a driver that timed each from when it
+    /// was sent would still say 20 ms.
+    #[tokio::test]
+    async fn a_slow_answer_counts_against_the_requests_queued_behind_it() {
+        let app = Router::new().route(
+            "/slow/{n}",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                "done"
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let target = Target {
+            addr,
+            prefix: "/slow/".into(),
+            items: vec!["1".into(), "2".into()],
+            header: None,
+        };
+        let paced = Paced {
+            rate: 100,
+            duration: Duration::from_secs(1),
+            connections: 1,
+        };
+        let m = paced.run(target).await.unwrap();
+        assert_eq!((m.requests, m.errors), (100, 0));
+        // The last requests wait for the 99 before them: about a second. Sent on time, each
+        // would take 20 ms.
+        assert!(m.p99_us > 500_000, "p99 {} µs", m.p99_us);
+        assert!(m.p50_us > 100_000, "p50 {} µs", m.p50_us);
+        assert!(m.rps() < 75.0, "{} answers a second", m.rps());
+    }
+
+    #[test]
+    fn reads_the_arguments_get_random_lua_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("queries.txt");
+        std::fs::write(&list, "lamp\nred%20chair\n").unwrap();
+        let list = list.to_string_lossy().into_owned();
+        let t = Target::like_get_random(
+            "http://127.0.0.1:19080",
+            &[
+                list.clone(),
+                "/api/v1/search?q=".into(),
+                "Cache-Control: no-cache".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(t.addr, "127.0.0.1:19080");
+        assert_eq!(t.items, ["lamp", "red%20chair"]);
+        assert_eq!(
+            t.header,
+            Some(("Cache-Control".to_owned(), "no-cache".to_owned()))
+        );
+        let bare = Target::like_get_random("http://127.0.0.1:1", &[list, "/x/".into()]).unwrap();
+        assert!(bare.header.is_none());
+        assert!(Target::like_get_random("http://127.0.0.1:1", &[]).is_err());
+    }
 }

@@ -1,6 +1,9 @@
 //! Runs `wrk` with one of the bench's Lua scripts and reads the JSON line it prints.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
@@ -22,6 +25,31 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// What the bench's own drivers measured: each request's time, `errors` of which
+    /// `status_errors` were answers with a 4xx or 5xx status, over `elapsed`.
+    pub fn from_times(
+        mut times: Vec<Duration>,
+        elapsed: Duration,
+        (errors, status_errors): (u64, u64),
+        failure_sample: String,
+    ) -> Self {
+        times.sort_unstable();
+        // The nearest rank: the smallest time at least a share `q` of requests took.
+        let at = |q: f64| {
+            let rank = ((times.len() as f64 * q).ceil() as usize).max(1);
+            times.get(rank - 1).map_or(0, |d| d.as_micros() as u64)
+        };
+        Self {
+            requests: times.len() as u64,
+            duration_us: elapsed.as_micros() as u64,
+            p50_us: at(0.50),
+            p99_us: at(0.99),
+            errors,
+            status_errors,
+            failure_sample,
+        }
+    }
+
     pub fn rps(&self) -> f64 {
         self.requests as f64 / (self.duration_us.max(1) as f64 / 1e6)
     }
