@@ -11,13 +11,13 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use kazna_contracts::{Currency, Money};
+use kazna_contracts::Money;
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
     Term,
     collector::{Count, TopDocs},
     query::{Query, TermQuery},
-    schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value},
+    schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT},
 };
 use uuid::Uuid;
 
@@ -25,6 +25,7 @@ use crate::error::Error;
 
 mod bits;
 mod boost;
+mod cards;
 mod changes;
 mod expansions;
 mod facets;
@@ -264,9 +265,10 @@ impl SearchIndex {
             }
         }
         self.reader.reload()?;
-        // The merged segment's table is read now, not by the first search with facets.
+        // The merged segment's table and cards are read now, not by the first searches.
         for segment in self.reader.searcher().segment_readers() {
             self.segments.table(segment)?;
+            self.segments.cards(segment, &self.f)?;
         }
         Ok(())
     }
@@ -275,14 +277,24 @@ impl SearchIndex {
         Term::from_field_text(self.f.id, &id.to_string())
     }
 
-    /// The document of product `id` in `searcher`, live or not.
-    fn find(&self, searcher: &Searcher, id: Uuid) -> Result<Option<TantivyDocument>, Error> {
+    /// Where product `id` is in `searcher`, live or not.
+    fn address(&self, searcher: &Searcher, id: Uuid) -> Result<Option<DocAddress>, Error> {
         let q = TermQuery::new(self.id_term(id), IndexRecordOption::Basic);
         let top = searcher.search(&q, &TopDocs::with_limit(1))?;
-        match top.first() {
-            Some((_, addr)) => Ok(Some(searcher.doc(*addr)?)),
+        Ok(top.first().map(|(_, addr)| *addr))
+    }
+
+    /// The document of product `id` in `searcher`, live or not.
+    fn find(&self, searcher: &Searcher, id: Uuid) -> Result<Option<TantivyDocument>, Error> {
+        match self.address(searcher, id)? {
+            Some(addr) => Ok(Some(searcher.doc(addr)?)),
             None => Ok(None),
         }
+    }
+
+    /// The card of the document at `addr`; `None` for a tombstone.
+    fn card(&self, searcher: &Searcher, addr: DocAddress) -> Result<Option<cards::Card>, Error> {
+        Ok(self.segments.card(searcher, addr, &self.f)?)
     }
 
     /// The generation of what searches see, with the build it belongs to: it changes with
@@ -328,9 +340,8 @@ impl SearchIndex {
         let words = self.words(q);
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            if let Some(hit) = self.hit(&doc, score, &words) {
-                hits.push(hit);
+            if let Some(card) = self.card(&searcher, addr)? {
+                hits.push(self.hit(card, score, &words));
             }
         }
         Ok((hits, total))
@@ -434,40 +445,16 @@ impl SearchIndex {
         Ok(Found { top, total, facets })
     }
 
-    /// A hit from a product's document; `None` for a tombstone or a damaged document.
-    fn hit(&self, doc: &TantivyDocument, score: f32, words: &[String]) -> Option<Hit> {
-        let text = |f: Field| {
-            doc.get_first(f)
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        };
-        let live = doc.get_first(self.f.live).and_then(|v| v.as_i64()) == Some(1);
-        if !live {
-            return None;
-        }
-        let (Ok(product_id), Ok(currency)) = (
-            Uuid::parse_str(&text(self.f.id)),
-            Currency::parse(&text(self.f.currency)),
-        ) else {
-            tracing::warn!(id = %text(self.f.id), "search: an indexed product without an id or a currency");
-            return None;
-        };
-        let name = text(self.f.name);
-        Some(Hit {
-            product_id,
-            highlight: self.highlight(&name, words),
-            name,
-            price: Money::new(
-                doc.get_first(self.f.price)
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(0),
-                currency,
-            ),
+    /// A hit from a product's card.
+    fn hit(&self, card: cards::Card, score: f32, words: &[String]) -> Hit {
+        Hit {
+            product_id: card.id,
+            highlight: self.highlight(&card.name, words),
+            name: card.name.to_string(),
+            price: Money::new(card.price, card.currency),
             score,
-            image: doc
-                .get_first(self.f.image)
-                .and_then(|v| v.as_str().map(str::to_owned)),
-        })
+            image: card.image.map(|i| i.to_string()),
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use tantivy::{Searcher, TantivyDocument};
+use tantivy::Searcher;
 
 use super::{Facets, Filters, Hit, SearchIndex, Sort};
 use crate::error::Error;
@@ -139,26 +139,21 @@ impl SearchIndex {
         let stale = generation != now.generation().generation_id();
         let mut hits = Vec::with_capacity(read);
         for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let doc = if stale {
+            let Some(card) = self.card(&searcher, addr)? else {
+                continue;
+            };
+            let card = match stale {
                 // As the product is now; gone if it is no longer on sale.
-                match doc
-                    .get_first(self.f.id)
-                    .and_then(|v| tantivy::schema::Value::as_str(&v))
-                    .and_then(|id| uuid::Uuid::parse_str(id).ok())
-                {
-                    Some(id) => match self.find(&now, id)? {
+                true => match self.address(&now, card.id)? {
+                    Some(addr) => match self.card(&now, addr)? {
                         Some(current) => current,
                         None => continue,
                     },
                     None => continue,
-                }
-            } else {
-                doc
+                },
+                false => card,
             };
-            if let Some(hit) = self.hit(&doc, score, &words) {
-                hits.push(hit);
-            }
+            hits.push(self.hit(card, score, &words));
         }
         let next_offset = offset + read;
         let next = (read == limit && next_offset < total && next_offset <= MAX_OFFSET).then(|| {

@@ -5,7 +5,8 @@
 //! product's categories, attribute values and price; through tantivy's columns that is an
 //! index lookup and a bit unpacking per value, here an array read. Filters by a term (in
 //! stock, a category, an attribute value, a seller) keep one bit per document of the
-//! segment, so a search narrows its matches a word of 64 documents at a time.
+//! segment, so a search narrows its matches a word of 64 documents at a time. A large
+//! segment also keeps what its hits show (see [`super::cards`]).
 
 use std::{
     collections::HashMap,
@@ -14,9 +15,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tantivy::{DocId, SegmentReader, Term, columnar::StrColumn, index::SegmentId};
+use tantivy::{
+    DocAddress, DocId, Searcher, SegmentReader, TantivyDocument, Term, columnar::StrColumn,
+    index::SegmentId,
+};
 
-use super::bits::Bits;
+use super::{
+    Fields,
+    bits::Bits,
+    cards::{Card, Cards},
+};
 
 /// How long something read from a segment is kept after its last use: a segment merged away
 /// is not searched again.
@@ -24,7 +32,7 @@ const UNUSED_FOR: Duration = Duration::from_secs(120);
 /// The most filter sets kept, over all segments (each one bit per document).
 const MAX_SETS: usize = 512;
 /// Segments of fewer documents than this keep no sets.
-const SMALL: u32 = 4096;
+pub(super) const SMALL: u32 = 4096;
 /// The most segments' tables kept.
 const MAX_TABLES: usize = 64;
 
@@ -79,6 +87,7 @@ impl<K: Eq + Hash + Clone, V> Kept<K, V> {
 pub(super) struct Segments {
     tables: Kept<(), Table>,
     sets: Kept<Term, Bits>,
+    cards: Kept<(), Cards>,
 }
 
 impl Default for Segments {
@@ -86,6 +95,7 @@ impl Default for Segments {
         Self {
             tables: Kept::new(MAX_TABLES),
             sets: Kept::new(MAX_SETS),
+            cards: Kept::new(MAX_TABLES),
         }
     }
 }
@@ -94,6 +104,27 @@ impl Segments {
     /// The segment's table of categories, attribute values and prices.
     pub(super) fn table(&self, segment: &SegmentReader) -> tantivy::Result<Arc<Table>> {
         self.tables.get_or(segment, &(), || Table::read(segment))
+    }
+
+    /// The card of the document at `addr` in `searcher`; `None` for a tombstone.
+    pub(super) fn card(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+        f: &Fields,
+    ) -> tantivy::Result<Option<Card>> {
+        let segment = searcher.segment_reader(addr.segment_ord);
+        if segment.max_doc() < SMALL {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            return Ok(Card::of(&doc, f));
+        }
+        let cards = self.cards(segment, f)?;
+        Ok(cards.get(addr.doc_id).cloned())
+    }
+
+    /// The cards of a large segment's documents, read now if they are not kept yet.
+    pub(super) fn cards(&self, segment: &SegmentReader, f: &Fields) -> tantivy::Result<Arc<Cards>> {
+        self.cards.get_or(segment, &(), || Cards::read(segment, f))
     }
 
     /// The segment's documents that hold `term` (deleted ones included).

@@ -1,10 +1,10 @@
 //! Completions of what a shopper is typing, from product and category names.
 
 use tantivy::{
-    TantivyDocument, Term,
+    Term,
     collector::TopDocs,
     query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery},
-    schema::{Field, IndexRecordOption, Value},
+    schema::{Field, IndexRecordOption},
 };
 use uuid::Uuid;
 
@@ -116,17 +116,13 @@ impl SearchIndex {
         let mut seen = std::collections::HashSet::new();
         let names = searcher.search(&*in_field(self.f.name), &TopDocs::with_limit(limit))?;
         for (_, addr) in names {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let text = |f: Field| {
-                doc.get_first(f)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
+            let Some(card) = self.card(&searcher, addr)? else {
+                continue;
             };
-            let name = text(self.f.name);
-            if !name.is_empty() && seen.insert(name.to_lowercase()) {
+            if !card.name.is_empty() && seen.insert(card.name.to_lowercase()) {
                 out.push(Suggestion {
-                    text: name.to_owned(),
-                    product_id: Uuid::parse_str(text(self.f.id)).ok(),
+                    text: card.name.to_string(),
+                    product_id: Some(card.id),
                 });
             }
         }
@@ -143,11 +139,13 @@ impl SearchIndex {
         let in_categories =
             searcher.search(&*in_field(self.f.categories), &TopDocs::with_limit(50))?;
         for (_, addr) in in_categories {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            for category in doc.get_all(self.f.categories).filter_map(|v| v.as_str()) {
+            let Some(card) = self.card(&searcher, addr)? else {
+                continue;
+            };
+            for category in card.categories.iter() {
                 if matches(category) && seen.insert(category.to_lowercase()) {
                     out.push(Suggestion {
-                        text: category.to_owned(),
+                        text: category.to_string(),
                         product_id: None,
                     });
                 }
