@@ -4,10 +4,16 @@
 //! generation are capped, so a flood of odd queries cannot fill Redis. Redis away, searches
 //! answer from the index as if nothing were cached: a call that fails or takes longer than
 //! [`WAIT`] makes the cache step aside for [`REST`], so searches do not wait on it.
+//!
+//! Only this instance writes under its prefix, so it knows which requests it stored, and
+//! until when: a request it did not store is not asked of Redis (a search of words nobody
+//! asked before costs one call, the write, not three), and the cap is counted here.
 
 use std::{
+    collections::HashMap,
+    hash::{BuildHasher, RandomState},
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -18,7 +24,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub const TTL: Duration = Duration::from_secs(30);
 /// Distinct requests cached per generation of the index.
-const CAP: i64 = 10_000;
+const CAP: usize = 10_000;
 /// The longest a search waits for the cache.
 const WAIT: Duration = Duration::from_millis(50);
 /// How long the cache is left alone after it failed.
@@ -32,6 +38,47 @@ pub struct Cache {
     /// Since `started`, in ms: until when the cache is left alone.
     resting_until: Arc<AtomicU64>,
     started: Instant,
+    stored: Arc<Mutex<Stored>>,
+}
+
+/// The requests stored for one generation, by a hash of each, with when each expires.
+#[derive(Default)]
+struct Stored {
+    generation: String,
+    until: HashMap<u64, Instant>,
+    hasher: RandomState,
+}
+
+impl Stored {
+    /// Whether `request` is stored for `generation` and not expired yet.
+    fn holds(&self, generation: &str, request: &str) -> bool {
+        let hash = self.hasher.hash_one(request);
+        self.generation == generation
+            && self
+                .until
+                .get(&hash)
+                .is_some_and(|until| Instant::now() < *until)
+    }
+
+    /// Whether one more request may be stored for `generation` (a new one forgets the old).
+    fn has_room(&mut self, generation: &str) -> bool {
+        if self.generation != generation {
+            self.generation = generation.to_owned();
+            self.until.clear();
+        }
+        if self.until.len() >= CAP {
+            let now = Instant::now();
+            self.until.retain(|_, until| now < *until);
+        }
+        self.until.len() < CAP
+    }
+
+    fn add(&mut self, generation: &str, request: &str) {
+        if self.generation == generation {
+            let hash = self.hasher.hash_one(request);
+            self.until.insert(hash, Instant::now() + TTL);
+        }
+    }
 }
 
 impl Cache {
@@ -44,6 +91,7 @@ impl Cache {
             ),
             resting_until: Arc::new(AtomicU64::new(0)),
             started: Instant::now(),
+            stored: Arc::default(),
         }
     }
 
@@ -76,6 +124,13 @@ impl Cache {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, generation: &str, request: &str) -> Option<T> {
+        let stored = self
+            .stored
+            .lock()
+            .is_ok_and(|s| s.holds(generation, request));
+        if !stored {
+            return None;
+        }
         let mut redis = self.redis.clone();
         let key = self.key(generation, request);
         let found: Option<String> = self.call("not read", redis.get(key)).await?;
@@ -83,26 +138,47 @@ impl Cache {
     }
 
     pub async fn put<T: Serialize>(&self, generation: &str, request: &str, value: &T) {
+        let room = self.stored.lock().is_ok_and(|mut s| s.has_room(generation));
+        if !room {
+            return;
+        }
         let Ok(text) = serde_json::to_string(value) else {
             return;
         };
         let mut redis = self.redis.clone();
-        let count = format!("{}{generation}:#", self.prefix);
-        let ttl = TTL.as_secs();
-        let stored = async {
-            let (n,): (i64,) = redis::pipe()
-                .incr(&count, 1)
-                .expire(&count, ttl as i64)
-                .ignore()
-                .query_async(&mut redis)
-                .await?;
-            if n <= CAP {
-                let _: () = redis
-                    .set_ex(self.key(generation, request), text, ttl)
-                    .await?;
-            }
-            Ok::<(), redis::RedisError>(())
-        };
-        self.call("not written", stored).await;
+        let key = self.key(generation, request);
+        let written: Option<()> = self
+            .call("not written", redis.set_ex(key, text, TTL.as_secs()))
+            .await;
+        if written.is_some()
+            && let Ok(mut s) = self.stored.lock()
+        {
+            s.add(generation, request);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CAP, Stored};
+
+    #[test]
+    fn only_what_was_stored_for_this_generation_is_asked_for_and_at_most_cap_of_it() {
+        let mut stored = Stored::default();
+        assert!(!stored.holds("1.1", "lamp"));
+        assert!(stored.has_room("1.1"));
+        stored.add("1.1", "lamp");
+        assert!(stored.holds("1.1", "lamp"));
+        assert!(!stored.holds("1.1", "lamps"));
+        assert!(!stored.holds("1.2", "lamp"));
+        // A new generation forgets the old one's.
+        assert!(stored.has_room("1.2"));
+        assert!(!stored.holds("1.1", "lamp"));
+        for n in 0..CAP {
+            assert!(stored.has_room("1.2"));
+            stored.add("1.2", &n.to_string());
+        }
+        assert!(!stored.has_room("1.2"), "full until some expire");
+        assert!(stored.holds("1.2", &(CAP - 1).to_string()));
     }
 }
