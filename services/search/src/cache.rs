@@ -60,8 +60,10 @@ impl Stored {
                 .is_some_and(|until| Instant::now() < *until)
     }
 
-    /// Whether one more request may be stored for `generation` (a new one forgets the old).
-    fn has_room(&mut self, generation: &str) -> bool {
+    /// Notes `request` as stored for `generation` (a new generation forgets the old one's),
+    /// unless [`CAP`] requests are already: checked and noted at once, so searches writing
+    /// side by side never pass the cap. `false`: not to be written.
+    fn reserve(&mut self, generation: &str, request: &str) -> bool {
         if self.generation != generation {
             self.generation = generation.to_owned();
             self.until.clear();
@@ -70,14 +72,12 @@ impl Stored {
             let now = Instant::now();
             self.until.retain(|_, until| now < *until);
         }
-        self.until.len() < CAP
-    }
-
-    fn add(&mut self, generation: &str, request: &str) {
-        if self.generation == generation {
-            let hash = self.hasher.hash_one(request);
-            self.until.insert(hash, Instant::now() + TTL);
+        let hash = self.hasher.hash_one(request);
+        if self.until.len() >= CAP && !self.until.contains_key(&hash) {
+            return false;
         }
+        self.until.insert(hash, Instant::now() + TTL);
+        true
     }
 }
 
@@ -138,7 +138,12 @@ impl Cache {
     }
 
     pub async fn put<T: Serialize>(&self, generation: &str, request: &str, value: &T) {
-        let room = self.stored.lock().is_ok_and(|mut s| s.has_room(generation));
+        // Noted before it is written: should the write fail, the cache rests, and a read
+        // after that finds nothing and costs one call.
+        let room = self
+            .stored
+            .lock()
+            .is_ok_and(|mut s| s.reserve(generation, request));
         if !room {
             return;
         }
@@ -147,14 +152,9 @@ impl Cache {
         };
         let mut redis = self.redis.clone();
         let key = self.key(generation, request);
-        let written: Option<()> = self
+        let _: Option<()> = self
             .call("not written", redis.set_ex(key, text, TTL.as_secs()))
             .await;
-        if written.is_some()
-            && let Ok(mut s) = self.stored.lock()
-        {
-            s.add(generation, request);
-        }
     }
 }
 
@@ -166,19 +166,19 @@ mod tests {
     fn only_what_was_stored_for_this_generation_is_asked_for_and_at_most_cap_of_it() {
         let mut stored = Stored::default();
         assert!(!stored.holds("1.1", "lamp"));
-        assert!(stored.has_room("1.1"));
-        stored.add("1.1", "lamp");
+        assert!(stored.reserve("1.1", "lamp"));
         assert!(stored.holds("1.1", "lamp"));
         assert!(!stored.holds("1.1", "lamps"));
         assert!(!stored.holds("1.2", "lamp"));
         // A new generation forgets the old one's.
-        assert!(stored.has_room("1.2"));
+        assert!(stored.reserve("1.2", "0"));
         assert!(!stored.holds("1.1", "lamp"));
-        for n in 0..CAP {
-            assert!(stored.has_room("1.2"));
-            stored.add("1.2", &n.to_string());
+        for n in 1..CAP {
+            assert!(stored.reserve("1.2", &n.to_string()));
         }
-        assert!(!stored.has_room("1.2"), "full until some expire");
+        assert!(!stored.reserve("1.2", "lamp"), "full until some expire");
+        assert!(!stored.holds("1.2", "lamp"));
         assert!(stored.holds("1.2", &(CAP - 1).to_string()));
+        assert!(stored.reserve("1.2", "7"), "one stored may be stored again");
     }
 }

@@ -267,8 +267,7 @@ impl SearchIndex {
         self.reader.reload()?;
         // The merged segment's table and cards are read now, not by the first searches.
         for segment in self.reader.searcher().segment_readers() {
-            self.segments.table(segment)?;
-            self.segments.cards(segment, &self.f)?;
+            self.segments.warm(segment, &self.f)?;
         }
         Ok(())
     }

@@ -114,17 +114,32 @@ impl Segments {
         f: &Fields,
     ) -> tantivy::Result<Option<Card>> {
         let segment = searcher.segment_reader(addr.segment_ord);
-        if segment.max_doc() < SMALL {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            return Ok(Card::of(&doc, f));
+        match self.cards(segment, f)? {
+            Some(cards) => Ok(cards.get(addr.doc_id).cloned()),
+            None => {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                Ok(Card::of(&doc, f))
+            }
         }
-        let cards = self.cards(segment, f)?;
-        Ok(cards.get(addr.doc_id).cloned())
     }
 
-    /// The cards of a large segment's documents, read now if they are not kept yet.
-    pub(super) fn cards(&self, segment: &SegmentReader, f: &Fields) -> tantivy::Result<Arc<Cards>> {
-        self.cards.get_or(segment, &(), || Cards::read(segment, f))
+    /// The cards of a large segment's documents, read now if they are not kept yet; `None`
+    /// for a small segment, whose documents are read one by one.
+    fn cards(&self, segment: &SegmentReader, f: &Fields) -> tantivy::Result<Option<Arc<Cards>>> {
+        match segment.max_doc() < SMALL {
+            true => Ok(None),
+            false => self
+                .cards
+                .get_or(segment, &(), || Cards::read(segment, f))
+                .map(Some),
+        }
+    }
+
+    /// Reads now what searches of `segment` will read of it, so the first of them does not.
+    pub(super) fn warm(&self, segment: &SegmentReader, f: &Fields) -> tantivy::Result<()> {
+        self.table(segment)?;
+        self.cards(segment, f)?;
+        Ok(())
     }
 
     /// The segment's documents that hold `term` (deleted ones included).
