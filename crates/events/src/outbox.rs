@@ -81,6 +81,7 @@ impl Relay {
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox relay could not publish; will retry");
                     channel = None;
+                    self.report_backlog().await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
@@ -105,25 +106,32 @@ impl Relay {
 
     async fn drain(&self, channel: &mut Option<Channel>) -> Result<(), Error> {
         while self.publish_batch(channel).await? > 0 {}
-        self.report_backlog().await;
+        // The last batch found nothing left: no backlog, and no need to count one. (What
+        // another relay has claimed is that relay's to publish and to report.)
+        self.gauges(0, 0.0);
         Ok(())
     }
 
-    /// What waits in the outbox, and how long the oldest has waited, as gauges per database.
-    /// Called after each drain, it is the backlog the relay could not publish yet.
+    /// What waits in the outbox, and how long the oldest has waited, when a drain failed:
+    /// the backlog that grows while the broker is away. Counting reads the whole table, so
+    /// it is done only then, not after every drain.
     async fn report_backlog(&self) {
-        let found: Result<(i64, f64, String), _> = sqlx::query_as(
-            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0),
-                    current_database()::text
+        let found: Result<(i64, f64), _> = sqlx::query_as(
+            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)
              FROM outbox",
         )
         .fetch_one(&self.pool)
         .await;
-        if let Ok((backlog, oldest, database)) = found {
-            metrics::gauge!("kazna_outbox_backlog", "database" => database.clone())
-                .set(backlog as f64);
-            metrics::gauge!("kazna_outbox_oldest_seconds", "database" => database).set(oldest);
+        if let Ok((backlog, oldest)) = found {
+            self.gauges(backlog, oldest);
         }
+    }
+
+    fn gauges(&self, backlog: i64, oldest: f64) {
+        let options = self.pool.connect_options();
+        let database = options.get_database().unwrap_or_default().to_owned();
+        metrics::gauge!("kazna_outbox_backlog", "database" => database.clone()).set(backlog as f64);
+        metrics::gauge!("kazna_outbox_oldest_seconds", "database" => database).set(oldest);
     }
 
     /// Publishes one batch; returns how many events went out.

@@ -19,6 +19,7 @@ use lapin::{
     options::{BasicGetOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions},
     types::FieldTable,
 };
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -95,8 +96,21 @@ fn broker_addr(env: &TestEnv) -> std::net::SocketAddr {
         .unwrap_or_else(|_| "127.0.0.1:5672".parse().expect("addr"))
 }
 
+/// The value of the gauge `name` for `pool`'s database, as `/metrics` would show it.
+fn gauge(metrics: &PrometheusHandle, name: &str, pool: &PgPool) -> Option<f64> {
+    let options = pool.connect_options();
+    let line = format!("{name}{{database=\"{}\"}} ", options.get_database()?);
+    let text = metrics.render();
+    let value = text.lines().find_map(|l| l.strip_prefix(line.as_str()))?;
+    value.trim().parse().ok()
+}
+
 #[tokio::test]
 async fn an_event_committed_while_the_broker_is_unreachable_is_published_once_it_is_back() {
+    // The relay runs on this test's thread, so it reports to this recorder.
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let _recording = metrics::set_default_local_recorder(&recorder);
     let env = TestEnv::new().expect("env");
     let pool = database(&env).await;
     let direct = Broker::new(env.settings.amqp.clone());
@@ -122,6 +136,16 @@ async fn an_event_committed_while_the_broker_is_unreachable_is_published_once_it
         get_one(&spy_ch, &spy_q).await.is_none(),
         "nothing reached the broker"
     );
+    assert_eq!(
+        gauge(&metrics, "kazna_outbox_backlog", &pool),
+        Some(1.0),
+        "the waiting event shows as backlog"
+    );
+    let oldest = gauge(&metrics, "kazna_outbox_oldest_seconds", &pool).unwrap_or(0.0);
+    assert!(
+        oldest > 0.2,
+        "it has waited since it was committed: {oldest} s"
+    );
 
     proxy.up();
     let got = eventually(15, || async { get_one(&spy_ch, &spy_q).await }).await;
@@ -132,6 +156,15 @@ async fn an_event_committed_while_the_broker_is_unreachable_is_published_once_it
     let drained = eventually(5, || async { (outbox_len(&pool).await == 0).then_some(()) }).await;
     assert!(drained.is_some(), "a confirmed event leaves the outbox");
     assert!(get_one(&spy_ch, &spy_q).await.is_none(), "published once");
+    let cleared = eventually(5, || async {
+        (gauge(&metrics, "kazna_outbox_backlog", &pool) == Some(0.0)).then_some(())
+    })
+    .await;
+    assert!(cleared.is_some(), "no backlog once it is published");
+    assert_eq!(
+        gauge(&metrics, "kazna_outbox_oldest_seconds", &pool),
+        Some(0.0)
+    );
 
     stop.cancel();
     let _ = relay.await;
