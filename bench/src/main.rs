@@ -101,6 +101,8 @@ async fn main() -> anyhow::Result<()> {
     };
     eprintln!("bench: seeding {} products", args.products);
     let seed_secs = bench.seed(args.products).await?;
+    let vacuum_secs = bench.vacuum().await?;
+    eprintln!("bench: seeded in {seed_secs:.0} s, vacuumed in {vacuum_secs:.1} s");
     // Before the platform starts: pgbench needs connections the platform's pools would hold.
     let mut scenarios = Vec::new();
     if wanted("order lifecycle") {
